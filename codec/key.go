@@ -1,0 +1,201 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Key names a session value of type T. Declare keys once, at package
+// level, and use them from handlers:
+//
+//	var cartKey = codec.NewKey[Cart]("cart")
+//
+// The zero Key has no name: Get and Lookup find nothing and Set fails.
+type Key[T any] struct {
+	name string
+}
+
+// NewKey returns the key for the value called name. It panics if name is
+// empty, longer than MaxNameLen bytes, contains anything but printable
+// ASCII other than space (0x21 to 0x7e), or starts with "_" (reserved for
+// the library; flash messages live under "_flash"). Keys are declared by
+// the program, never built from input, so a bad name is a programming error.
+func NewKey[T any](name string) Key[T] {
+	if err := checkName(name); err != nil {
+		panic(fmt.Sprintf("codec: invalid key name %q: %v", name, err))
+	}
+	return Key[T]{name: name}
+}
+
+// checkName validates a user-chosen value name.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%d bytes, at most %d", len(name), MaxNameLen)
+	case name[0] == '_':
+		return errors.New(`names starting with "_" are reserved for the library`)
+	}
+	return checkNameChars([]byte(name))
+}
+
+// checkNameChars checks that every byte of a name is printable ASCII
+// other than space.
+func checkNameChars(name []byte) error {
+	for i, c := range name {
+		if c < 0x21 || c > 0x7e {
+			return fmt.Errorf("byte %d is 0x%02x; only printable ASCII without spaces (0x21-0x7e) is allowed", i, c)
+		}
+	}
+	return nil
+}
+
+// Name returns the key's name.
+func (k Key[T]) Name() string { return k.name }
+
+// String returns a description of the key for debugging, e.g.
+// `codec.Key[main.Cart]("cart")`.
+func (k Key[T]) String() string {
+	return fmt.Sprintf("codec.Key[%s](%q)", typeName[T](), k.name)
+}
+
+// Get returns the value stored under the key and true, or the zero T and
+// false if there is none or it does not decode into T (use Lookup to tell
+// these apart). It never panics on stored bytes.
+func (k Key[T]) Get(v Values) (T, bool) {
+	var val T
+	p := payloadOf(v)
+	if p == nil {
+		return val, false
+	}
+	raw, ok := p.raw(k.name)
+	if !ok {
+		return val, false
+	}
+	if err := unmarshal(p.dm, k.name, raw, &val); err != nil {
+		var zero T
+		return zero, false
+	}
+	return val, true
+}
+
+// Lookup returns the value stored under the key. If there is none, the
+// error Is ErrNotFound. If the stored bytes do not decode into T, it is a
+// *TypeError (Is ErrType; also Is ErrLimit if a decode limit was hit) and
+// the zero T is returned.
+func (k Key[T]) Lookup(v Values) (T, error) {
+	var val T
+	p := payloadOf(v)
+	if p == nil {
+		return val, fmt.Errorf("%w: %q (no payload)", ErrNotFound, k.name)
+	}
+	raw, ok := p.raw(k.name)
+	if !ok {
+		return val, fmt.Errorf("%w: %q", ErrNotFound, k.name)
+	}
+	if err := unmarshal(p.dm, k.name, raw, &val); err != nil {
+		var zero T
+		return zero, &TypeError{Name: k.name, Type: typeName[T](), Err: err}
+	}
+	return val, nil
+}
+
+// Set encodes val (deterministic CBOR) and stores it under the key, so the
+// payload's EncodedLen includes it at once. The payload becomes dirty
+// unless the stored bytes were already identical. An error (Is ErrType)
+// means T cannot be encoded (channels, functions...); ErrLimit means the
+// value is nested deeper or has more elements than the payload's Limits
+// allow; ErrTooLarge means the value alone exceeds Limits.MaxSize.
+func (k Key[T]) Set(v Values, val T) error {
+	p := payloadOf(v)
+	if p == nil {
+		return fmt.Errorf("codec: set %q: no payload", k.name)
+	}
+	if k.name == "" {
+		return errors.New("codec: set on the zero Key; create keys with NewKey")
+	}
+	raw, err := encMode.Marshal(val)
+	if err != nil {
+		return fmt.Errorf("%w: value %q of type %s cannot be encoded: %v", ErrType, k.name, typeName[T](), err)
+	}
+	if len(raw) > p.lim.MaxSize {
+		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), p.lim.MaxSize)
+	}
+	if err := p.dm.Wellformed(raw); err != nil {
+		if isLimitErr(err) {
+			return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
+		}
+		return fmt.Errorf("%w: value %q of type %s does not decode back: %v", ErrType, k.name, typeName[T](), err)
+	}
+	p.setRaw(k.name, raw)
+	return nil
+}
+
+// Delete removes the value stored under the key, if any; removing one
+// makes the payload dirty.
+func (k Key[T]) Delete(v Values) {
+	if p := payloadOf(v); p != nil {
+		p.del(k.name)
+	}
+}
+
+// TypeError reports a stored value that does not decode into the key's
+// type. It matches ErrType with errors.Is, and unwraps to the cause (which
+// matches ErrLimit when a decode limit was hit).
+type TypeError struct {
+	// Name is the value's name.
+	Name string
+	// Type is the Go type it was decoded into.
+	Type string
+	// Err is the cause.
+	Err error
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("codec: value %q does not decode into %s: %v", e.Name, e.Type, e.Err)
+}
+
+// Is reports whether target is ErrType.
+func (e *TypeError) Is(target error) bool { return target == ErrType }
+
+// Unwrap returns the cause.
+func (e *TypeError) Unwrap() error { return e.Err }
+
+func payloadOf(v Values) *Payload {
+	if v == nil {
+		return nil
+	}
+	return v.Payload()
+}
+
+func typeName[T any]() string {
+	return reflect.TypeFor[T]().String()
+}
+
+// unmarshalHook, when set (by tests), is called before every value decode.
+var unmarshalHook func(name string)
+
+// unmarshal decodes one raw value into dst, turning limit errors into
+// ErrLimit and any panic inside the CBOR library or a user's UnmarshalCBOR
+// method into an error.
+func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) (err error) {
+	if unmarshalHook != nil {
+		unmarshalHook(name)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while decoding: %v", r)
+		}
+	}()
+	if err := dm.Unmarshal(raw, dst); err != nil {
+		if isLimitErr(err) {
+			return fmt.Errorf("%w: %v", ErrLimit, err)
+		}
+		return err
+	}
+	return nil
+}
