@@ -1,0 +1,86 @@
+package redistest
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStartKillRestart(t *testing.T) {
+	s := Start(t)
+	if r, err := s.Do("SET", "k", "v"); err != nil || r != "OK" {
+		t.Fatalf("SET = %q, %v", r, err)
+	}
+	if r, err := s.Do("GET", "k"); err != nil || r != "v" {
+		t.Fatalf("GET = %q, %v", r, err)
+	}
+	if r, _ := s.Do("CONFIG", "GET", "bind"); !strings.Contains(r, "127.0.0.1") {
+		t.Fatalf("bind = %q, want 127.0.0.1", r)
+	}
+	s.Kill()
+	if s.Running() {
+		t.Fatal("Running after Kill")
+	}
+	if _, err := s.Do("PING"); err == nil {
+		t.Fatal("PING answered after Kill")
+	}
+	s.Restart()
+	if r, err := s.Do("PING"); err != nil || r != "PONG" {
+		t.Fatalf("PING after Restart = %q, %v", r, err)
+	}
+	// Nothing is persisted: the restarted server starts empty.
+	if r, err := s.Do("GET", "k"); err != nil || r != "" {
+		t.Fatalf("GET after Restart = %q, %v; want empty", r, err)
+	}
+	s.Stop()
+	s.Stop() // idempotent
+}
+
+func TestWithArgs(t *testing.T) {
+	s := Start(t, WithArgs("--maxmemory", "12mb"))
+	r, err := s.Do("CONFIG", "GET", "maxmemory")
+	if err != nil || !strings.HasSuffix(r, "\n12582912") {
+		t.Fatalf("maxmemory = %q, %v", r, err)
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: cluster start takes seconds")
+	}
+	c := StartCluster(t, 3)
+	if len(c.Addrs()) != 3 {
+		t.Fatalf("Addrs = %v", c.Addrs())
+	}
+	for _, n := range c.Nodes {
+		info, err := n.Do("CLUSTER", "INFO")
+		if err != nil || !strings.Contains(info, "cluster_known_nodes:3") || !strings.Contains(info, "cluster_slots_assigned:16384") {
+			t.Fatalf("node %s: %v\n%s", n.Addr(), err, info)
+		}
+	}
+}
+
+func TestStartSentinel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: sentinel start takes seconds")
+	}
+	st := StartSentinel(t)
+	addr, err := st.MasterAddr()
+	if err != nil || addr != st.Master.Addr() {
+		t.Fatalf("MasterAddr = %q, %v; want %s", addr, err, st.Master.Addr())
+	}
+	if _, err := st.Master.Do("SET", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, _ := st.Replica.Do("GET", "k")
+		if r == "v" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("write did not reach the replica")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
