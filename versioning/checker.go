@@ -1,0 +1,190 @@
+package versioning
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+)
+
+// Verdict is the outcome of Checker.Check.
+type Verdict uint8
+
+const (
+	// Fresh: the session is current; nothing to re-issue.
+	Fresh Verdict = iota
+	// Renew: the session is current and its cookie should be re-issued with
+	// an updated last-seen time (its idle deadline moves by more than the
+	// renewal threshold).
+	Renew
+	// Rejected: the session is not current; the error says why.
+	Rejected
+)
+
+// String returns "fresh", "renew" or "rejected".
+func (v Verdict) String() string {
+	switch v {
+	case Fresh:
+		return "fresh"
+	case Renew:
+		return "renew"
+	case Rejected:
+		return "rejected"
+	}
+	return "Verdict(" + itoa(uint64(v)) + ")"
+}
+
+// CheckerOptions configures a Checker's server state.
+type CheckerOptions struct {
+	// Store holds user epochs and revocations. Nil means none: no epoch or
+	// revocation checks at all (forced logout and logout-replay protection
+	// are then unavailable); only timeouts and versions are checked.
+	Store Store
+	// OnStoreError says what to do when Store fails. Default FailClosed.
+	OnStoreError StoreFailurePolicy
+	// MaxStale is the oldest cached answer ServeStale accepts; 0 means the
+	// store's own bound. Ignored with FailClosed.
+	MaxStale time.Duration
+}
+
+// Checker decides whether a session header is still current. It is safe
+// for concurrent use.
+type Checker struct {
+	p        Policy
+	now      func() time.Time
+	store    Store
+	stale    StaleReader // non-nil only with ServeStale and a store that has one
+	onErr    StoreFailurePolicy
+	maxStale time.Duration
+}
+
+// NewChecker returns a Checker for p (zero fields take their defaults) and
+// o. It fails with an error matching ErrInvalidPolicy if p or o is invalid.
+func NewChecker(p Policy, o CheckerOptions) (*Checker, error) {
+	p = p.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if o.OnStoreError > ServeStale {
+		return nil, fmt.Errorf("%w: unknown OnStoreError %d", ErrInvalidPolicy, o.OnStoreError)
+	}
+	if o.MaxStale < 0 {
+		return nil, fmt.Errorf("%w: MaxStale must not be negative, got %v", ErrInvalidPolicy, o.MaxStale)
+	}
+	c := &Checker{p: p, now: p.Now, store: o.Store, onErr: o.OnStoreError, maxStale: o.MaxStale}
+	if o.OnStoreError == ServeStale {
+		c.stale, _ = o.Store.(StaleReader)
+	}
+	return c, nil
+}
+
+// Policy returns the Checker's policy with defaults filled in.
+func (c *Checker) Policy() Policy { return c.p }
+
+// Store returns the Checker's store (nil if none).
+func (c *Checker) Store() Store { return c.store }
+
+// Now returns the current time from the policy's clock.
+func (c *Checker) Now() time.Time { return c.now() }
+
+// AbsoluteDeadline returns when h's session ends however active it is:
+// IssuedAt plus the absolute timeout.
+func (c *Checker) AbsoluteDeadline(h *codec.Header) time.Time {
+	return h.IssuedAt.Add(c.p.AbsoluteTimeout)
+}
+
+// IdleDeadline returns when h's session ends if unused: LastSeen plus the
+// idle timeout, but never later than AbsoluteDeadline.
+func (c *Checker) IdleDeadline(h *codec.Header) time.Time {
+	idle := h.LastSeen.Add(c.p.IdleTimeout)
+	if abs := c.AbsoluteDeadline(h); abs.Before(idle) {
+		return abs
+	}
+	return idle
+}
+
+// Check decides whether the session described by h is current, in this
+// order: payload version; issued-at and last-seen no further in the future
+// than the clock skew; absolute timeout; idle timeout; then, with a Store,
+// revocation of h.ID and, for an authenticated session (h.UserID != ""),
+// the user epoch (h.UserEpoch below the store's effective epoch is
+// rejected; equal or higher is accepted).
+//
+// It returns Fresh or Renew with a nil error, or Rejected with an error
+// matching one of ErrUnsupportedVersion, ErrIssuedInFuture,
+// ErrAbsoluteExpired, ErrIdleExpired, ErrRevoked ([*RevokedError]),
+// ErrEpochBumped ([*EpochError]) or ErrStoreUnavailable ([*StoreError]).
+// Renew means the idle deadline would move by more than the policy's
+// RenewThreshold if the session were re-issued now.
+//
+// Check does not allocate unless it rejects.
+func (c *Checker) Check(ctx context.Context, h *codec.Header) (Verdict, error) {
+	if h.Version != codec.Version {
+		return Rejected, &VersionError{Version: h.Version}
+	}
+	now := c.now()
+	limit := now.Add(c.p.ClockSkew)
+	if h.IssuedAt.After(limit) || h.LastSeen.After(limit) {
+		return Rejected, ErrIssuedInFuture
+	}
+	abs := h.IssuedAt.Add(c.p.AbsoluteTimeout)
+	if !now.Before(abs) {
+		return Rejected, ErrAbsoluteExpired
+	}
+	idle := h.LastSeen.Add(c.p.IdleTimeout)
+	if !now.Before(idle) {
+		return Rejected, ErrIdleExpired
+	}
+	if c.store != nil {
+		if v, err := c.checkStore(ctx, h); err != nil {
+			return v, err
+		}
+	}
+	// Renew when the (absolute-capped) idle deadline would move by more
+	// than the threshold.
+	if abs.Before(idle) {
+		idle = abs
+	}
+	next := now.Add(c.p.IdleTimeout)
+	if abs.Before(next) {
+		next = abs
+	}
+	if next.Sub(idle) > c.p.RenewThreshold {
+		return Renew, nil
+	}
+	return Fresh, nil
+}
+
+func (c *Checker) checkStore(ctx context.Context, h *codec.Header) (Verdict, error) {
+	revoked, err := c.store.IsRevoked(ctx, h.ID)
+	if err != nil {
+		if c.stale == nil {
+			return Rejected, &StoreError{Op: "revocation", Err: err}
+		}
+		revoked, err = c.stale.IsRevokedStale(ctx, h.ID, c.maxStale)
+		if err != nil {
+			return Rejected, &StoreError{Op: "revocation", Err: err}
+		}
+	}
+	if revoked {
+		return Rejected, &RevokedError{ID: h.ID, UserID: h.UserID}
+	}
+	if h.UserID == "" {
+		return Fresh, nil
+	}
+	epoch, err := c.store.Epoch(ctx, h.UserID)
+	if err != nil {
+		if c.stale == nil {
+			return Rejected, &StoreError{Op: "epoch", Err: err}
+		}
+		epoch, err = c.stale.EpochStale(ctx, h.UserID, c.maxStale)
+		if err != nil {
+			return Rejected, &StoreError{Op: "epoch", Err: err}
+		}
+	}
+	if h.UserEpoch < epoch {
+		return Rejected, &EpochError{UserID: h.UserID, Have: h.UserEpoch, Current: epoch}
+	}
+	return Fresh, nil
+}

@@ -1,0 +1,299 @@
+package versioning_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
+	"github.com/sealedsession/sealedsession/versioning/mock"
+)
+
+var t0 = time.UnixMilli(1_750_000_000_000)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func header(user string, epoch uint64) *codec.Header {
+	id, _ := codec.NewSessionID()
+	return &codec.Header{Version: codec.Version, ID: id, IssuedAt: t0, LastSeen: t0, UserID: user, UserEpoch: epoch}
+}
+
+func newChecker(t *testing.T, c *clock, o versioning.CheckerOptions) *versioning.Checker {
+	t.Helper()
+	ch, err := versioning.NewChecker(versioning.Policy{Now: c.now}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func TestPolicyDefaultsAndValidate(t *testing.T) {
+	p := versioning.Policy{}.WithDefaults()
+	if p.IdleTimeout != 30*time.Minute || p.AbsoluteTimeout != 24*time.Hour || p.RenewThreshold != time.Minute || p.ClockSkew != 30*time.Second || p.Now == nil {
+		t.Fatalf("defaults = %+v", p)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if err := (versioning.Policy{}).Validate(); !errors.Is(err, versioning.ErrInvalidPolicy) {
+		t.Fatalf("zero Policy Validate = %v, want ErrInvalidPolicy", err)
+	}
+	bad := []versioning.Policy{
+		{IdleTimeout: -time.Second},
+		{AbsoluteTimeout: -time.Second},
+		{RenewThreshold: -time.Second},
+		{RenewThreshold: 30 * time.Minute},
+		{ClockSkew: -time.Second},
+		{ClockSkew: 5*time.Minute + 1},
+	}
+	for _, b := range bad {
+		if _, err := versioning.NewChecker(b, versioning.CheckerOptions{}); !errors.Is(err, versioning.ErrInvalidPolicy) {
+			t.Errorf("NewChecker(%+v) = %v, want ErrInvalidPolicy", b, err)
+		}
+	}
+	// Idle longer than absolute is allowed; 5 minutes of skew is the maximum.
+	for _, ok := range []versioning.Policy{{IdleTimeout: 48 * time.Hour}, {ClockSkew: 5 * time.Minute}} {
+		if _, err := versioning.NewChecker(ok, versioning.CheckerOptions{}); err != nil {
+			t.Errorf("NewChecker(%+v) = %v", ok, err)
+		}
+	}
+	if _, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{OnStoreError: 7}); !errors.Is(err, versioning.ErrInvalidPolicy) {
+		t.Errorf("unknown OnStoreError accepted: %v", err)
+	}
+}
+
+func TestCheckTimeouts(t *testing.T) {
+	c := &clock{}
+	ch := newChecker(t, c, versioning.CheckerOptions{})
+	tests := []struct {
+		name     string
+		now      time.Time
+		issued   time.Duration // relative to t0
+		lastSeen time.Duration
+		verdict  versioning.Verdict
+		err      error
+	}{
+		{"just issued", t0, 0, 0, versioning.Fresh, nil},
+		{"within threshold", t0.Add(time.Minute), 0, 0, versioning.Fresh, nil},
+		{"past threshold", t0.Add(time.Minute + time.Millisecond), 0, 0, versioning.Renew, nil},
+		{"idle edge minus", t0.Add(30*time.Minute - time.Millisecond), 0, 0, versioning.Renew, nil},
+		{"idle edge", t0.Add(30 * time.Minute), 0, 0, versioning.Rejected, versioning.ErrIdleExpired},
+		{"active but absolute edge", t0.Add(24 * time.Hour), 0, 24*time.Hour - time.Minute, versioning.Rejected, versioning.ErrAbsoluteExpired},
+		{"absolute beats idle", t0.Add(48 * time.Hour), 0, 0, versioning.Rejected, versioning.ErrAbsoluteExpired},
+		{"skew tolerated", t0, 30 * time.Second, 30 * time.Second, versioning.Fresh, nil},
+		{"issued in future", t0, 30*time.Second + time.Millisecond, 0, versioning.Rejected, versioning.ErrIssuedInFuture},
+		{"last seen in future", t0, 0, 31 * time.Second, versioning.Rejected, versioning.ErrIssuedInFuture},
+		// Near the absolute deadline the capped idle deadline cannot move:
+		// no pointless renewal.
+		{"no renew at absolute cap", t0.Add(24*time.Hour - 10*time.Minute), 0, 24*time.Hour - 15*time.Minute, versioning.Fresh, nil},
+		{"renew towards absolute cap", t0.Add(24*time.Hour - 30*time.Minute), 0, 24*time.Hour - 40*time.Minute, versioning.Renew, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = tc.now
+			h := header("", 0)
+			h.IssuedAt, h.LastSeen = t0.Add(tc.issued), t0.Add(tc.lastSeen)
+			v, err := ch.Check(t.Context(), h)
+			if v != tc.verdict || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("Check = %v, %v; want %v, %v", v, err, tc.verdict, tc.err)
+			}
+		})
+	}
+}
+
+func TestCheckVersionAndZeroTimes(t *testing.T) {
+	c := &clock{t: t0}
+	ch := newChecker(t, c, versioning.CheckerOptions{})
+	h := header("", 0)
+	h.Version = 0
+	if v, err := ch.Check(t.Context(), h); v != versioning.Rejected || !errors.Is(err, versioning.ErrUnsupportedVersion) {
+		t.Fatalf("version 0: %v, %v", v, err)
+	}
+	h = header("", 0)
+	h.IssuedAt = time.Time{}
+	if v, err := ch.Check(t.Context(), h); v != versioning.Rejected || !errors.Is(err, versioning.ErrAbsoluteExpired) {
+		t.Fatalf("zero IssuedAt: %v, %v", v, err)
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	h := header("", 0)
+	if got := ch.AbsoluteDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("AbsoluteDeadline = %v", got)
+	}
+	if got := ch.IdleDeadline(h); !got.Equal(t0.Add(30 * time.Minute)) {
+		t.Errorf("IdleDeadline = %v", got)
+	}
+	h.LastSeen = t0.Add(24*time.Hour - time.Minute)
+	if got := ch.IdleDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("IdleDeadline not capped at the absolute deadline: %v", got)
+	}
+}
+
+func TestCheckEpochsAndRevocation(t *testing.T) {
+	c := &clock{t: t0}
+	s := memstore.New(memstore.WithClock(c.now))
+	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
+	ctx := t.Context()
+
+	// A missing epoch is 0: adopting epochs later logs nobody out.
+	if v, err := ch.Check(ctx, header("alice", 0)); v != versioning.Fresh || err != nil {
+		t.Fatalf("epoch 0, store missing: %v, %v", v, err)
+	}
+	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ch.Check(ctx, header("alice", 0))
+	var ee *versioning.EpochError
+	if v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochBumped) || !errors.As(err, &ee) || ee.Have != 0 || ee.Current != 1 || ee.UserID != "alice" {
+		t.Fatalf("after bump: %v, %v", v, err)
+	}
+	if v, err := ch.Check(ctx, header("alice", 1)); v != versioning.Fresh || err != nil {
+		t.Fatalf("current epoch: %v, %v", v, err)
+	}
+	if v, err := ch.Check(ctx, header("alice", 7)); v != versioning.Fresh || err != nil {
+		t.Fatalf("epoch above store: %v, %v", v, err)
+	}
+	if v, err := ch.Check(ctx, header("bob", 0)); v != versioning.Fresh || err != nil {
+		t.Fatalf("other user affected: %v, %v", v, err)
+	}
+	// A global bump logs out every authenticated session, not anonymous ones.
+	if err := s.BumpGlobalEpoch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Check(ctx, header("bob", 0)); !errors.Is(err, versioning.ErrEpochBumped) {
+		t.Fatalf("global bump: %v", err)
+	}
+	if v, err := ch.Check(ctx, header("", 0)); v != versioning.Fresh || err != nil {
+		t.Fatalf("anonymous after global bump: %v, %v", v, err)
+	}
+
+	// Revocation applies to anonymous and authenticated sessions.
+	for _, user := range []string{"", "alice"} {
+		h := header(user, 2)
+		if err := s.Revoke(ctx, h.ID, ch.AbsoluteDeadline(h)); err != nil {
+			t.Fatal(err)
+		}
+		v, err := ch.Check(ctx, h)
+		var re *versioning.RevokedError
+		if v != versioning.Rejected || !errors.Is(err, versioning.ErrRevoked) || !errors.As(err, &re) || re.ID != h.ID {
+			t.Fatalf("revoked %q: %v, %v", user, v, err)
+		}
+	}
+}
+
+var errDown = errors.New("connection refused")
+
+func TestStoreFailClosed(t *testing.T) {
+	c := &clock{t: t0}
+	for _, which := range []string{"epoch", "revocation"} {
+		s := &mock.Store{}
+		if which == "epoch" {
+			s.EpochFunc = func(context.Context, string) (uint64, error) { return 0, errDown }
+		} else {
+			s.IsRevokedFunc = func(context.Context, codec.SessionID) (bool, error) { return false, errDown }
+		}
+		for _, policy := range []versioning.StoreFailurePolicy{versioning.FailClosed, versioning.ServeStale} {
+			// ServeStale with a store that has no cache fails closed too.
+			ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: policy})
+			v, err := ch.Check(t.Context(), header("alice", 0))
+			var se *versioning.StoreError
+			if v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) || !errors.Is(err, errDown) || !errors.As(err, &se) || se.Op != which {
+				t.Fatalf("%s failure, %v: %v, %v", which, policy, v, err)
+			}
+		}
+	}
+}
+
+func TestStoreServeStale(t *testing.T) {
+	c := &clock{t: t0}
+	var gotAge time.Duration
+	staleEpoch := uint64(3)
+	var staleErr error
+	s := &mock.StaleStore{
+		Store: mock.Store{
+			EpochFunc:     func(context.Context, string) (uint64, error) { return 0, errDown },
+			IsRevokedFunc: func(context.Context, codec.SessionID) (bool, error) { return false, errDown },
+		},
+		EpochStaleFunc: func(_ context.Context, _ string, maxAge time.Duration) (uint64, error) {
+			gotAge = maxAge
+			return staleEpoch, staleErr
+		},
+	}
+	ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale, MaxStale: 5 * time.Second})
+	if v, err := ch.Check(t.Context(), header("alice", 3)); v != versioning.Fresh || err != nil {
+		t.Fatalf("stale epoch served: %v, %v", v, err)
+	}
+	if gotAge != 5*time.Second {
+		t.Errorf("maxAge passed = %v", gotAge)
+	}
+	if _, err := ch.Check(t.Context(), header("alice", 2)); !errors.Is(err, versioning.ErrEpochBumped) {
+		t.Fatalf("stale epoch not enforced: %v", err)
+	}
+	staleErr = versioning.ErrStoreUnavailable
+	if v, err := ch.Check(t.Context(), header("alice", 3)); v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Fatalf("too-stale cache: %v, %v", v, err)
+	}
+	// FailClosed never consults the cache.
+	staleErr = nil
+	ch = newChecker(t, c, versioning.CheckerOptions{Store: s})
+	if _, err := ch.Check(t.Context(), header("alice", 3)); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Fatalf("fail closed used the cache: %v", err)
+	}
+}
+
+func TestNoStore(t *testing.T) {
+	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Fresh || err != nil {
+		t.Fatalf("%v, %v", v, err)
+	}
+}
+
+func TestStrings(t *testing.T) {
+	for v, want := range map[versioning.Verdict]string{versioning.Fresh: "fresh", versioning.Renew: "renew", versioning.Rejected: "rejected", 9: "Verdict(9)"} {
+		if v.String() != want {
+			t.Errorf("%d.String() = %q", v, v.String())
+		}
+	}
+	if versioning.ServeStale.String() != "serve-stale" || versioning.FailClosed.String() != "fail-closed" {
+		t.Error("StoreFailurePolicy strings")
+	}
+}
+
+func benchCheck(b *testing.B, user string) {
+	s := memstore.New()
+	ctx := context.Background()
+	if user != "" {
+		if _, err := s.BumpEpoch(ctx, user); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// A few revocations so the revocation map is not trivially empty.
+	for range 100 {
+		id, _ := codec.NewSessionID()
+		_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+	}
+	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := header(user, 1)
+	h.IssuedAt, h.LastSeen = time.Now(), time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := ch.Check(ctx, h); v != versioning.Fresh || err != nil {
+			b.Fatal(v, err)
+		}
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	b.Run("authenticated", func(b *testing.B) { benchCheck(b, "user-1234") })
+	b.Run("anonymous", func(b *testing.B) { benchCheck(b, "") })
+}

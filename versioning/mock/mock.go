@@ -1,0 +1,97 @@
+// Package mock provides a func-field [versioning.Store] for tests: set
+// the fields a test needs; a nil field's method returns the zero answer
+// and a nil error.
+package mock
+
+import (
+	"context"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// Store is a versioning.Store whose methods call its fields.
+type Store struct {
+	EpochFunc           func(ctx context.Context, userID string) (uint64, error)
+	BumpEpochFunc       func(ctx context.Context, userID string) (uint64, error)
+	BumpGlobalEpochFunc func(ctx context.Context) error
+	RevokeFunc          func(ctx context.Context, id codec.SessionID, until time.Time) error
+	IsRevokedFunc       func(ctx context.Context, id codec.SessionID) (bool, error)
+	CloseFunc           func() error
+}
+
+var _ versioning.Store = (*Store)(nil)
+
+// Epoch calls EpochFunc.
+func (s *Store) Epoch(ctx context.Context, userID string) (uint64, error) {
+	if s.EpochFunc == nil {
+		return 0, nil
+	}
+	return s.EpochFunc(ctx, userID)
+}
+
+// BumpEpoch calls BumpEpochFunc.
+func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
+	if s.BumpEpochFunc == nil {
+		return 0, nil
+	}
+	return s.BumpEpochFunc(ctx, userID)
+}
+
+// BumpGlobalEpoch calls BumpGlobalEpochFunc.
+func (s *Store) BumpGlobalEpoch(ctx context.Context) error {
+	if s.BumpGlobalEpochFunc == nil {
+		return nil
+	}
+	return s.BumpGlobalEpochFunc(ctx)
+}
+
+// Revoke calls RevokeFunc.
+func (s *Store) Revoke(ctx context.Context, id codec.SessionID, until time.Time) error {
+	if s.RevokeFunc == nil {
+		return nil
+	}
+	return s.RevokeFunc(ctx, id, until)
+}
+
+// IsRevoked calls IsRevokedFunc.
+func (s *Store) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
+	if s.IsRevokedFunc == nil {
+		return false, nil
+	}
+	return s.IsRevokedFunc(ctx, id)
+}
+
+// Close calls CloseFunc.
+func (s *Store) Close() error {
+	if s.CloseFunc == nil {
+		return nil
+	}
+	return s.CloseFunc()
+}
+
+// StaleStore is a Store that also implements versioning.StaleReader.
+type StaleStore struct {
+	Store
+	EpochStaleFunc     func(ctx context.Context, userID string, maxAge time.Duration) (uint64, error)
+	IsRevokedStaleFunc func(ctx context.Context, id codec.SessionID, maxAge time.Duration) (bool, error)
+}
+
+var _ versioning.StaleReader = (*StaleStore)(nil)
+
+// EpochStale calls EpochStaleFunc.
+func (s *StaleStore) EpochStale(ctx context.Context, userID string, maxAge time.Duration) (uint64, error) {
+	if s.EpochStaleFunc == nil {
+		return 0, nil
+	}
+	return s.EpochStaleFunc(ctx, userID, maxAge)
+}
+
+// IsRevokedStale calls IsRevokedStaleFunc.
+func (s *StaleStore) IsRevokedStale(ctx context.Context, id codec.SessionID, maxAge time.Duration) (bool, error) {
+	if s.IsRevokedStaleFunc == nil {
+		return false, nil
+	}
+	return s.IsRevokedStaleFunc(ctx, id, maxAge)
+}
