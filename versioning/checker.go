@@ -57,6 +57,9 @@ type Checker struct {
 	stale    StaleReader // non-nil only with ServeStale and a store that has one
 	onErr    StoreFailurePolicy
 	maxStale time.Duration
+
+	// The policy in milliseconds, the sealed timestamps' precision.
+	idleMs, absMs, renewMs, skewMs int64
 }
 
 // NewChecker returns a Checker for p (zero fields take their defaults) and
@@ -72,7 +75,13 @@ func NewChecker(p Policy, o CheckerOptions) (*Checker, error) {
 	if o.MaxStale < 0 {
 		return nil, fmt.Errorf("%w: MaxStale must not be negative, got %v", ErrInvalidPolicy, o.MaxStale)
 	}
-	c := &Checker{p: p, now: p.Now, store: o.Store, onErr: o.OnStoreError, maxStale: o.MaxStale}
+	c := &Checker{
+		p: p, now: p.Now, store: o.Store, onErr: o.OnStoreError, maxStale: o.MaxStale,
+		idleMs:  p.IdleTimeout.Milliseconds(),
+		absMs:   p.AbsoluteTimeout.Milliseconds(),
+		renewMs: p.RenewThreshold.Milliseconds(),
+		skewMs:  p.ClockSkew.Milliseconds(),
+	}
 	if o.OnStoreError == ServeStale {
 		c.stale, _ = o.Store.(StaleReader)
 	}
@@ -118,22 +127,32 @@ func (c *Checker) IdleDeadline(h *codec.Header) time.Time {
 // Renew means the idle deadline would move by more than the policy's
 // RenewThreshold if the session were re-issued now.
 //
-// Check does not allocate unless it rejects.
+// Check does not allocate unless it rejects. It reads the policy's clock
+// once; a caller that already has the time uses CheckAt.
 func (c *Checker) Check(ctx context.Context, h *codec.Header) (Verdict, error) {
+	return c.CheckAt(ctx, h, c.now())
+}
+
+// CheckAt is Check at the given time instead of the policy's clock. The
+// HTTP layer uses it to read the clock once per request.
+func (c *Checker) CheckAt(ctx context.Context, h *codec.Header, now time.Time) (Verdict, error) {
 	if h.Version != codec.Version {
 		return Rejected, &VersionError{Version: h.Version}
 	}
-	now := c.now()
-	limit := now.Add(c.p.ClockSkew)
-	if h.IssuedAt.After(limit) || h.LastSeen.After(limit) {
+	// Sealed timestamps have millisecond precision: compare integers.
+	// The future check comes first, so the additions below cannot overflow.
+	nowMs := now.UnixMilli()
+	issued, seen := h.IssuedAt.UnixMilli(), h.LastSeen.UnixMilli()
+	limit := nowMs + c.skewMs
+	if issued > limit || seen > limit {
 		return Rejected, ErrIssuedInFuture
 	}
-	abs := h.IssuedAt.Add(c.p.AbsoluteTimeout)
-	if !now.Before(abs) {
+	abs := issued + c.absMs
+	if nowMs >= abs {
 		return Rejected, ErrAbsoluteExpired
 	}
-	idle := h.LastSeen.Add(c.p.IdleTimeout)
-	if !now.Before(idle) {
+	idle := seen + c.idleMs
+	if nowMs >= idle {
 		return Rejected, ErrIdleExpired
 	}
 	if c.store != nil {
@@ -143,14 +162,8 @@ func (c *Checker) Check(ctx context.Context, h *codec.Header) (Verdict, error) {
 	}
 	// Renew when the (absolute-capped) idle deadline would move by more
 	// than the threshold.
-	if abs.Before(idle) {
-		idle = abs
-	}
-	next := now.Add(c.p.IdleTimeout)
-	if abs.Before(next) {
-		next = abs
-	}
-	if next.Sub(idle) > c.p.RenewThreshold {
+	next := min(nowMs+c.idleMs, abs)
+	if next-min(idle, abs) > c.renewMs {
 		return Renew, nil
 	}
 	return Fresh, nil

@@ -297,3 +297,36 @@ func BenchmarkCheck(b *testing.B) {
 	b.Run("authenticated", func(b *testing.B) { benchCheck(b, "user-1234") })
 	b.Run("anonymous", func(b *testing.B) { benchCheck(b, "") })
 }
+
+// BenchmarkCheckAt is Check without reading the clock, as the HTTP layer
+// calls it (it reads the clock once per request for its own use).
+func BenchmarkCheckAt(b *testing.B) {
+	for _, user := range []string{"user-1234", ""} {
+		name := "authenticated"
+		if user == "" {
+			name = "anonymous"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := memstore.New()
+			ctx := context.Background()
+			_, _ = s.BumpEpoch(ctx, "user-1234")
+			for range 100 {
+				id, _ := codec.NewSessionID()
+				_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+			}
+			ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			h := header(user, 1)
+			h.IssuedAt, h.LastSeen = now, now
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, err := ch.CheckAt(ctx, h, now); v != versioning.Fresh || err != nil {
+					b.Fatal(v, err)
+				}
+			}
+		})
+	}
+}

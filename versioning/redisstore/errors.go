@@ -1,0 +1,41 @@
+package redisstore
+
+import (
+	"errors"
+
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// Errors returned by this package. Failures to reach Redis are not listed
+// here: they match [versioning.ErrStoreUnavailable] (see [Store]).
+var (
+	// ErrInvalidOptions means New was given a nil client or an Options
+	// field out of range; the message says which.
+	ErrInvalidOptions = errors.New("redisstore: invalid options")
+	// ErrBadMessage means an invalidation message on the channel could not
+	// be parsed. The store never returns it to callers: it flushes its cache
+	// instead. It is exported for [ParseMessage].
+	ErrBadMessage = errors.New("redisstore: malformed invalidation message")
+)
+
+// unavailableError is every system failure of the store: Redis could not be
+// reached or answered with an error, the context ended, or the store was
+// closed. It matches versioning.ErrStoreUnavailable and unwraps to the
+// cause (a go-redis or net error, a context error, versioning.ErrClosed).
+type unavailableError struct {
+	op  string
+	err error
+}
+
+func (e *unavailableError) Error() string {
+	return "redisstore: " + e.op + ": store unavailable: " + e.err.Error()
+}
+
+func (e *unavailableError) Unwrap() error { return e.err }
+
+func (e *unavailableError) Is(target error) bool { return target == versioning.ErrStoreUnavailable }
+
+func unavailable(op string, err error) error { return &unavailableError{op: op, err: err} }
+
+// errNotCached is the cause of a stale read that has nothing to serve.
+var errNotCached = errors.New("no cached answer young enough")
