@@ -1,0 +1,5 @@
+//go:build !race
+
+package sealed
+
+const raceEnabled = false
