@@ -1,0 +1,243 @@
+package httpx_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/sealed"
+)
+
+// clock is a settable clock for deterministic expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// recorder collects events.
+type recorder struct {
+	mu     sync.Mutex
+	events []httpx.Event
+}
+
+func (r *recorder) Observe(_ context.Context, e httpx.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) reasons() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if e.Kind == httpx.EventRejected {
+			out = append(out, httpx.ReasonLabel(e.Reason))
+		}
+	}
+	return out
+}
+
+func (r *recorder) kinds() []httpx.EventKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []httpx.EventKind
+	for _, e := range r.events {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.events = nil
+	r.mu.Unlock()
+}
+
+func newRing(t testing.TB) *sealed.Keyring {
+	t.Helper()
+	k, err := sealed.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := sealed.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
+var (
+	noteKey = codec.NewKey[string]("note")
+	blobKey = codec.NewKey[[]byte]("blob")
+)
+
+// app is the test application: a handful of routes over a Manager.
+func app(m *httpx.Manager) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		note, _ := noteKey.Get(s)
+		fmt.Fprintf(w, "user=%s note=%s gen=%d", s.UserID(), note, s.Generation())
+	})
+	mux.HandleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, httpx.FromContext(r.Context()).ID())
+	})
+	mux.HandleFunc("POST /note", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if err := noteKey.Set(s, r.FormValue("v")); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /blob", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		n := 0
+		fmt.Sscan(r.FormValue("n"), &n)
+		_ = blobKey.Set(s, []byte(strings.Repeat("x", n)))
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if err := s.Login(r.FormValue("u")); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.FromContext(r.Context()).Logout(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("GET /plain", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello")
+	})
+	return m.Wrap(mux)
+}
+
+// client is a TLS test client with a cookie jar.
+type client struct {
+	t   testing.TB
+	srv *httptest.Server
+	c   *http.Client
+}
+
+func newClient(t testing.TB, srv *httptest.Server) *client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *srv.Client()
+	c.Jar = jar
+	return &client{t: t, srv: srv, c: &c}
+}
+
+func (c *client) do(method, path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.srv.URL+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func (c *client) get(path string) string {
+	_, b := c.do("GET", path, nil)
+	return b
+}
+
+func (c *client) post(path string, kv ...string) (*http.Response, string) {
+	f := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return c.do("POST", path, f)
+}
+
+// cookies returns the client's cookies for the server.
+func (c *client) cookies() []*http.Cookie {
+	u, _ := url.Parse(c.srv.URL)
+	return c.c.Jar.Cookies(u)
+}
+
+// setCookies replaces the client's session cookies with cs.
+func (c *client) setCookies(cs []*http.Cookie) {
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(c.srv.URL)
+	var out []*http.Cookie
+	for _, k := range cs {
+		k2 := *k
+		k2.Secure = true
+		k2.Path = "/"
+		out = append(out, &k2)
+	}
+	jar.SetCookies(u, out)
+	c.c.Jar = jar
+}
+
+// rawGet sends a request with exactly the given Cookie header.
+func rawGet(t testing.TB, srv *httptest.Server, path, cookie string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	c := *srv.Client()
+	c.Jar = nil
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func cookieHeader(cs []*http.Cookie) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
