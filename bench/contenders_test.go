@@ -1,11 +1,16 @@
 package bench
 
 import (
+	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealedsession/sealedsession/httpx"
 )
 
 type factory struct {
@@ -99,4 +104,166 @@ func TestCookieHeader(t *testing.T) {
 	if want := "d=4; a=1; c=3"; got != want {
 		t.Fatalf("CookieHeader = %q, want %q", got, want)
 	}
+}
+
+func TestGorillaScaleLimit(t *testing.T) {
+	// Below the limit it works and round-trips.
+	c, err := NewGorillaScale(1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next := do(t, c.RMW, c.Cookie)
+	do(t, c.Read, next)
+	// Find the first failing size and check that it fails the way users
+	// report: securecookie's "the value is too long".
+	lo, hi := 64, 8192 // lo works, hi fails
+	if _, err := NewGorillaScale(hi); err == nil {
+		t.Fatalf("gorilla accepted a %d-byte payload", hi)
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if _, err := NewGorillaScale(mid); err == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	_, tooLong := NewGorillaScale(hi)
+	if tooLong == nil || !strings.Contains(tooLong.Error(), "securecookie: the value is too long") {
+		t.Fatalf("gorilla at %d bytes: err = %v, want securecookie's value too long", hi, tooLong)
+	}
+	c, err = NewGorillaScale(lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := c.Cookie[len(GorillaCookieName)+1:]
+	if len(val) > 4096 {
+		t.Fatalf("largest accepted gorilla cookie value is %d bytes, over 4096", len(val))
+	}
+	t.Logf("gorilla/sessions: largest payload %d bytes (cookie value %d bytes); %d bytes fails: %v", lo, len(val), hi, tooLong)
+}
+
+func TestSealedSessionRoundTrip(t *testing.T) {
+	f := factory{"sealedsession", NewSealedSession}
+	for _, p := range Payloads(time.Now()) {
+		t.Run(p.Name, func(t *testing.T) { testRoundTrip(t, f, p.Session) })
+	}
+}
+
+func TestRawLimit(t *testing.T) {
+	s := Typical(time.Now())
+	pt, err := EncodePayload(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, rl, err := NewRawFor(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := c.Cookie[len(httpx.DefaultCookieName)+1:]
+	got, err := rl.Open(nil, text)
+	if err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("raw open = %x, %v; want the payload", got, err)
+	}
+	// Same length as sealedsession's own cookie for the same session.
+	ours, err := NewSealedSession(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ours.CookieBytes() != c.CookieBytes() {
+		t.Errorf("raw cookie %d bytes, sealedsession's %d: the raw limit must seal the same bytes", c.CookieBytes(), ours.CookieBytes())
+	}
+	// Read-modify-write changes the last byte and the result opens.
+	rec, next := do(t, c.RMW, c.Cookie)
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "HttpOnly; Secure; SameSite=Lax") {
+		t.Errorf("raw Set-Cookie %q", rec.Header().Get("Set-Cookie"))
+	}
+	got, err = rl.Open(nil, next[len(httpx.DefaultCookieName)+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(pt)
+	want[len(want)-1]++
+	if !bytes.Equal(got, want) {
+		t.Fatal("raw read-modify-write did not round-trip")
+	}
+	do(t, c.Read, next)
+	// Tampering is refused.
+	bad := []byte(c.Cookie)
+	bad[len(bad)-5] ^= 1
+	rr := httptest.NewRecorder()
+	c.Read.ServeHTTP(rr, NewRequest(string(bad)))
+	if rr.Code == http.StatusOK {
+		t.Error("raw limit accepted a tampered cookie")
+	}
+}
+
+func TestOpenDecode(t *testing.T) {
+	s := Large(time.Now())
+	od, err := NewOpenDecode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, cart, err := od.Read()
+	if err != nil || uid != s.UserID || !reflect.DeepEqual(cart, s.Cart) {
+		t.Fatalf("Read = %q %v %v", uid, cart, err)
+	}
+	text, err := od.ReadModifyWrite(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	od.Text = bytes.Clone(text)
+	_, cart, err = od.Read()
+	want := append([]CartItem(nil), s.Cart...)
+	Bump(want)
+	if err != nil || !reflect.DeepEqual(cart, want) {
+		t.Fatalf("after ReadModifyWrite: %v %v", cart, err)
+	}
+}
+
+func TestCookieSizes(t *testing.T) {
+	sizes, err := CookieSizes(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]int{}
+	for _, s := range sizes {
+		if s.Bytes <= 0 {
+			t.Errorf("%s/%s: cookie of %d bytes", s.Payload, s.Contender, s.Bytes)
+		}
+		by[s.Payload+"/"+s.Contender] = s.Bytes
+		t.Logf("%-8s %-14s %5d bytes", s.Payload, s.Contender, s.Bytes)
+	}
+	if len(sizes) != 10 {
+		t.Fatalf("%d sizes, want 5 contenders × 2 payloads", len(sizes))
+	}
+	for _, p := range []string{"typical", "large"} {
+		if by[p+"/sealedsession"] != by[p+"/raw"] {
+			t.Errorf("%s: sealedsession %d bytes, raw limit %d", p, by[p+"/sealedsession"], by[p+"/raw"])
+		}
+		if by[p+"/sealedsession"] >= by[p+"/gorilla"] {
+			t.Errorf("%s: sealedsession's cookie (%d) is not smaller than gorilla's (%d)", p, by[p+"/sealedsession"], by[p+"/gorilla"])
+		}
+	}
+}
+
+func TestScaleMax(t *testing.T) {
+	max, err := ScaleMax()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewSealedSessionScale(max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CookieBytes() > httpx.DefaultMaxTotalCookieBytes || max < 4096 {
+		t.Fatalf("largest payload %d bytes gives %d cookie bytes (budget %d)", max, c.CookieBytes(), httpx.DefaultMaxTotalCookieBytes)
+	}
+	_, next := do(t, c.RMW, c.Cookie)
+	do(t, c.Read, next)
+	_, err = NewSealedSessionScale(max + 1)
+	if !errors.Is(err, httpx.ErrTooLarge) {
+		t.Fatalf("one byte over: err = %v, want httpx.ErrTooLarge", err)
+	}
+	t.Logf("sealedsession: largest payload %d bytes, %d cookie bytes; one more: %v", max, c.CookieBytes(), err)
 }

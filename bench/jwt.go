@@ -106,4 +106,3 @@ func NewJWT(s Session, seen Seen) (*Contender, error) {
 	})
 	return &Contender{Name: "jwt", Cookie: cookie, Read: read, RMW: rmw}, nil
 }
-

@@ -77,7 +77,8 @@ func (rl *RawLimit) Open(dst []byte, text string) ([]byte, error) {
 	}
 	var aad [5 + 64]byte
 	a := append(append(aad[:0], rl.hdr[:]...), rl.name...)
-	return rl.aead.Open(raw[:0], raw[5:rawHeader], raw[rawHeader:], a)
+	ct := raw[rawHeader:]
+	return rl.aead.Open(ct[:0], raw[5:rawHeader], ct, a)
 }
 
 // cookieValue finds the value of the cookie named by rl in a Cookie header
