@@ -63,6 +63,9 @@ func New(cfg Config) (*Manager, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, errors.Join(ErrConfig, err)
 	}
+	if policy.IdleTimeout > policy.AbsoluteTimeout {
+		return nil, fmt.Errorf("%w: IdleTimeout (%v) is longer than AbsoluteTimeout (%v): the idle timeout would never apply", ErrConfig, policy.IdleTimeout, policy.AbsoluteTimeout)
+	}
 	m.checker, err = versioning.NewChecker(policy, versioning.CheckerOptions{Store: m.store, OnStoreError: c.OnStoreError})
 	if err != nil {
 		return nil, errors.Join(ErrConfig, err)
