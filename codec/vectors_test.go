@@ -199,7 +199,6 @@ func TestTypicalVectorValues(t *testing.T) {
 		csrf[i] = byte(i)
 	}
 	q := NewPayload(*p.Header())
-	_ = NewKey[string]("uid").Set(q, "u-1842")
 	_ = NewKey[[]string]("roles").Set(q, []string{"admin", "editor"})
 	_ = NewKey[[]byte]("csrf").Set(q, csrf)
 	q.AddFlash("Saved successfully")

@@ -47,7 +47,6 @@ var (
 
 func typical() *codec.Payload {
 	p := codec.NewPayload(codec.Header{ID: testID, IssuedAt: issued, LastSeen: lastSee, Generation: 2, UserEpoch: 5, UserID: "u-1842"})
-	must(codec.NewKey[string]("uid").Set(p, "u-1842"))
 	must(codec.NewKey[[]string]("roles").Set(p, []string{"admin", "editor"}))
 	csrf := make([]byte, 32)
 	for i := range csrf {
@@ -115,7 +114,7 @@ func main() {
 	mal("count_non_minimal", "value count 0 written as a 2-byte uvarint", cat(anonHdr, []byte{0x80, 0x00}))
 	mal("trailing_after_empty", "zero values followed by a byte", cat(anonHdr, []byte{0x00, 0x00}))
 	mal("trailing_after_values", "a byte after the last value", cat(typBytes, []byte{0x00}))
-	mal("count_too_high", "count says 7 values, 6 follow", cat(hdr, []byte{0x07}, values[1:]))
+	mal("count_too_high", fmt.Sprintf("count says %d values, %d follow", values[0]+1, values[0]), cat(hdr, []byte{values[0] + 1}, values[1:]))
 	mal("truncated_value", "last value cut short", typBytes[:len(typBytes)-1])
 	mal("names_unsorted", "names out of order", cat(anonHdr, []byte{0x02, 0x01, 'b', 0x01, 0x01, 0x01, 'a', 0x01, 0x01}))
 	mal("names_duplicate", "the same name twice", cat(anonHdr, []byte{0x02, 0x01, 'a', 0x01, 0x01, 0x01, 'a', 0x01, 0x02}))
