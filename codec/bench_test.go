@@ -25,7 +25,6 @@ var (
 	localeKey = codec.NewKey[string]("locale")
 )
 
-
 type benchCase struct {
 	name  string
 	codec []byte

@@ -151,7 +151,7 @@ func TestLazyDecode(t *testing.T) {
 	if err := locale.Set(p, "en-GB"); err != nil {
 		t.Fatal(err)
 	}
-	p.setRaw("broken", []byte{0xff})              // a lone break byte: malformed CBOR
+	p.setRaw("broken", []byte{0xff})                 // a lone break byte: malformed CBOR
 	p.setRaw("cart", []byte{0x9f, 0x01, 0x02, 0x1c}) // indefinite array + reserved info: malformed
 	b := p.AppendEncode(nil)
 
@@ -401,15 +401,15 @@ func TestNewKeyNames(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                               "empty",
+		"":                                "empty",
 		strings.Repeat("n", MaxNameLen+1): "65 bytes",
-		"_flash":                         "reserved",
-		"_x":                             "reserved",
-		"with space":                     "0x20",
-		"tab\t":                          "0x09",
-		"nul\x00":                        "0x00",
-		"del\x7f":                        "0x7f",
-		"é":                              "0xc3",
+		"_flash":                          "reserved",
+		"_x":                              "reserved",
+		"with space":                      "0x20",
+		"tab\t":                           "0x09",
+		"nul\x00":                         "0x00",
+		"del\x7f":                         "0x7f",
+		"é":                               "0xc3",
 	}
 	for name, want := range bad {
 		func() {
@@ -590,7 +590,7 @@ func TestLimits(t *testing.T) {
 	t.Run("value count", func(t *testing.T) {
 		p := NewPayload(testHeader())
 		for i := 0; i < 17; i++ {
-			_ = NewKey[int]("k" + string(rune('a'+i))).Set(p, i)
+			_ = NewKey[int]("k"+string(rune('a'+i))).Set(p, i)
 		}
 		b := p.AppendEncode(nil)
 		if _, err := Decode(b, &Limits{MaxItems: 16}); !errors.Is(err, ErrLimit) {
