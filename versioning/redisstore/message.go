@@ -61,14 +61,8 @@ func ParseMessage(s string) (Message, error) {
 		}
 		m.UserID = tail
 	case KindRevoke:
-		if len(tail) != 2*len(m.Session) {
-			return Message{}, badMessage("bad session ID")
-		}
-		if _, err := hex.Decode(m.Session[:], []byte(tail)); err != nil {
-			return Message{}, badMessage("bad session ID")
-		}
-		if hex.EncodeToString(m.Session[:]) != tail { // lower-case only
-			return Message{}, badMessage("bad session ID")
+		if _, err := hexDecode(m.Session[:], tail); err != nil {
+			return Message{}, err
 		}
 	default:
 		return Message{}, badMessage("unknown kind")
@@ -107,3 +101,16 @@ func parseUint(s string) (uint64, error) {
 }
 
 func badMessage(why string) error { return fmt.Errorf("%w: %s", ErrBadMessage, why) }
+
+// hexDecode decodes exactly len(dst) bytes of lower-case hex from s.
+func hexDecode(dst []byte, s string) (int, error) {
+	if len(s) != 2*len(dst) {
+		return 0, badMessage("bad hex length")
+	}
+	for i := 0; i < len(s); i++ { // lower-case only: one text per ID
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return 0, badMessage("bad hex")
+		}
+	}
+	return hex.Decode(dst, []byte(s))
+}
