@@ -44,7 +44,6 @@ type Payload struct {
 	lim     Limits
 	dm      cbor.DecMode
 	dirty   bool
-	inline  [8]entry // backing store for small payloads
 }
 
 // NewPayload returns a payload with header h (its Version is set to
@@ -55,9 +54,7 @@ type Payload struct {
 // makes it dirty; call MarkDirty to force a write.
 func NewPayload(h Header) *Payload {
 	h.Version = Version
-	p := &Payload{hdr: h, lim: defaultLimits, dm: defaultDecMode}
-	p.entries = p.inline[:0]
-	return p
+	return &Payload{hdr: h, lim: defaultLimits, dm: defaultDecMode}
 }
 
 // Decode decodes a payload: the header, and an index of the values, which
@@ -99,11 +96,6 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	if count > uint64(len(rest)/4) {
 		return nil, fmt.Errorf("%w: %d values do not fit in %d bytes", ErrMalformed, count, len(rest))
 	}
-	if count <= uint64(len(p.inline)) {
-		p.entries = p.inline[:0]
-	} else {
-		p.entries = make([]entry, 0, count)
-	}
 	if count == 0 {
 		if len(rest) != 0 {
 			return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
@@ -113,6 +105,7 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	// One private copy of the values section. It is never written to, so
 	// names can be strings that share its memory.
 	buf := bytes.Clone(rest)
+	p.entries = make([]entry, 0, count)
 	i := 0
 	prev := ""
 	for c := uint64(0); c < count; c++ {
