@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"testing"
+)
+
+// fixed is a small go test -v -bench output: two runs of a few benchmarks
+// and one skipped with gorilla's error.
+const fixed = `goos: linux
+goarch: amd64
+pkg: github.com/sealedsession/sealedsession/bench
+cpu: Test CPU
+BenchmarkRequest/typical/read/raw-2         	 1000000	       500.0 ns/op	       366.0 cookie-bytes	     400 B/op	       2 allocs/op
+BenchmarkRequest/typical/read/raw-2         	 1000000	       520.0 ns/op	       366.0 cookie-bytes	     400 B/op	       2 allocs/op
+BenchmarkRequest/typical/read/codec-2       	 1000000	      1000 ns/op	       366.0 cookie-bytes	    1100 B/op	      10 allocs/op
+BenchmarkRequest/typical/read/codec-2       	 1000000	      1100 ns/op	       366.0 cookie-bytes	    1100 B/op	      10 allocs/op
+BenchmarkRequest/typical/read/sealedsession-2 	  500000	      1400 ns/op	       366.0 cookie-bytes	    2100 B/op	      14 allocs/op
+BenchmarkRequest/typical/read/sealedsession-2 	  500000	      1500 ns/op	       366.0 cookie-bytes	    2100 B/op	      14 allocs/op
+BenchmarkRequest/typical/read/gorilla-2     	   50000	     24000 ns/op	      1076 cookie-bytes	   19900 B/op	     368 allocs/op
+BenchmarkRequest/typical/read/gorilla-2     	   50000	     26000 ns/op	      1076 cookie-bytes	   19900 B/op	     368 allocs/op
+BenchmarkRequest/typical/rmw/raw-2          	 1000000	      1200 ns/op	       366.0 cookie-bytes	    1400 B/op	       7 allocs/op
+BenchmarkRequest/typical/rmw/codec-2        	 1000000	      2000 ns/op	       366.0 cookie-bytes	    1200 B/op	      12 allocs/op
+BenchmarkRequest/typical/rmw/sealedsession-2 	  300000	      5000 ns/op	       366.0 cookie-bytes	    3100 B/op	      21 allocs/op
+BenchmarkRequest/typical/rmw/gorilla-2      	   30000	     40000 ns/op	      1076 cookie-bytes	   32000 B/op	     443 allocs/op
+BenchmarkScale/64/read/sealedsession
+BenchmarkScale/64/read/sealedsession-2      	  500000	      2800 ns/op	  22.86 MB/s	       243.0 cookie-bytes	    1900 B/op	      11 allocs/op
+BenchmarkScale/64/read/gorilla
+BenchmarkScale/64/read/gorilla-2            	  100000	     21000 ns/op	   3.05 MB/s	       352.0 cookie-bytes	   15000 B/op	     300 allocs/op
+BenchmarkScale/4096/read/gorilla
+    bench_test.go:101: cannot store: gorilla with a 4096-byte payload: securecookie: the value is too long: 7520
+--- SKIP: BenchmarkScale/4096/read/gorilla
+BenchmarkScale/4096/read/sealedsession-2    	  100000	     16000 ns/op	 256.00 MB/s	      5641 cookie-bytes	   15000 B/op	      11 allocs/op
+PASS
+`
+
+func fixedReport(t *testing.T) *Report {
+	t.Helper()
+	res, err := Parse(strings.NewReader(fixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, err := ParseLoad(strings.NewReader("noise\nload: bare 20000\nload: sealedsession 18000.5\nload: gorilla 9000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Report{Results: res, Load: load, Machine: "Test CPU", Cores: 2, GoVersion: "go1.26.8",
+		OS: "linux/amd64", Date: "2026-11-27 09:00 UTC", Count: runsOf(res), Benchtime: "1s", RawFile: "bench/results.txt"}
+}
+
+func TestParse(t *testing.T) {
+	rep := fixedReport(t)
+	r := rep.Results
+	row, ok := r.Find("Request", "typical", "read", "raw")
+	if !ok {
+		t.Fatal("raw read row missing")
+	}
+	if row.Ns.Median != 510 || row.Ns.N != 2 || row.Cookie.Median != 366 || row.Allocs.Median != 2 || row.B.Median != 400 {
+		t.Errorf("raw read row = %+v", row)
+	}
+	if rep.Count != 2 {
+		t.Errorf("Count = %d, want 2", rep.Count)
+	}
+	s, ok := r.SkipFor("Scale", "4096", "read", "gorilla")
+	if !ok || !strings.Contains(s.Reason, "securecookie: the value is too long") || strings.Contains(s.Reason, "bench_test.go") {
+		t.Errorf("gorilla skip = %+v, %v", s, ok)
+	}
+	if _, ok := r.Find("Scale", "4096", "read", "gorilla"); ok {
+		t.Error("a skipped benchmark has a row")
+	}
+	if _, err := Parse(strings.NewReader("PASS\n")); err == nil {
+		t.Error("Parse accepted output without results")
+	}
+}
+
+func TestTargets(t *testing.T) {
+	got := map[string]Target{}
+	for _, tg := range fixedReport(t).Targets() {
+		got[tg.What] = tg
+	}
+	check := func(prefix string, known, met bool) {
+		t.Helper()
+		for what, tg := range got {
+			if strings.HasPrefix(what, prefix) {
+				if tg.Known != known || tg.Met != met {
+					t.Errorf("%s: known %v met %v (%s), want %v %v", what, tg.Known, tg.Met, tg.Measured, known, met)
+				}
+				return
+			}
+		}
+		t.Errorf("no target %q", prefix)
+	}
+	check("read-only request ≤ 1.5× raw open+decode", true, true) // 1450/1050 = 1.38
+	check("read-only request ≤ 1.5× the raw limit", true, false)  // 1450/510 = 2.8
+	check("read-modify-write ≤ 2× raw open+decode", true, false)  // 5000/2000 = 2.5
+	check("≥ 5× faster than gorilla/sessions (read)", true, true) // 25000/1450
+	check("≥ 5× faster than gorilla/sessions (rmw)", true, true)  // 8×
+	check("cookie ≥ 40% smaller", true, true)                     // 66%
+	check("wrapped hello-world ≥ 85%", true, true)                // 90%
+}
+
+func TestMarkdown(t *testing.T) {
+	md := fixedReport(t).Markdown()
+	for _, want := range []string{
+		"# Benchmarks", "| machine | Test CPU, 2 cores |", "| Go | go1.26.8 |", "2026-11-27 09:00 UTC",
+		"![Time per request as a multiple of the raw limit](bench/ratios.svg)",
+		"| **sealedsession** | 1.45 µs | 2100 | 14 | 366 |", "| 2.84× |", // × raw limit
+		"| 64 | 2.80 µs | – | 243 | 21.00 µs | – | 352 |",
+		"| 4096 | 16.00 µs | – | 5641 | fails | – | – |",
+		"securecookie: the value is too long: 7520",
+		"| sealedsession | 18000 | 90% |",
+		"met", "**missed**", "[bench/results.txt](bench/results.txt)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"NaN", "Inf", "%!"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("markdown contains %q", bad)
+		}
+	}
+	// Every table row has as many cells as its header.
+	var cols int
+	for line := range strings.SplitSeq(md, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			cols = 0
+			continue
+		}
+		n := strings.Count(line, "|")
+		if cols == 0 {
+			cols = n
+		} else if n != cols {
+			t.Errorf("table row %q has %d bars, header %d", line, n, cols)
+		}
+	}
+}
+
+func TestSVG(t *testing.T) {
+	svg := fixedReport(t).SVG()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	rects, texts := 0, 0
+	var allText strings.Builder
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			switch el.Name.Local {
+			case "rect":
+				rects++
+				for _, a := range el.Attr {
+					if a.Name.Local == "width" && (strings.Contains(a.Value, "NaN") || strings.Contains(a.Value, "Inf") || strings.HasPrefix(a.Value, "-")) {
+						t.Errorf("rect width %q", a.Value)
+					}
+				}
+			case "text":
+				texts++
+			}
+		case xml.CharData:
+			allText.Write(el)
+		}
+	}
+	// Background + 4 read bars + 4 rmw bars + 2 cookie bars (sealedsession, gorilla).
+	if rects != 1+4+4+2 {
+		t.Errorf("%d rects, want 11", rects)
+	}
+	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.5× open+decode", "1076 B", "Test CPU"} {
+		if !strings.Contains(allText.String(), want) {
+			t.Errorf("SVG text lacks %q", want)
+		}
+	}
+	if !strings.HasPrefix(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"") || texts < 10 {
+		t.Errorf("SVG head %q, %d texts", svg[:60], texts)
+	}
+}
+
+func TestFmt(t *testing.T) {
+	for _, c := range []struct {
+		ns   float64
+		want string
+	}{{0, "–"}, {512, "512 ns"}, {1450, "1.45 µs"}, {2.5e6, "2.50 ms"}} {
+		if got := fmtNs(c.ns); got != c.want {
+			t.Errorf("fmtNs(%v) = %q, want %q", c.ns, got, c.want)
+		}
+	}
+	if got := fmtCI(Stat{Median: 100, Lo: 90, Hi: 105, N: 6}); got != " ±10%" {
+		t.Errorf("fmtCI = %q", got)
+	}
+	if got := fmtCI(Stat{Median: 100, Lo: math.Inf(-1), Hi: math.Inf(1), N: 2}); got != "" {
+		t.Errorf("fmtCI with an infinite interval = %q", got)
+	}
+}
