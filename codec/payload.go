@@ -34,7 +34,10 @@ type entry struct {
 // Payload is a decoded session payload: the header and the named values,
 // each kept as raw CBOR and decoded only when a Key asks for it.
 //
-// A Payload is not safe for concurrent use.
+// Reading (Get, Lookup, Raw, Names, EncodedLen, AppendEncode) may happen
+// from several goroutines at once; anything that changes the payload (Set,
+// Delete, ClearValues, AddFlash, Flashes, MarkDirty, the Header pointer)
+// needs exclusive access.
 //
 // Ownership: Decode copies the values section of its input once, so the
 // caller may reuse or overwrite the input buffer as soon as Decode returns.
