@@ -177,4 +177,3 @@ func timestamp(value string) (int64, error) {
 	}
 	return ts, nil
 }
-

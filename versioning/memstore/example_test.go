@@ -1,0 +1,29 @@
+package memstore_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
+)
+
+func ExampleNew() {
+	s := memstore.New()
+	defer s.Close()
+	ctx := context.Background()
+	e, _ := s.Epoch(ctx, "alice")
+	fmt.Println("before:", e)
+	e, _ = s.BumpEpoch(ctx, "alice")
+	fmt.Println("after ForceLogout:", e)
+
+	id, _ := codec.NewSessionID()
+	_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+	r, _ := s.IsRevoked(ctx, id)
+	fmt.Println("revoked:", r)
+	// Output:
+	// before: 0
+	// after ForceLogout: 1
+	// revoked: true
+}
