@@ -119,7 +119,7 @@ func (rl *RawLimit) serve(w http.ResponseWriter, r *http.Request, write bool) {
 	}
 	pt[len(pt)-1]++ // the change
 	// Seal into the same buffer after the plaintext, then base64 after that.
-	sealed := rl.seal(pt[len(pt):len(pt)], pt)
+	sealed := rl.seal(pt[len(pt):], pt)
 	enc := base64.RawURLEncoding.EncodedLen(len(sealed))
 	line := make([]byte, 0, len(rl.prefix)+enc+64)
 	line = append(line, rl.prefix...)
