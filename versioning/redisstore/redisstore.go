@@ -159,9 +159,13 @@ type Store struct {
 
 	globalKey, userPrefix, revokePrefix, indexKey, channel string
 
-	closed atomic.Bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	closed  atomic.Bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	reloads atomic.Int64 // completed reloads, for tests and Stats
+
+	psMu sync.Mutex
+	ps   *redis.PubSub // the subscriber's current PubSub
 
 	mu         sync.RWMutex
 	trusted    bool      // subscription up and reloaded since
@@ -225,6 +229,9 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 // the first time, or ctx ends (its error is returned, matching
 // ErrStoreUnavailable).
 func (s *Store) WaitReady(ctx context.Context) error {
+	if s.closed.Load() {
+		return unavailable("wait ready", versioning.ErrClosed)
+	}
 	select {
 	case <-s.readyCh:
 		return nil

@@ -17,8 +17,11 @@ import (
 func (s *Store) run(ctx context.Context) {
 	defer close(s.done)
 	interval := s.opts.HealthCheckInterval
-	ps := s.client.Subscribe(ctx, s.channel)
-	defer func() { _ = ps.Close() }()
+	ps := s.subscribe(ctx)
+	defer s.closePubSub()
+	// Close interrupts a blocked receive by closing the PubSub.
+	stop := context.AfterFunc(ctx, s.closePubSub)
+	defer stop()
 
 	backoff := newBackoff(interval)
 	pingSent := false
@@ -48,8 +51,8 @@ func (s *Store) run(ctx context.Context) {
 					// No PONG for a whole interval: the connection is
 					// presumed dead. Start over with a new subscription.
 					s.markStale()
-					_ = ps.Close()
-					ps = s.client.Subscribe(ctx, s.channel)
+					s.closePubSub()
+					ps = s.subscribe(ctx)
 					pingSent = false
 					continue
 				}
@@ -82,6 +85,26 @@ func (s *Store) run(ctx context.Context) {
 			}
 		case *redis.Pong:
 		}
+	}
+}
+
+// subscribe starts a new PubSub on the channel and records it for Close.
+func (s *Store) subscribe(ctx context.Context) *redis.PubSub {
+	ps := s.client.Subscribe(ctx, s.channel)
+	s.psMu.Lock()
+	s.ps = ps
+	s.psMu.Unlock()
+	return ps
+}
+
+// closePubSub closes the current PubSub, if any.
+func (s *Store) closePubSub() {
+	s.psMu.Lock()
+	ps := s.ps
+	s.ps = nil
+	s.psMu.Unlock()
+	if ps != nil {
+		_ = ps.Close()
 	}
 }
 
@@ -125,6 +148,7 @@ func (s *Store) reload(ctx context.Context) error {
 	}
 	s.trusted = true
 	s.staleSince = time.Time{}
+	s.reloads.Add(1)
 	if !s.everLoaded {
 		s.everLoaded = true
 		close(s.readyCh)
