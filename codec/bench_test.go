@@ -85,6 +85,23 @@ func TestBenchmarkPayloadSizes(t *testing.T) {
 	for _, c := range benchCases {
 		t.Logf("%-8s codec %5d B  gob %5d B  json %5d B  codec/gob %.0f%%", c.name, len(c.codec), len(c.gob), len(c.json), 100*float64(len(c.codec))/float64(len(c.gob)))
 	}
+	// Struct field names are repeated per item in CBOR; integer keys
+	// (cbor:"1,keyasint") are what an application can use for long lists.
+	type compactItem struct {
+		SKU        string `cbor:"1,keyasint"`
+		Qty        int    `cbor:"2,keyasint"`
+		PriceCents int64  `cbor:"3,keyasint"`
+	}
+	for _, c := range benchCases {
+		p, err := codec.Decode(c.codec, nil)
+		must(err)
+		var items []compactItem
+		for _, it := range mustCart(p) {
+			items = append(items, compactItem(it))
+		}
+		must(codec.NewKey[[]compactItem]("cart").Set(p, items))
+		t.Logf("%-8s codec with keyasint cart items: %d B (%.0f%% of gob)", c.name, p.EncodedLen(), 100*float64(p.EncodedLen())/float64(len(c.gob)))
+	}
 	if c := benchCases[0]; len(c.codec)*100 > len(c.gob)*60 {
 		t.Fatalf("typical payload %d B, more than 60%% of gob's %d B", len(c.codec), len(c.gob))
 	}
