@@ -265,6 +265,16 @@ func (m *Manager) loadLegacy(s *Session, value string) {
 		m.emit(s, Event{Kind: EventRejected, Reason: fmt.Errorf("%w: %w", ErrLegacyRejected, err)})
 		return
 	}
+	if h := p.Header(); h.UserID != "" {
+		// A logged-in legacy session joins the user's current epoch, so
+		// ForceLogout ends it like any other.
+		epoch, err := m.store.Epoch(s.ctx, h.UserID)
+		if err != nil {
+			m.reject(s, err, h)
+			return
+		}
+		h.UserEpoch = epoch
+	}
 	s.p = p
 	s.migrated = true
 	s.clearLegacy = true
