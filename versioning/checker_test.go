@@ -330,3 +330,32 @@ func BenchmarkCheckAt(b *testing.B) {
 		})
 	}
 }
+
+func TestCheckDoesNotAllocate(t *testing.T) {
+	s := memstore.New()
+	ctx := context.Background()
+	_, _ = s.BumpEpoch(ctx, "alice")
+	_ = s.Revoke(ctx, codec.SessionID{1}, time.Now().Add(time.Hour))
+	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"alice", ""} {
+		h := header(user, 1)
+		h.IssuedAt, h.LastSeen = time.Now(), time.Now().Add(-5*time.Minute)
+		allocs := testing.AllocsPerRun(100, func() {
+			if v, err := ch.Check(ctx, h); v != versioning.Renew || err != nil {
+				t.Fatal(v, err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Check (user %q) allocates %v times per call, want 0", user, allocs)
+		}
+	}
+	// Timeout rejections do not allocate either (cheap to refuse floods of
+	// stale cookies).
+	h := header("alice", 1)
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ch.Check(ctx, h) }); allocs != 0 {
+		t.Errorf("an expired session allocates %v times per Check", allocs)
+	}
+}
