@@ -1,0 +1,136 @@
+package versioning_test
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
+)
+
+// expectations maps a vector's "expect:" line to the verdict and error.
+var expectations = map[string]struct {
+	verdict versioning.Verdict
+	err     error
+}{
+	"fresh":            {versioning.Fresh, nil},
+	"renew":            {versioning.Renew, nil},
+	"idle expired":     {versioning.Rejected, versioning.ErrIdleExpired},
+	"absolute expired": {versioning.Rejected, versioning.ErrAbsoluteExpired},
+	"issued in future": {versioning.Rejected, versioning.ErrIssuedInFuture},
+	"epoch bumped":     {versioning.Rejected, versioning.ErrEpochBumped},
+	"revoked":          {versioning.Rejected, versioning.ErrRevoked},
+	"bad version":      {versioning.Rejected, versioning.ErrUnsupportedVersion},
+}
+
+func readVector(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fields := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("%s: bad line %q", path, line)
+		}
+		fields[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return fields
+}
+
+// forEachVector runs fn on every file in testdata/check.
+func forEachVector(t *testing.T, fn func(t *testing.T, v map[string]string)) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "check", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) < 20 {
+		t.Fatalf("only %d vectors found", len(paths))
+	}
+	for _, p := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(p), ".txt"), func(t *testing.T) {
+			t.Parallel()
+			fn(t, readVector(t, p))
+		})
+	}
+}
+
+func TestVectors(t *testing.T) {
+	forEachVector(t, func(t *testing.T, v map[string]string) {
+		parseTime := func(k string) time.Time {
+			tm, err := time.Parse(time.RFC3339Nano, v[k])
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			return tm
+		}
+		parseUint := func(k string) uint64 {
+			n, err := strconv.ParseUint(v[k], 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			return n
+		}
+		now := parseTime("now")
+		clock := func() time.Time { return now }
+		s := memstore.New(memstore.WithClock(clock))
+		ctx := t.Context()
+		user := v["user"]
+		if user == "-" {
+			user = ""
+		}
+		for range parseUint("store-user-epoch") {
+			if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range parseUint("store-global-epoch") {
+			if err := s.BumpGlobalEpoch(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := &codec.Header{
+			Version:   uint8(parseUint("version")),
+			ID:        codec.SessionID{0xa5, 1, 2, 3},
+			IssuedAt:  parseTime("issued-at"),
+			LastSeen:  parseTime("last-seen"),
+			UserID:    user,
+			UserEpoch: parseUint("user-epoch"),
+		}
+		if v["revoked"] == "true" {
+			if err := s.Revoke(ctx, h.ID, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, ok := expectations[v["expect"]]
+		if !ok {
+			t.Fatalf("unknown expectation %q", v["expect"])
+		}
+		ch, err := versioning.NewChecker(versioning.Policy{Now: clock}, versioning.CheckerOptions{Store: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verdict, err := ch.Check(ctx, h)
+		if verdict != want.verdict || (want.err == nil) != (err == nil) || (want.err != nil && !errors.Is(err, want.err)) {
+			t.Fatalf("Check = %v, %v; want %s", verdict, err, v["expect"])
+		}
+	})
+}
