@@ -247,7 +247,7 @@ func (m *Manager) load(r *http.Request, s *Session) {
 		m.reject(s, err, nil)
 		return
 	}
-	verdict, err := m.checker.Check(s.ctx, p.Header())
+	verdict, err := m.checker.CheckAt(s.ctx, p.Header(), s.now)
 	if verdict == versioning.Rejected {
 		m.reject(s, err, p.Header())
 		return
