@@ -294,7 +294,7 @@ func counter(b *bolt.Bucket, k []byte) (uint64, error) {
 // BumpEpoch increments the user's counter in the file (synced) and then in
 // memory, and returns the new effective epoch.
 func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
-	var n uint64
+	var n, e uint64
 	k := userKey(userID)
 	err := s.write(ctx, "bump epoch", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEpochs)
@@ -304,13 +304,13 @@ func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
 		}
 		n = c + 1
 		return b.Put(k, binary.BigEndian.AppendUint64(nil, n))
-	}, func() { s.epochs[userID] = n })
+	}, func() {
+		s.epochs[userID] = n
+		e = n + s.global
+	})
 	if err != nil {
 		return 0, err
 	}
-	s.mu.RLock()
-	e := n + s.global
-	s.mu.RUnlock()
 	return e, nil
 }
 
