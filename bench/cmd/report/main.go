@@ -123,20 +123,24 @@ func repoRoot() (string, error) {
 	}
 }
 
-// runBenchmarks runs go test -bench in dir, echoing its output, and
-// returns it.
+// runBenchmarks runs go test -bench in dir count times (one -count 1 run
+// after another, so that every benchmark is sampled across the whole
+// period and a change in machine load hits all contenders alike), echoing
+// the output, and returns it.
 func runBenchmarks(dir, pattern string, count int, benchtime string) ([]byte, error) {
-	// -v so that a skipped benchmark's reason (gorilla's size error) is
-	// in the output.
-	cmd := exec.Command("go", "test", "-v", "-run", "^$", "-bench", pattern,
-		"-count", strconv.Itoa(count), "-benchtime", benchtime, "-timeout", "60m", ".")
-	cmd.Dir = dir
 	var out bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
-	cmd.Stderr = os.Stderr
-	fmt.Fprintf(os.Stderr, "report: %s (in %s)\n", strings.Join(cmd.Args, " "), dir)
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go test: %w", err)
+	for i := 1; i <= count; i++ {
+		// -v so that a skipped benchmark's reason (gorilla's size error)
+		// is in the output.
+		cmd := exec.Command("go", "test", "-v", "-run", "^$", "-bench", pattern,
+			"-count", "1", "-benchtime", benchtime, "-timeout", "60m", ".")
+		cmd.Dir = dir
+		cmd.Stdout = io.MultiWriter(&out, os.Stderr)
+		cmd.Stderr = os.Stderr
+		fmt.Fprintf(os.Stderr, "report: round %d of %d: %s (in %s)\n", i, count, strings.Join(cmd.Args, " "), dir)
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("go test: %w", err)
+		}
 	}
 	return out.Bytes(), nil
 }

@@ -170,11 +170,12 @@ func TestSVG(t *testing.T) {
 			allText.Write(el)
 		}
 	}
-	// Background + 4 read bars + 4 rmw bars + 2 cookie bars (sealedsession, gorilla).
-	if rects != 1+4+4+2 {
-		t.Errorf("%d rects, want 11", rects)
+	// Background + 4 read bars + 4 rmw bars + 2 cookie bars (sealedsession,
+	// gorilla) + 3 load bars.
+	if rects != 1+4+4+2+3 {
+		t.Errorf("%d rects, want 14", rects)
 	}
-	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.5× open+decode", "1076 B", "Test CPU"} {
+	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.5× open+decode", "1076 B", "Test CPU", "90% · 18000 req/s"} {
 		if !strings.Contains(allText.String(), want) {
 			t.Errorf("SVG text lacks %q", want)
 		}
