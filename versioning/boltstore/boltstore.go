@@ -72,6 +72,9 @@ type Options struct {
 	// example an inspection tool while the application is stopped). Every
 	// write then fails with an error matching versioning.ErrStoreUnavailable.
 	ReadOnly bool
+
+	// openFile replaces os.OpenFile in tests (simulating unwritable files).
+	openFile func(string, int, os.FileMode) (*os.File, error)
 }
 
 // Store is a versioning.Store backed by a bbolt file. It is safe for
@@ -119,7 +122,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	if o.FileMode == 0 {
 		o.FileMode = 0o600
 	}
-	db, err := bolt.Open(path, o.FileMode, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	db, err := bolt.Open(path, o.FileMode, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, OpenFile: o.openFile})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			err = fmt.Errorf("%w (file locked by another process or Open)", err)
