@@ -173,7 +173,7 @@ type Store struct {
 	staleSince time.Time // when the cache stopped being trusted
 	gen        uint64    // changes on every flush, stale mark and reload
 	global     uint64
-	users      map[string]uint64          // user's own counter
+	users      map[string]uint64         // user's own counter
 	revoked    map[codec.SessionID]int64 // until, unix ms
 	readyCh    chan struct{}             // closed on the first reload
 

@@ -359,7 +359,7 @@ func TestBadMessageFlushesCache(t *testing.T) {
 // fakeClock is time.Now plus an adjustable offset.
 type fakeClock struct{ off atomic.Int64 }
 
-func (c *fakeClock) Now() time.Time            { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *fakeClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestOutageAndRecovery(t *testing.T) {

@@ -1,0 +1,73 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/redistest"
+)
+
+// benchStore returns a warm store: one cached user, one live revocation.
+func benchStore(b *testing.B) *Store {
+	srv := redistest.Start(b)
+	s := openStore(b, newClient(b, srv.Addr()), &Options{Prefix: uniquePrefix(b)}, nil)
+	if _, err := s.BumpEpoch(b.Context(), "alice"); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Revoke(b.Context(), codec.SessionID{1}, time.Now().Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Epoch(b.Context(), "alice"); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkEpoch measures Epoch in steady state (trusted cache, user cached).
+func BenchmarkEpoch(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
+			b.Fatal(e, err)
+		}
+	}
+}
+
+// BenchmarkIsRevoked measures IsRevoked in steady state, for an ID that is
+// not revoked (the common case) and one that is.
+func BenchmarkIsRevoked(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	for _, tc := range []struct {
+		name string
+		id   codec.SessionID
+		want bool
+	}{{"live", codec.SessionID{2}, false}, {"revoked", codec.SessionID{1}, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if r, err := s.IsRevoked(ctx, tc.id); err != nil || r != tc.want {
+					b.Fatal(r, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEpochParallel measures Epoch from every P at once (read lock
+// contention).
+func BenchmarkEpochParallel(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Epoch(ctx, "alice"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,44 @@
+package redisstore_test
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/redisstore"
+)
+
+// The store takes any go-redis UniversalClient: here a single node. With
+// Addrs listing several nodes, or MasterName set, NewUniversalClient
+// returns a Cluster or Sentinel (failover) client instead.
+func ExampleNew() {
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:       []string{"127.0.0.1:6379"},
+		DialTimeout: 200 * time.Millisecond, // fail fast when Redis is down
+		ReadTimeout: 500 * time.Millisecond,
+	})
+	defer client.Close()
+
+	store, err := redisstore.New(client, &redisstore.Options{MaxStale: 30 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	checker, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{
+		Store:        store,
+		OnStoreError: versioning.ServeStale, // or FailClosed, the default
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = checker
+
+	// Log every session of a user out, on every instance.
+	if _, err := store.BumpEpoch(context.Background(), "user-42"); err != nil {
+		log.Printf("forced logout failed: %v", err) // matches versioning.ErrStoreUnavailable
+	}
+}
