@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +111,36 @@ func TestEventsAndSlog(t *testing.T) {
 	for _, k := range want {
 		if k.String() == "unknown" {
 			t.Fatal(k)
+		}
+	}
+}
+
+type overheadRecorder struct {
+	recorder
+	mu    sync.Mutex
+	calls []time.Duration
+}
+
+func (o *overheadRecorder) ObserveOverhead(d time.Duration) {
+	o.mu.Lock()
+	o.calls = append(o.calls, d)
+	o.mu.Unlock()
+}
+
+func TestOverheadObserver(t *testing.T) {
+	o := &overheadRecorder{}
+	e := newEnv(t, func(c *httpx.Config) { c.Observer = o })
+	c := newClient(t, e.srv)
+	c.post("/note", "v", "x")
+	c.get("/whoami")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.calls) != 2 {
+		t.Fatalf("ObserveOverhead called %d times for 2 requests", len(o.calls))
+	}
+	for _, d := range o.calls {
+		if d <= 0 || d > 5*time.Second {
+			t.Fatalf("overhead %v", d)
 		}
 	}
 }

@@ -77,6 +77,16 @@ type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
 
+// OverheadObserver is an optional Observer ability, found by type
+// assertion when the Manager is created: ObserveOverhead is called once per
+// request with the time the middleware itself took (reading and checking
+// the session before the handler, and sealing it before the response),
+// not counting the handler. Metrics adapters use it for a latency
+// histogram. It must be quick and safe for concurrent use.
+type OverheadObserver interface {
+	ObserveOverhead(d time.Duration)
+}
+
 // ObserverFunc adapts a function to the Observer interface.
 type ObserverFunc func(ctx context.Context, e Event)
 

@@ -38,6 +38,8 @@ type Manager struct {
 	chunkMax int // longest value one cookie may carry
 
 	bufs sync.Pool // *[]byte scratch buffers
+
+	overhead OverheadObserver // nil unless the Observer implements it
 }
 
 // New validates cfg and returns a Manager. It fails with an error that Is
@@ -87,6 +89,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, errors.Join(ErrConfig, err)
 	}
+	m.overhead, _ = c.Observer.(OverheadObserver)
 	if m.cfg.ErrorHandler == nil {
 		m.cfg.ErrorHandler = defaultErrorHandler
 	}
@@ -160,9 +163,16 @@ type state struct {
 // before the first byte of the response.
 func (m *Manager) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var start time.Time
+		if m.overhead != nil {
+			start = time.Now()
+		}
 		st := &state{}
 		s := &st.s
 		m.load(r, s)
+		if m.overhead != nil {
+			s.overhead = time.Since(start)
+		}
 		st.w = writer{ResponseWriter: w, s: s, r: r}
 		h := w.Header()
 		if _, ok := h["Vary"]; !ok {
@@ -174,6 +184,9 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		st.w.r = r
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
+		if m.overhead != nil {
+			m.overhead.ObserveOverhead(s.overhead)
+		}
 	})
 }
 

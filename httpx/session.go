@@ -40,6 +40,7 @@ type Session struct {
 
 	committed bool
 	commitErr error
+	overhead  time.Duration // middleware time, when an OverheadObserver wants it
 }
 
 // payload returns the session's payload, creating an empty anonymous one

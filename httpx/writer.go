@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sealedsession/sealedsession/sealed"
 )
@@ -29,6 +30,10 @@ func (s *Session) commit(h http.Header) error {
 		return s.commitErr
 	}
 	s.committed = true
+	if s.m.overhead != nil {
+		start := time.Now()
+		defer func() { s.overhead += time.Since(start) }()
+	}
 	s.commitErr = s.write(h)
 	return s.commitErr
 }
