@@ -30,6 +30,25 @@ func NewKey[T any](name string) Key[T] {
 	return Key[T]{name: name}
 }
 
+// NewReservedKey returns a key in the namespace reserved for sealedsession's
+// own layers (names starting with "_", such as httpx's client binding).
+// Applications use NewKey. It panics if name does not start with "_", is
+// "_flash" (owned by AddFlash), or is otherwise invalid.
+func NewReservedKey[T any](name string) Key[T] {
+	switch {
+	case len(name) < 2 || name[0] != '_':
+		panic(fmt.Sprintf("codec: invalid reserved key name %q: must start with \"_\"", name))
+	case name == flashName:
+		panic(fmt.Sprintf("codec: invalid reserved key name %q: owned by AddFlash", name))
+	case len(name) > MaxNameLen:
+		panic(fmt.Sprintf("codec: invalid reserved key name %q: too long", name))
+	}
+	if err := checkNameChars([]byte(name)); err != nil {
+		panic(fmt.Sprintf("codec: invalid reserved key name %q: %v", name, err))
+	}
+	return Key[T]{name: name}
+}
+
 // checkName validates a user-chosen value name.
 func checkName(name string) error {
 	switch {

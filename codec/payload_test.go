@@ -649,3 +649,24 @@ func TestKeyString(t *testing.T) {
 		t.Fatalf("String = %s", got)
 	}
 }
+
+func TestNewReservedKey(t *testing.T) {
+	k := NewReservedKey[int]("_bind")
+	p := NewPayload(Header{})
+	if err := k.Set(p, 7); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := k.Get(p); !ok || v != 7 {
+		t.Fatalf("got %v %v", v, ok)
+	}
+	for _, bad := range []string{"bind", "_", "_flash", "_a b"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewReservedKey(%q) did not panic", bad)
+				}
+			}()
+			NewReservedKey[int](bad)
+		}()
+	}
+}

@@ -25,6 +25,9 @@ type SessionInfo struct {
 	// Expires is when the session ends at the latest (its absolute
 	// deadline); the entry disappears by itself then.
 	Expires time.Time
+	// Network is the client's network as a coarse prefix in CIDR notation
+	// (a /24 for IPv4, a /48 for IPv6), or "" if unknown.
+	Network string
 	// Client is a coarse description of the client (for example "Firefox
 	// on Linux, 192.0.2.0/24"), for display only; at most 128 bytes.
 	Client string
