@@ -216,3 +216,19 @@ func TestFormattingNeverPrintsSecret(t *testing.T) {
 		t.Error("nil String")
 	}
 }
+
+// TestDerivationExample pins the intermediate values that spec/sealed.md
+// gives as a worked example.
+func TestDerivationExample(t *testing.T) {
+	k := testKey(t, 0)
+	if k.ID() != 0x18b3ff8b {
+		t.Fatalf("key ID = %s, spec says 18b3ff8b", k.ID())
+	}
+	if got := k.Export(); got != "ssk1_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8Ys_-L" {
+		t.Fatalf("text form = %s", got)
+	}
+	sub := deriveSubkey(k.secret[:], "cookie")
+	if got := hex.EncodeToString(sub[:]); got != "3d55c6f3a0af6669355dd8cdce17d80abf102b8be1fa764d60550a2293ad958a" {
+		t.Fatalf("subkey = %s", got)
+	}
+}
