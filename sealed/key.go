@@ -119,10 +119,10 @@ func deriveSubkey(secret []byte, purpose string) [KeySize]byte {
 // ParseKey parses the text form written by [Key.Export]: "ssk1_" followed
 // by the unpadded base64url of the 32-byte secret and its 4-byte key ID
 // (which serves as a checksum against typing and pasting mistakes).
-// Leading and trailing white space is ignored. Errors wrap [ErrInvalidKey]
+// Spaces, tabs, CR and LF around it are ignored. Errors wrap [ErrInvalidKey]
 // and say what is wrong without quoting the input.
 func ParseKey(s string) (*Key, error) {
-	k, reason := parseKey(strings.TrimSpace(s))
+	k, reason := parseKey(trimWS(s))
 	if reason != "" {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidKey, reason)
 	}
@@ -203,3 +203,7 @@ func (k *Key) Export() string {
 func (k *Key) equal(o *Key) bool {
 	return k.id == o.id && subtle.ConstantTimeCompare(k.secret[:], o.secret[:]) == 1
 }
+
+// trimWS removes the white space the text forms allow around a key: space,
+// tab, CR and LF (see spec/sealed.md).
+func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }

@@ -44,7 +44,8 @@ func TestKeyIDString(t *testing.T) {
 		}
 	}
 	// The key ID is a function of the secret alone.
-	if testKey(t, 7).ID() != testKey(t, 7).ID() || testKey(t, 7).ID() == testKey(t, 8).ID() {
+	a, b, c := testKey(t, 7), testKey(t, 7), testKey(t, 8)
+	if a == b || a.ID() != b.ID() || a.ID() == c.ID() {
 		t.Fatal("key IDs are not derived from the secret")
 	}
 }

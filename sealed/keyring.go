@@ -77,13 +77,13 @@ func checkDuplicate(before []*Key, k *Key, pos int) error {
 // [ErrEmptyKeyring], [ErrInvalidKey] or [ErrDuplicateKey]; they never
 // contain key material.
 func ParseKeyring(s string) (*Keyring, error) {
-	if strings.TrimSpace(s) == "" {
+	if trimWS(s) == "" {
 		return nil, ErrEmptyKeyring
 	}
 	parts := strings.Split(s, ",")
 	keys := make([]*Key, 0, len(parts))
 	for i, p := range parts {
-		k, reason := parseKey(strings.TrimSpace(p))
+		k, reason := parseKey(trimWS(p))
 		if reason != "" {
 			return nil, fmt.Errorf("%w at position %d: %s", ErrInvalidKey, i+1, reason)
 		}

@@ -282,4 +282,3 @@ func (s *Sealer) Open(dst, text, context []byte) ([]byte, OpenInfo, error) {
 	}
 	return out, OpenInfo{KeyID: id, Primary: e == &st.entries[0]}, nil
 }
-

@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,9 +27,7 @@ var roundTripSizes = func() []int {
 	for n := 0; n <= 80; n++ {
 		s = append(s, n)
 	}
-	for _, n := range []int{127, 128, 129, 255, 256, 257, 511, 512, 1000, 1023, 1024, 1025, 2047, 3000, 4000, 4096, 5000, 8191, 8192, 12345, 16383, 16384} {
-		s = append(s, n)
-	}
+	s = append(s, 127, 128, 129, 255, 256, 257, 511, 512, 1000, 1023, 1024, 1025, 2047, 3000, 4000, 4096, 5000, 8191, 8192, 12345, 16383, 16384)
 	return s
 }()
 

@@ -230,4 +230,3 @@ func writeStringCorpus(dir string, seeds map[string][2][]byte) {
 		}
 	}
 }
-
