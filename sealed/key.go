@@ -193,6 +193,9 @@ func (k *Key) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, k.String
 // Export returns the key's secret in its text form (see [ParseKey]). Treat
 // the result as a secret: it is all an attacker needs to forge sessions.
 func (k *Key) Export() string {
+	if k == nil || k.secret == nil {
+		return "" // a zero Key has no secret
+	}
 	var raw [KeySize + 4]byte
 	copy(raw[:], k.secret[:])
 	binary.BigEndian.PutUint32(raw[KeySize:], uint32(k.id))

@@ -198,7 +198,7 @@ func grow(dst []byte, n int) (whole, tail []byte) {
 // name). It appends exactly SealedLen(len(plaintext)) bytes and allocates
 // nothing when dst has the capacity. It returns [ErrTooLarge] (and dst
 // unchanged) if the text would be longer than MaxSize. dst may overlap
-// plaintext or context only if it is the very same memory (dst[:0]).
+// plaintext and context: both are consumed before dst is written.
 func (s *Sealer) Seal(dst, plaintext, context []byte) ([]byte, error) {
 	return s.seal(dst, plaintext, context, nil)
 }
@@ -239,7 +239,9 @@ func (s *Sealer) seal(dst, plaintext, context, nonce []byte) ([]byte, error) {
 // and the authentication tag ([ErrAuthFailed]). On error dst is returned
 // with its original length (its spare capacity may have been written).
 // Open allocates nothing when dst has capacity for OpenedLen(len(text))
-// more bytes.
+// more bytes. dst may overlap text and context (for example
+// Open(text[:0], text, context) opens in place): both are consumed before
+// dst is written.
 func (s *Sealer) Open(dst, text, context []byte) ([]byte, OpenInfo, error) {
 	if len(text) > s.maxSize {
 		return dst, OpenInfo{}, ErrTooLarge

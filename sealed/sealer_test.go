@@ -512,3 +512,25 @@ func TestConcurrentSealOpenRotate(t *testing.T) {
 		t.Fatalf("final ring %v", r)
 	}
 }
+
+func TestInPlace(t *testing.T) {
+	s := testSealer(t, testRing(t, testKey(t, 1)), "cookie")
+	pt := pattern(300)
+	buf := make([]byte, SealedLen(len(pt)))
+	copy(buf, pt)
+	ctx := []byte("ctx")
+	text, err := s.Seal(buf[:0], buf[:len(pt)], ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &text[0] != &buf[0] {
+		t.Fatal("Seal did not use dst's capacity")
+	}
+	out, _, err := s.Open(text[:0], text, ctx)
+	if err != nil || !bytes.Equal(out, pt) {
+		t.Fatalf("Open in place: %v", err)
+	}
+	if new(Key).Export() != "" {
+		t.Fatal("zero Key exported something")
+	}
+}
