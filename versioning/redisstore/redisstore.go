@@ -298,19 +298,20 @@ func (s *Store) fillEpoch(ctx context.Context, userID string, gen uint64) (uint6
 		return 0, unavailable("epoch", err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.trusted && s.gen == gen {
 		if len(s.users) >= s.opts.MaxCachedUsers {
 			s.flushUsersLocked()
-		} else {
-			u = max(u, s.users[userID])
-			s.users[userID] = u
-			return u + s.global, nil
 		}
+		u = max(u, s.users[userID])
+		s.users[userID] = u
+		e := u + s.global
+		s.mu.Unlock()
+		return e, nil
 	}
-	// The cache changed under us; answer with what Redis said, plus the
-	// freshest global counter we know of.
-	return u + s.global, nil
+	s.mu.Unlock()
+	// The cache went stale or was flushed while we asked: its global
+	// counter may be behind too, so ask Redis for both.
+	return s.directEpoch(ctx, userID)
 }
 
 // directEpoch reads both counters from Redis (untrusted cache).

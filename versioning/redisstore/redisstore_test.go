@@ -72,7 +72,7 @@ func TestConformanceDirect(t *testing.T) {
 		s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t)}, nil)
 		s.cancel() // stop the subscriber
 		<-s.done
-		s.markStale()
+		s.markStale(time.Now())
 		if ok, _ := s.Trusted(); ok {
 			t.Fatal("store still trusted")
 		}

@@ -26,11 +26,14 @@ func (s *Store) run(ctx context.Context) {
 	backoff := newBackoff(interval)
 	pingSent := false
 	needReload := false
+	// lastHeard is when the subscription last delivered anything: the
+	// cache is known complete up to then.
+	lastHeard := s.opts.Now()
 	lastSweep := time.Now()
 	for ctx.Err() == nil {
 		if needReload {
 			if err := s.reload(ctx); err != nil {
-				s.markStale()
+				s.markStale(s.opts.Now())
 				backoff.sleep(ctx)
 				continue
 			}
@@ -49,15 +52,16 @@ func (s *Store) run(ctx context.Context) {
 			if isTimeout(err) {
 				if pingSent {
 					// No PONG for a whole interval: the connection is
-					// presumed dead. Start over with a new subscription.
-					s.markStale()
+					// presumed dead since we last heard from it. Start
+					// over with a new subscription.
+					s.markStale(lastHeard)
 					s.closePubSub()
 					ps = s.subscribe(ctx)
 					pingSent = false
 					continue
 				}
 				if perr := ps.Ping(ctx); perr != nil {
-					s.markStale()
+					s.markStale(lastHeard)
 					backoff.sleep(ctx)
 					continue
 				}
@@ -65,18 +69,20 @@ func (s *Store) run(ctx context.Context) {
 				continue
 			}
 			// Connection lost (go-redis reconnects and resubscribes on the
-			// next receive) or Redis down: the cache may miss messages.
-			s.markStale()
+			// next receive) or Redis down: the cache may miss messages
+			// from now on (everything sent before the error was read).
+			s.markStale(s.opts.Now())
 			backoff.sleep(ctx)
 			continue
 		}
 		pingSent = false
+		lastHeard = s.opts.Now()
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == s.channel {
 				// (Re)subscribed: anything published before now is in
 				// Redis, anything after arrives as a message.
-				s.markStale()
+				s.markStale(lastHeard)
 				needReload = true
 			}
 		case *redis.Message:
@@ -156,13 +162,14 @@ func (s *Store) reload(ctx context.Context) error {
 	return nil
 }
 
-// markStale records that the cache can no longer be trusted.
-func (s *Store) markStale() {
+// markStale records that the cache can no longer be trusted; it was known
+// complete up to since.
+func (s *Store) markStale(since time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.trusted {
 		s.trusted = false
-		s.staleSince = s.opts.Now()
+		s.staleSince = since
 		s.gen++
 	}
 }
