@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/sealedsession/sealedsession/codec"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -111,6 +112,37 @@ type Config struct {
 	// in the current format, and the old cookie is cleared.
 	Legacy LegacyReader
 
+	// ClientIP returns the client's address, for the coarse client binding
+	// and session tracking. Default: the host of r.RemoteAddr. Behind a
+	// reverse proxy, supply one that trusts only your proxy's header.
+	ClientIP func(r *http.Request) netip.Addr
+	// OnClientChange is what happens when a logged-in session comes from a
+	// network prefix (/24 IPv4, /48 IPv6) or User-Agent other than the one
+	// that logged in. Default ClientChangeReport (an EventAnomaly only).
+	OnClientChange ClientChangeAction
+
+	// TrackSessions keeps each user's live sessions in the store (which
+	// must implement versioning.SessionTracker), for Manager.Sessions,
+	// Manager.RevokeSession, MaxSessionsPerUser and simultaneous-use
+	// anomalies. Default off.
+	TrackSessions bool
+	// MaxSessionsPerUser caps a user's concurrent sessions (needs
+	// TrackSessions); 0 means no limit.
+	MaxSessionsPerUser int
+	// OnSessionLimit: EvictOldest (default) or RefuseNewLogin.
+	OnSessionLimit SessionLimitAction
+	// SimultaneousWindow: a login from another network while a session of
+	// the same user was seen within this window raises an
+	// ErrSimultaneousUse anomaly (with TrackSessions). Default 10 minutes.
+	SimultaneousWindow time.Duration
+	// Locate is the application's own IP-to-location lookup; with it,
+	// simultaneous use is an anomaly only when the networks are at least
+	// DistantKm apart. Nothing is ever fetched from the network by this
+	// package.
+	Locate func(netip.Prefix) (Location, bool)
+	// DistantKm is the distance that counts as distant. Default 500.
+	DistantKm float64
+
 	// Migrations upgrades payloads sealed by an older payload format
 	// version; they are re-sealed in the current format on the way out.
 	// nil: an older version is refused (ErrUnsupportedVersion).
@@ -175,6 +207,18 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 	default:
 		return out, fmt.Errorf("%w: unknown SameSite mode %d", ErrConfig, out.SameSite)
+	}
+	if out.MaxSessionsPerUser < 0 {
+		return out, fmt.Errorf("%w: MaxSessionsPerUser is negative", ErrConfig)
+	}
+	if out.MaxSessionsPerUser > 0 && !out.TrackSessions {
+		return out, fmt.Errorf("%w: MaxSessionsPerUser needs TrackSessions", ErrConfig)
+	}
+	if out.SimultaneousWindow == 0 {
+		out.SimultaneousWindow = 10 * time.Minute
+	}
+	if out.DistantKm == 0 {
+		out.DistantKm = 500
 	}
 	if out.Now == nil {
 		out.Now = time.Now

@@ -56,3 +56,12 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 // client whose coarse binding (IP prefix or User-Agent) differs from the one
 // that logged in.
 var ErrClientChanged = errors.New("httpx: session presented by a different client")
+
+// ErrSimultaneousUse is the anomaly reason when a user logs in from one
+// network while another of their sessions was active from a distant one
+// within Config.SimultaneousWindow.
+var ErrSimultaneousUse = errors.New("httpx: simultaneous sessions from distant networks")
+
+// ErrNoTracking means an operation needs session tracking
+// (Config.TrackSessions) and it is off.
+var ErrNoTracking = errors.New("httpx: session tracking is not enabled")

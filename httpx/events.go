@@ -98,7 +98,7 @@ func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 // "malformed", "auth_failed", "unknown_key", "too_large", "chunks",
 // "idle_expired", "absolute_expired", "issued_in_future", "epoch_bumped",
 // "revoked", "unsupported_version", "store_unavailable", "legacy_invalid",
-// "client_changed", or "other". It returns "" for a nil error.
+// "client_changed", "simultaneous_use", or "other". It returns "" for a nil error.
 func ReasonLabel(err error) string {
 	switch {
 	case err == nil:
@@ -129,6 +129,8 @@ func ReasonLabel(err error) string {
 		return "legacy_invalid"
 	case errors.Is(err, ErrClientChanged):
 		return "client_changed"
+	case errors.Is(err, ErrSimultaneousUse):
+		return "simultaneous_use"
 	case errors.Is(err, sealed.ErrMalformed), errors.Is(err, codec.ErrMalformed),
 		errors.Is(err, codec.ErrTooLarge), errors.Is(err, codec.ErrLimit):
 		return "malformed"

@@ -39,7 +39,8 @@ type Manager struct {
 
 	bufs sync.Pool // *[]byte scratch buffers
 
-	overhead OverheadObserver // nil unless the Observer implements it
+	overhead OverheadObserver          // nil unless the Observer implements it
+	tracker  versioning.SessionTracker // nil unless Config.TrackSessions
 }
 
 // New validates cfg and returns a Manager. It fails with an error that Is
@@ -90,6 +91,13 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.Join(ErrConfig, err)
 	}
 	m.overhead, _ = c.Observer.(OverheadObserver)
+	if c.TrackSessions {
+		t, ok := m.store.(versioning.SessionTracker)
+		if !ok {
+			return nil, fmt.Errorf("%w: TrackSessions needs a store that implements versioning.SessionTracker; %T does not", ErrConfig, m.store)
+		}
+		m.tracker = t
+	}
 	if m.cfg.ErrorHandler == nil {
 		m.cfg.ErrorHandler = defaultErrorHandler
 	}
@@ -267,8 +275,10 @@ func (m *Manager) load(r *http.Request, s *Session) {
 	}
 	s.p = p
 	s.fromClient = true
+	s.origID = p.Header().ID
 	s.renew = verdict == versioning.Renew
 	s.reseal = s.reseal || !info.Primary
+	m.checkClient(s)
 }
 
 func (m *Manager) loadLegacy(s *Session, value string) {

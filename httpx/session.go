@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // Session is the session of one request, as a handler sees it. Get it with
@@ -26,17 +27,18 @@ type Session struct {
 	p   *codec.Payload // nil until a session exists or is asked for
 	cs  cookieSet      // the session cookies the request carried
 
-	chunks      int   // how many cookies the request's session used
-	fromClient  bool  // p came from a valid cookie or token
-	bearer      bool  // the session came (or would come) in an Authorization header
-	renew       bool  // due for sliding renewal
-	reseal      bool  // opened with a non-primary key, or migrated format
-	regenerated bool  // new ID this request
-	destroyed   bool  // Logout was called
-	migrated    bool  // came from a legacy cookie
-	clearLegacy bool  // delete the legacy cookie
-	clearBad    bool  // the request's session cookies were refused: delete them
-	rejected    error // why the client's session was refused, if it was
+	origID      codec.SessionID // the session ID the client presented
+	chunks      int             // how many cookies the request's session used
+	fromClient  bool            // p came from a valid cookie or token
+	bearer      bool            // the session came (or would come) in an Authorization header
+	renew       bool            // due for sliding renewal
+	reseal      bool            // opened with a non-primary key, or migrated format
+	regenerated bool            // new ID this request
+	destroyed   bool            // Logout was called
+	migrated    bool            // came from a legacy cookie
+	clearLegacy bool            // delete the legacy cookie
+	clearBad    bool            // the request's session cookies were refused: delete them
+	rejected    error           // why the client's session was refused, if it was
 
 	committed bool
 	commitErr error
@@ -169,34 +171,70 @@ func (s *Session) Login(userID string) error {
 	if err != nil {
 		return fmt.Errorf("httpx: login: read epoch: %w", err)
 	}
-	if err := s.regenerate(); err != nil {
+	newID, err := codec.NewSessionID()
+	if err != nil {
 		return err
 	}
+	if err := s.m.track(s, userID, newID); err != nil {
+		return err
+	}
+	prevUser := s.UserID()
+	if err := s.regenerateTo(newID); err != nil {
+		s.m.untrack(s.ctx, userID, newID)
+		return err
+	}
+	s.m.untrack(s.ctx, prevUser, s.origID)
 	h := s.header()
 	h.UserID = userID
 	h.UserEpoch = epoch
 	h.IssuedAt = s.now
 	h.LastSeen = s.now
+	s.m.bind(s)
 	return nil
 }
 
 // Regenerate gives the session a new ID and raises its generation, keeping
 // user and values: call it when privileges change. The old ID is revoked.
 func (s *Session) Regenerate() error {
-	return s.regenerate()
+	user := s.UserID()
+	if user == "" || s.m.tracker == nil {
+		return s.regenerate()
+	}
+	id, err := codec.NewSessionID()
+	if err != nil {
+		return err
+	}
+	old := s.header().ID
+	info := versioning.SessionInfo{ID: id, Created: s.IssuedAt(), LastSeen: s.now, Expires: s.AbsoluteDeadline(), Client: describeClient(s.req)}
+	if p, ok := s.m.clientNet(s.req); ok {
+		info.Network = p.String()
+	}
+	if _, err := s.m.tracker.AddSession(s.ctx, user, info, 0, false); err != nil {
+		return fmt.Errorf("httpx: regenerate: %w", err)
+	}
+	if err := s.regenerateTo(id); err != nil {
+		s.m.untrack(s.ctx, user, id)
+		return err
+	}
+	s.m.untrack(s.ctx, user, old)
+	return nil
 }
 
 func (s *Session) regenerate() error {
+	id, err := codec.NewSessionID()
+	if err != nil {
+		return err
+	}
+	return s.regenerateTo(id)
+}
+
+func (s *Session) regenerateTo(id codec.SessionID) error {
 	p := s.payload()
 	h := p.Header()
 	if s.fromClient && !h.ID.IsZero() {
 		if err := s.m.store.Revoke(s.ctx, h.ID, s.m.checker.AbsoluteDeadline(h)); err != nil {
 			return fmt.Errorf("httpx: revoke old session ID: %w", err)
 		}
-	}
-	id, err := codec.NewSessionID()
-	if err != nil {
-		return err
 	}
 	h.ID = id
 	h.Generation++
@@ -220,6 +258,7 @@ func (s *Session) Logout() error {
 		if rerr := s.m.store.Revoke(s.ctx, h.ID, s.m.checker.AbsoluteDeadline(h)); rerr != nil {
 			err = fmt.Errorf("httpx: logout: revoke session ID: %w", rerr)
 		}
+		s.m.untrack(s.ctx, h.UserID, h.ID)
 		s.m.emit(s, Event{Kind: EventDestroyed, SessionTag: h.ID.Tag(), UserID: h.UserID})
 	}
 	s.p = nil

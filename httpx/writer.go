@@ -65,6 +65,10 @@ func (s *Session) write(h http.Header) error {
 	}
 	hd := s.p.Header()
 	hd.LastSeen = s.now
+	if s.renew && m.tracker != nil && hd.UserID != "" && !s.regenerated {
+		// Best effort: the tracker's last-seen is for display.
+		_ = m.tracker.TouchSession(s.ctx, hd.UserID, hd.ID, s.now)
+	}
 	textLen := sealed.SealedLen(s.p.EncodedLen())
 
 	var (

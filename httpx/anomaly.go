@@ -1,0 +1,290 @@
+package httpx
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// ClientChangeAction says what happens when a logged-in session is
+// presented by a client whose network prefix or User-Agent differs from
+// the one that logged in.
+type ClientChangeAction uint8
+
+const (
+	// ClientChangeReport raises an EventAnomaly and serves the session as
+	// usual. It is the default: networks change (mobile, VPN) far more
+	// often than cookies are stolen.
+	ClientChangeReport ClientChangeAction = iota
+	// ClientChangeReauthenticate raises the event and logs the user out of
+	// this session (new session ID, old one revoked); the session's other
+	// values are kept, so the user logs in again and carries on.
+	ClientChangeReauthenticate
+	// ClientChangeRefuse raises the event and refuses the session like a
+	// bad cookie: the handler gets a fresh anonymous session and the
+	// cookies are cleared.
+	ClientChangeRefuse
+	// ClientChangeIgnore binds nothing and checks nothing.
+	ClientChangeIgnore
+)
+
+// SessionLimitAction says what Login does when a user already has
+// Config.MaxSessionsPerUser live sessions.
+type SessionLimitAction uint8
+
+const (
+	// EvictOldest revokes the user's oldest sessions to make room. Default.
+	EvictOldest SessionLimitAction = iota
+	// RefuseNewLogin makes Login fail with an error matching
+	// versioning.ErrTooManySessions.
+	RefuseNewLogin
+)
+
+// Location is a place on Earth, as an application's own IP-to-location
+// lookup (Config.Locate) returns it.
+type Location struct {
+	Latitude, Longitude float64
+}
+
+// distanceKm is the great-circle distance between two locations.
+func distanceKm(a, b Location) float64 {
+	const r = 6371.0
+	rad := math.Pi / 180
+	dlat := (b.Latitude - a.Latitude) * rad
+	dlon := (b.Longitude - a.Longitude) * rad
+	h := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(a.Latitude*rad)*math.Cos(b.Latitude*rad)*math.Sin(dlon/2)*math.Sin(dlon/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(h)))
+}
+
+// binding is the coarse client binding kept in a logged-in session: the
+// network prefix bytes (3 for an IPv4 /24, 6 for an IPv6 /48) and a 64-bit
+// FNV-1a hash of the User-Agent. The payload is sealed, so the hash need
+// not be cryptographic; it only has to be stable across instances.
+type binding struct {
+	Net []byte `cbor:"1,keyasint"`
+	UA  uint64 `cbor:"2,keyasint"`
+}
+
+var bindKey = codec.NewReservedKey[binding]("_bind")
+
+// clientNet returns the coarse network prefix of the request's client.
+func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
+	var addr netip.Addr
+	if m.cfg.ClientIP != nil {
+		addr = m.cfg.ClientIP(r)
+	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		addr = ap.Addr()
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		addr, _ = netip.ParseAddr(host)
+	}
+	if !addr.IsValid() {
+		return netip.Prefix{}, false
+	}
+	addr = addr.Unmap()
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, err := addr.Prefix(bits)
+	return p, err == nil
+}
+
+func prefixBytes(p netip.Prefix) []byte {
+	a := p.Addr()
+	if a.Is4() {
+		b := a.As4()
+		return b[:3]
+	}
+	b := a.As16()
+	return b[:6]
+}
+
+func uaHash(r *http.Request) uint64 {
+	h := fnv.New64a()
+	for _, v := range r.Header["User-Agent"] {
+		h.Write([]byte(v))
+	}
+	return h.Sum64()
+}
+
+// bind records the client that logs in.
+func (m *Manager) bind(s *Session) {
+	if m.cfg.OnClientChange == ClientChangeIgnore {
+		return
+	}
+	b := binding{UA: uaHash(s.req)}
+	if p, ok := m.clientNet(s.req); ok {
+		b.Net = prefixBytes(p)
+	}
+	_ = bindKey.Set(s.payload(), b)
+}
+
+// checkClient compares a logged-in session's binding with the request. It
+// reports whether the session may be served as it is.
+func (m *Manager) checkClient(s *Session) bool {
+	if m.cfg.OnClientChange == ClientChangeIgnore || s.p == nil || s.p.Header().UserID == "" {
+		return true
+	}
+	b, ok := bindKey.Get(s.p)
+	if !ok {
+		return true // sessions issued before binding existed, or legacy ones
+	}
+	what := ""
+	if uaHash(s.req) != b.UA {
+		what = "user agent"
+	}
+	if p, ok := m.clientNet(s.req); ok && string(prefixBytes(p)) != string(b.Net) {
+		if what != "" {
+			what += " and "
+		}
+		what += "network prefix"
+	}
+	if what == "" {
+		return true
+	}
+	h := s.p.Header()
+	reason := fmt.Errorf("%w: %s changed since login", ErrClientChanged, what)
+	m.emit(s, Event{Kind: EventAnomaly, Reason: reason, SessionTag: h.ID.Tag(), UserID: h.UserID})
+	switch m.cfg.OnClientChange {
+	case ClientChangeRefuse:
+		s.p = nil
+		s.fromClient = false
+		s.renew, s.reseal = false, false
+		m.reject(s, reason, h)
+		return false
+	case ClientChangeReauthenticate:
+		user := h.UserID
+		if err := s.regenerate(); err != nil {
+			// The old ID could not be revoked: refuse rather than keep it.
+			s.p = nil
+			s.fromClient = false
+			m.reject(s, err, h)
+			return false
+		}
+		m.untrack(s.ctx, user, s.origID)
+		h.UserID = ""
+		h.UserEpoch = 0
+		bindKey.Delete(s.p)
+		s.p.MarkDirty()
+	}
+	return true
+}
+
+// track records a login with the store's SessionTracker, enforcing the
+// concurrent-session limit, and reports simultaneous use from distant
+// networks. It runs before the session is changed, so a refused login
+// leaves it as it was.
+func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
+	if m.tracker == nil {
+		return nil
+	}
+	info := versioning.SessionInfo{
+		ID:       id,
+		Created:  s.now,
+		LastSeen: s.now,
+		Expires:  s.now.Add(m.checker.Policy().AbsoluteTimeout),
+		Client:   describeClient(s.req),
+	}
+	netp, haveNet := m.clientNet(s.req)
+	if haveNet {
+		info.Network = netp.String()
+	}
+	if haveNet {
+		if others, err := m.tracker.Sessions(s.ctx, userID); err == nil {
+			for _, o := range others {
+				if o.Network == "" || o.Network == info.Network || s.now.Sub(o.LastSeen) > m.cfg.SimultaneousWindow {
+					continue
+				}
+				if m.distant(o.Network, netp) {
+					m.emit(s, Event{Kind: EventAnomaly, Reason: fmt.Errorf("%w: %s and %s", ErrSimultaneousUse, o.Network, info.Network), SessionTag: o.ID.Tag(), UserID: userID})
+					break
+				}
+			}
+		}
+	}
+	evicted, err := m.tracker.AddSession(s.ctx, userID, info, m.cfg.MaxSessionsPerUser, m.cfg.OnSessionLimit == EvictOldest)
+	if err != nil {
+		return fmt.Errorf("httpx: login: %w", err)
+	}
+	for _, e := range evicted {
+		if err := m.store.Revoke(s.ctx, e.ID, e.Expires); err != nil {
+			return fmt.Errorf("httpx: login: revoke evicted session: %w", err)
+		}
+		m.emit(s, Event{Kind: EventDestroyed, SessionTag: e.ID.Tag(), UserID: userID})
+	}
+	return nil
+}
+
+// distant reports whether two networks are far apart: by the
+// application's Locate hook when it has one, otherwise simply different.
+func (m *Manager) distant(a string, b netip.Prefix) bool {
+	if m.cfg.Locate == nil {
+		return true
+	}
+	pa, err := netip.ParsePrefix(a)
+	if err != nil {
+		return true
+	}
+	la, ok1 := m.cfg.Locate(pa)
+	lb, ok2 := m.cfg.Locate(b)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return distanceKm(la, lb) >= m.cfg.DistantKm
+}
+
+func (m *Manager) untrack(ctx context.Context, userID string, id codec.SessionID) {
+	if m.tracker == nil || userID == "" || id.IsZero() {
+		return
+	}
+	_ = m.tracker.RemoveSession(ctx, userID, id)
+}
+
+// describeClient is a coarse, display-only description of the client.
+func describeClient(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 120 {
+		ua = ua[:120]
+	}
+	return ua
+}
+
+// Sessions lists userID's live sessions, oldest first. It needs a store
+// that tracks sessions (Config.TrackSessions).
+func (m *Manager) Sessions(ctx context.Context, userID string) ([]versioning.SessionInfo, error) {
+	if m.tracker == nil {
+		return nil, fmt.Errorf("httpx: Sessions: %w (set Config.TrackSessions with a store that tracks sessions)", ErrNoTracking)
+	}
+	return m.tracker.Sessions(ctx, userID)
+}
+
+// RevokeSession logs out one session of userID ("log out that device"):
+// the ID is revoked until it would have expired and forgotten by the
+// tracker.
+func (m *Manager) RevokeSession(ctx context.Context, userID string, id codec.SessionID) error {
+	if m.tracker == nil {
+		return fmt.Errorf("httpx: RevokeSession: %w", ErrNoTracking)
+	}
+	sessions, err := m.tracker.Sessions(ctx, userID)
+	if err != nil {
+		return err
+	}
+	until := time.Now().Add(m.checker.Policy().AbsoluteTimeout)
+	for _, si := range sessions {
+		if si.ID == id {
+			until = si.Expires
+		}
+	}
+	if err := m.store.Revoke(ctx, id, until); err != nil {
+		return err
+	}
+	return m.tracker.RemoveSession(ctx, userID, id)
+}

@@ -1,0 +1,94 @@
+package httpx_test
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+
+	"github.com/sealedsession/sealedsession/httpx"
+)
+
+// testIP lets a test choose the client's address per request.
+func testIP(r *http.Request) netip.Addr {
+	a, _ := netip.ParseAddr(r.Header.Get("X-Test-IP"))
+	return a
+}
+
+func anomalyReq(t *testing.T, c *client, path, ip, ua string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.srv.URL+path, nil)
+	if path == "/login" {
+		req.Method = "POST"
+		req.URL.RawQuery = "u=alice"
+	}
+	req.Header.Set("X-Test-IP", ip)
+	req.Header.Set("User-Agent", ua)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 128)
+	n, _ := resp.Body.Read(b)
+	return string(b[:n])
+}
+
+func (r *recorder) anomalies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if e.Kind == httpx.EventAnomaly {
+			out = append(out, httpx.ReasonLabel(e.Reason)+": "+e.Reason.Error())
+		}
+	}
+	return out
+}
+
+func TestClientBinding(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		action httpx.ClientChangeAction
+		after  string // whoami after a change
+	}{
+		{"report", httpx.ClientChangeReport, "user=alice note= gen=1"},
+		{"reauthenticate", httpx.ClientChangeReauthenticate, "user= note= gen=2"},
+		{"refuse", httpx.ClientChangeRefuse, "user= note= gen=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *httpx.Config) { c.ClientIP = testIP; c.OnClientChange = tc.action })
+			c := newClient(t, e.srv)
+			anomalyReq(t, c, "/login", "192.0.2.10", "Browser/1")
+			// Same /24 and agent: no anomaly.
+			if got := anomalyReq(t, c, "/whoami", "192.0.2.99", "Browser/1"); got != "user=alice note= gen=1" {
+				t.Fatalf("same client: %q", got)
+			}
+			if a := e.rec.anomalies(); len(a) != 0 {
+				t.Fatalf("anomalies for the same client: %v", a)
+			}
+			got := anomalyReq(t, c, "/whoami", "198.51.100.7", "Browser/1")
+			if got != tc.after {
+				t.Fatalf("after network change: %q, want %q", got, tc.after)
+			}
+			a := e.rec.anomalies()
+			if len(a) != 1 || a[0] != "client_changed: httpx: session presented by a different client: network prefix changed since login" {
+				t.Fatalf("anomalies %v", a)
+			}
+		})
+	}
+}
+
+func TestClientBindingUserAgentAndIPv6(t *testing.T) {
+	e := newEnv(t, func(c *httpx.Config) { c.ClientIP = testIP })
+	c := newClient(t, e.srv)
+	anomalyReq(t, c, "/login", "2001:db8:1:2::1", "Browser/1")
+	anomalyReq(t, c, "/whoami", "2001:db8:1:ffff::9", "Browser/1") // same /48
+	if a := e.rec.anomalies(); len(a) != 0 {
+		t.Fatalf("anomalies within a /48: %v", a)
+	}
+	anomalyReq(t, c, "/whoami", "2001:db8:1:2::1", "Other/2")
+	a := e.rec.anomalies()
+	if len(a) != 1 || a[0] != "client_changed: httpx: session presented by a different client: user agent changed since login" {
+		t.Fatalf("anomalies %v", a)
+	}
+}
