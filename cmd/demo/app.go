@@ -72,6 +72,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		Keys:                   keys,
 		IdleTimeout:            cfg.Idle,
 		AbsoluteTimeout:        cfg.Absolute,
+		RenewThreshold:         renewThreshold(cfg.Idle),
 		Store:                  store,
 		Observer:               httpx.NewSlogObserver(log),
 		InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP,
@@ -318,4 +319,13 @@ func (a *app) apiSession(w http.ResponseWriter, r *http.Request) {
 func utc(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
+}
+
+// renewThreshold lets short idle timeouts (-idle 30s, to watch a session
+// expire) work: the renewal threshold must stay below the idle timeout.
+func renewThreshold(idle time.Duration) time.Duration {
+	if idle == 0 || idle >= 4*time.Minute {
+		return 0 // the default, 1 minute
+	}
+	return max(idle/4, time.Millisecond)
 }

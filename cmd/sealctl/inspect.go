@@ -190,7 +190,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		st = s
 		out.StoreChecked = true
 	}
-	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew},
+	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew, RenewThreshold: renewThreshold(*idle)},
 		versioning.CheckerOptions{Store: st})
 	if err != nil {
 		return usageError(fs, stderr, "%v", err)
@@ -432,4 +432,14 @@ func jsonable(v any) any {
 	default:
 		return x
 	}
+}
+
+// renewThreshold keeps the policy valid for short idle timeouts (it must
+// be below the idle timeout); inspect does not renew, so its value only
+// needs to be valid.
+func renewThreshold(idle time.Duration) time.Duration {
+	if idle >= 2*time.Minute {
+		return 0 // the default, 1 minute
+	}
+	return max(idle/2, time.Nanosecond)
 }
