@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // Exit codes.
@@ -146,5 +145,3 @@ func fail(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "sealctl %s: %v\n", name, err)
 	return exitFailure
 }
-
-func trimNL(s string) string { return strings.TrimRight(s, "\r\n") }
