@@ -44,7 +44,9 @@ type Options struct {
 	Namespace string
 
 	// ConstLabels are added to every series, for example to tell apart two
-	// Managers in one process that share a Registerer. Default none.
+	// Managers in one process that share a Registerer: give both the same
+	// label names with different values (a registry refuses one metric name
+	// with different label names). Default none.
 	ConstLabels prometheus.Labels
 
 	// Registerer receives the metrics. Default: a new, private
