@@ -393,9 +393,11 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatal("B still trusts its cache 5s after Redis was killed")
 	}
 	// Fail closed: reads, bumps and revocations all refuse.
+	readStart := time.Now()
 	if _, err := b.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("Epoch while down = %v, want ErrStoreUnavailable", err)
 	}
+	t.Logf("a read while Redis is down failed (closed) in %v", time.Since(readStart))
 	if _, err := b.IsRevoked(ctx, codec.SessionID{2}); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("IsRevoked while down = %v, want ErrStoreUnavailable", err)
 	}
@@ -464,8 +466,9 @@ func TestOutageAndRecovery(t *testing.T) {
 	}
 }
 
-// TestSubscriptionDropMarksStale kills only the subscriber connections:
-// the store must notice, refuse stale answers beyond the bound and reload.
+// TestSubscriptionDropMarksStale writes behind the store's back (no
+// message), then kills only the subscriber's connection: the store must
+// notice, resubscribe and reload, and then see those writes.
 func TestSubscriptionDropMarksStale(t *testing.T) {
 	srv := redistest.Start(t)
 	prefix := uniquePrefix(t)
@@ -475,28 +478,34 @@ func TestSubscriptionDropMarksStale(t *testing.T) {
 	if _, err := s.Epoch(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	reloads := s.reloads.Load()
-	// Kill the subscriber's connection only: the store must go stale,
-	// resubscribe and reload by itself.
-	if _, err := srv.Do("CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
-		t.Fatal(err)
-	}
-	// A bump written while the subscriber reconnects must be seen.
+	// Missed writes: a bump and a revocation whose messages never came.
+	id := codec.SessionID{0xaa}
+	until := time.Now().Add(time.Hour).UnixMilli()
+	hexID := "aa000000000000000000000000000000"
 	if err := c.Incr(ctx, prefix+"{v}:e:alice").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Publish(ctx, prefix+"inval", "1 u 1 alice").Err(); err != nil {
+	if err := c.ZAdd(ctx, prefix+"{v}:ri", redis.Z{Score: float64(until), Member: hexID}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !waitUntil(5*time.Second, func() bool {
-		ok, _ := s.Trusted()
-		e, err := s.Epoch(ctx, "alice")
-		return ok && err == nil && e == 1
-	}) {
-		t.Fatal("store did not recover with the current epoch after its subscription was killed")
+	if e, _ := s.Epoch(ctx, "alice"); e != 0 {
+		t.Fatalf("Epoch = %d before the drop; the test expects the cached 0", e)
 	}
-	if s.reloads.Load() <= reloads {
-		t.Error("store did not reload after its subscription was killed")
+	if r, _ := s.IsRevoked(ctx, id); r {
+		t.Fatal("IsRevoked = true before the drop; the test expects the cached false")
+	}
+	reloads := s.reloads.Load()
+	if _, err := srv.Do("CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return ok && s.reloads.Load() > reloads }) {
+		t.Fatal("store did not resubscribe and reload within 5s after its subscription was killed")
+	}
+	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
+		t.Errorf("Epoch after reload = %d, %v; want 1", e, err)
+	}
+	if r, err := s.IsRevoked(ctx, id); err != nil || !r {
+		t.Errorf("IsRevoked after reload = %v, %v; want true", r, err)
 	}
 }
 
