@@ -60,7 +60,7 @@ type Config struct {
 	AbsoluteTimeout time.Duration
 	// RenewThreshold: a current session is re-issued (sliding renewal) only
 	// when doing so would move its idle deadline by more than this. Default
-	// 1 minute.
+	// 1 minute, or a quarter of IdleTimeout when that is 4 minutes or less.
 	RenewThreshold time.Duration
 	// ClockSkew is how far in the future an issued-at or last-seen time may
 	// be before the session is refused. Default 30 seconds; at most 5 minutes.
@@ -184,6 +184,11 @@ func (c *Config) withDefaults() (Config, error) {
 		if d.v < 0 {
 			return out, fmt.Errorf("%w: %s is negative (%v); leave it zero for the default", ErrConfig, d.name, d.v)
 		}
+	}
+	if out.RenewThreshold == 0 && out.IdleTimeout > 0 && out.IdleTimeout <= 4*time.Minute {
+		// Short idle timeouts (tests, kiosks) renew at a quarter of the
+		// idle timeout rather than the usual minute.
+		out.RenewThreshold = out.IdleTimeout / 4
 	}
 	if out.MaxChunks == 0 {
 		out.MaxChunks = DefaultMaxChunks

@@ -144,3 +144,13 @@ func TestOverheadObserver(t *testing.T) {
 		}
 	}
 }
+
+func TestShortIdleTimeoutRenewThreshold(t *testing.T) {
+	m, err := httpx.New(httpx.Config{Keys: newRing(t), IdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Policy().RenewThreshold; got != 15*time.Second {
+		t.Fatalf("RenewThreshold %v", got)
+	}
+}
