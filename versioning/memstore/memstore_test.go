@@ -55,3 +55,32 @@ func TestSweepBoundsMemory(t *testing.T) {
 		t.Fatalf("Sweep left %d entries, want 0", n)
 	}
 }
+
+func BenchmarkEpoch(b *testing.B) {
+	s := memstore.New()
+	ctx := b.Context()
+	_, _ = s.BumpEpoch(ctx, "alice")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Epoch(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkIsRevoked(b *testing.B) {
+	s := memstore.New()
+	ctx := b.Context()
+	for i := range 1000 {
+		var id codec.SessionID
+		id[0], id[1] = byte(i), byte(i>>8)
+		_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+	}
+	miss := codec.SessionID{0xff, 0xff, 0xff}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, err := s.IsRevoked(ctx, miss); r || err != nil {
+			b.Fatal(r, err)
+		}
+	}
+}
