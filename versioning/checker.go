@@ -91,6 +91,9 @@ func NewChecker(p Policy, o CheckerOptions) (*Checker, error) {
 // Policy returns the Checker's policy with defaults filled in.
 func (c *Checker) Policy() Policy { return c.p }
 
+// OnStoreError returns the Checker's store failure policy.
+func (c *Checker) OnStoreError() StoreFailurePolicy { return c.onErr }
+
 // Store returns the Checker's store (nil if none).
 func (c *Checker) Store() Store { return c.store }
 

@@ -45,6 +45,7 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 	}
 	bad := []versioning.Policy{
 		{IdleTimeout: -time.Second},
+		{IdleTimeout: time.Microsecond},
 		{AbsoluteTimeout: -time.Second},
 		{RenewThreshold: -time.Second},
 		{RenewThreshold: 30 * time.Minute},

@@ -16,7 +16,9 @@ const (
 )
 
 // Policy says how long a session stays current. The zero value of each
-// field means its default; WithDefaults fills them in. A Policy is a value:
+// field means its default; WithDefaults fills them in. Sealed timestamps
+// have millisecond precision, and so do the durations as the Checker uses
+// them (truncated); timeouts below a millisecond are refused. A Policy is a value:
 // copy it freely, and do not change one in use by a Checker.
 type Policy struct {
 	// IdleTimeout ends a session not used for this long (measured from the
@@ -66,10 +68,10 @@ func (p Policy) WithDefaults() Policy {
 // error matches ErrInvalidPolicy and names the field.
 func (p Policy) Validate() error {
 	switch {
-	case p.IdleTimeout <= 0:
-		return fmt.Errorf("%w: IdleTimeout must be positive, got %v", ErrInvalidPolicy, p.IdleTimeout)
-	case p.AbsoluteTimeout <= 0:
-		return fmt.Errorf("%w: AbsoluteTimeout must be positive, got %v", ErrInvalidPolicy, p.AbsoluteTimeout)
+	case p.IdleTimeout < time.Millisecond:
+		return fmt.Errorf("%w: IdleTimeout must be at least 1ms, got %v", ErrInvalidPolicy, p.IdleTimeout)
+	case p.AbsoluteTimeout < time.Millisecond:
+		return fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrInvalidPolicy, p.AbsoluteTimeout)
 	case p.RenewThreshold <= 0:
 		return fmt.Errorf("%w: RenewThreshold must be positive, got %v", ErrInvalidPolicy, p.RenewThreshold)
 	case p.RenewThreshold >= p.IdleTimeout:
