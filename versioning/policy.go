@@ -63,7 +63,7 @@ func (p Policy) WithDefaults() Policy {
 }
 
 // Validate reports whether p, as given (call WithDefaults first to fill in
-// zero fields), is usable: both timeouts positive, RenewThreshold positive
+// zero fields), is usable: both timeouts at least a millisecond, RenewThreshold positive
 // and below IdleTimeout, ClockSkew positive and at most MaxClockSkew. The
 // error matches ErrInvalidPolicy and names the field.
 func (p Policy) Validate() error {
