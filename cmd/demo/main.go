@@ -6,7 +6,7 @@
 // Usage:
 //
 //	go run ./cmd/demo [-addr 127.0.0.1:8080] [-data ./data] [-store bolt:PATH|memory|redis://host:port/db]
-//	                  [-idle 30m] [-absolute 24h] [-tls-cert FILE -tls-key FILE]
+//	                  [-idle 30m] [-absolute 24h] [-tls-cert FILE -tls-key FILE] [-log-level info]
 //
 // Keys come from SESSION_KEYS (see sealctl keygen and rotate) or, when it
 // is unset, from <data>/session.keys, generated on first start.
@@ -45,6 +45,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		tlsCert  = fs.String("tls-cert", "", "TLS certificate file (PEM); serve https")
 		tlsKey   = fs.String("tls-key", "", "TLS private key file (PEM)")
 		insecure = fs.Bool("insecure-plain-http", false, "drop Secure and the __Host- prefix from the cookies (never needed on localhost; only for plain http on another host name)")
+		logLevel = fs.String("log-level", "info", "log level: debug (also logs every refused cookie with its reason), info, warn or error")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: demo [flags]\n\nA web app on sealed sessions. Keys: SESSION_KEYS, else <data>/%s (generated once).\n\n", keyFileName)
@@ -65,7 +66,12 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo: -tls-cert and -tls-key go together")
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "demo: -log-level %q: want debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	h, cleanup, err := newApp(config{
 		DataDir:           *data,
