@@ -586,3 +586,32 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+// Every label httpx.ReasonLabel can produce has a series from the start,
+// so the package's list cannot silently fall behind httpx's.
+func TestReasonLabelsPreset(t *testing.T) {
+	m, err := promsession.New(promsession.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	for _, reason := range []error{
+		sealed.ErrUnknownKey, sealed.ErrAuthFailed, sealed.ErrMalformed, sealed.ErrTooLarge,
+		httpx.ErrOversizedCookie, httpx.ErrChunks, httpx.ErrLegacyRejected, httpx.ErrClientChanged,
+		versioning.ErrIdleExpired, versioning.ErrAbsoluteExpired, versioning.ErrIssuedInFuture,
+		versioning.ErrEpochBumped, versioning.ErrRevoked, versioning.ErrUnsupportedVersion,
+		versioning.ErrStoreUnavailable,
+		codec.ErrUnsupportedVersion, codec.ErrMalformed, codec.ErrTooLarge, codec.ErrLimit,
+		errors.New("something else"),
+	} {
+		label := httpx.ReasonLabel(reason)
+		for _, metric := range []string{"sealedsession_sessions_rejected_total", "sealedsession_session_anomalies_total"} {
+			line := fmt.Sprintf("%s{reason=%q} 0", metric, label)
+			if !strings.Contains(text, "\n"+line+"\n") {
+				t.Errorf("%v: no preset series %s", reason, line)
+			}
+		}
+	}
+}
