@@ -6,6 +6,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // benchStore returns a warm store: one cached user, one live revocation.
@@ -70,4 +71,23 @@ func BenchmarkEpochParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCheck measures the full freshness check (versioning.Checker)
+// of an authenticated session against the Redis store in steady state.
+func BenchmarkCheck(b *testing.B) {
+	s := benchStore(b)
+	c, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	h := &codec.Header{Version: codec.Version, ID: codec.SessionID{2}, IssuedAt: now, LastSeen: now, UserID: "alice", UserEpoch: 1}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := c.Check(ctx, h); err != nil || v == versioning.Rejected {
+			b.Fatal(v, err)
+		}
+	}
 }
