@@ -28,7 +28,7 @@ const maxUserIDLen = 255
 // Message is one decoded invalidation message (see the package
 // documentation for the wire form).
 type Message struct {
-	Kind    MessageKind
+	Kind    MessageKind     // what the message announces
 	Value   uint64          // KindUser, KindGlobal: the new counter; KindRevoke: until, unix milliseconds
 	UserID  string          // KindUser only
 	Session codec.SessionID // KindRevoke only

@@ -29,6 +29,11 @@
 // [versioning.ServeStale] may get answers from the stale cache for at most
 // Options.MaxStale after the moment the cache stopped being trusted.
 //
+// Epochs live only in Redis: run it with persistence (AOF). A Redis that
+// loses data (restart without persistence, failover to a replica that missed
+// the write) lowers epochs again, and sessions logged out by the lost bumps
+// become valid again.
+//
 // # Keys and messages
 //
 // With the default prefix "sealedsession:" the keys are
@@ -50,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,16 +68,17 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultPrefix              = "sealedsession:"
-	DefaultMaxStale            = 30 * time.Second
-	DefaultHealthCheckInterval = time.Second
-	DefaultMaxCachedUsers      = 100_000
+	DefaultPrefix              = "sealedsession:" // Options.Prefix
+	DefaultMaxStale            = 30 * time.Second // Options.MaxStale
+	DefaultHealthCheckInterval = time.Second      // Options.HealthCheckInterval
+	DefaultMaxCachedUsers      = 100_000          // Options.MaxCachedUsers
 )
 
 // Options configures a Store. The zero value (or nil) means every default.
 type Options struct {
 	// Prefix starts every key and the channel name. Default "sealedsession:".
-	// Instances that must see each other's bumps use the same prefix.
+	// Instances that must see each other's bumps use the same prefix. It
+	// must not contain '{' or '}': the store adds the hash tag itself.
 	Prefix string
 	// MaxStale is the bound on staleness for EpochStale and IsRevokedStale
 	// when they are called with maxAge <= 0. Default 30s.
@@ -110,6 +117,8 @@ func (o *Options) withDefaults() (Options, error) {
 		r.Now = time.Now
 	}
 	switch {
+	case strings.ContainsAny(r.Prefix, "{}"):
+		return r, fmt.Errorf("%w: Prefix %q contains a brace (the store adds its own hash tag)", ErrInvalidOptions, r.Prefix)
 	case r.MaxStale < 0:
 		return r, fmt.Errorf("%w: MaxStale %v is negative", ErrInvalidOptions, r.MaxStale)
 	case r.HealthCheckInterval < 10*time.Millisecond:

@@ -86,7 +86,7 @@ func TestNewInvalid(t *testing.T) {
 	}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	for _, o := range []Options{{MaxStale: -1}, {HealthCheckInterval: time.Millisecond}, {MaxCachedUsers: -1}} {
+	for _, o := range []Options{{MaxStale: -1}, {HealthCheckInterval: time.Millisecond}, {MaxCachedUsers: -1}, {Prefix: "app{x}:"}, {Prefix: "a{"}} {
 		if _, err := New(c, &o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("New(%+v) = %v, want ErrInvalidOptions", o, err)
 		}
