@@ -253,8 +253,14 @@ func (s *Sealer) Open(dst, text, context []byte) ([]byte, OpenInfo, error) {
 	}
 	binLen := b64.DecodedLen(len(text))
 	sc := getScratch(binLen + 5 + len(context))
-	defer scratchPool.Put(sc)
-	buf := sc.b
+	out, info, err := s.open(dst, text, context, sc.b, binLen)
+	scratchPool.Put(sc)
+	return out, info, err
+}
+
+// open is Open after the length checks, with buf (binLen bytes for the
+// envelope, then room for the AAD) from the scratch pool.
+func (s *Sealer) open(dst, text, context, buf []byte, binLen int) ([]byte, OpenInfo, error) {
 	// encoding/base64 skips '\r' and '\n'; requiring the full decoded
 	// length rejects any text that contains them.
 	if n, err := b64.Decode(buf[:binLen], text); err != nil || n != binLen {
