@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
@@ -63,25 +64,40 @@ func PutSession(v codec.Values, s Session) error {
 	return nil
 }
 
-// EncodePayload returns sealedsession's encoded payload of s, with the
-// same layout and length as the middleware writes (a fixed session ID, so
-// that the bytes are the same on every run). The raw-limit contenders seal
-// these bytes.
-func EncodePayload(s Session) ([]byte, error) {
-	sum := sha256.Sum256([]byte("bench session id"))
-	h := codec.Header{
-		ID:         codec.SessionID(sum[:16]),
-		IssuedAt:   s.IssuedAt,
-		LastSeen:   s.LastSeen,
-		Generation: s.Generation,
-		UserEpoch:  s.UserEpoch,
-		UserID:     s.UserID,
-	}
-	p := codec.NewPayload(h)
-	if err := PutSession(p, s); err != nil {
+// CapturePayload returns the encoded payload sealedsession's middleware
+// seals into its cookie for s, byte for byte: it logs s in, then reads the
+// payload back in a second request that changes nothing (unchanged values
+// and header encode to the bytes they were decoded from). The raw-limit
+// and open+decode contenders seal these bytes.
+func CapturePayload(s Session) ([]byte, error) {
+	m, err := NewManager(false)
+	if err != nil {
 		return nil, err
 	}
-	return p.AppendEncode(nil), nil
+	c, err := newSealedSession(m, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	var pt []byte
+	capture := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ss := httpx.FromContext(r.Context())
+		if ss.IsNew() {
+			fail(w, errNoSession)
+			return
+		}
+		pt = ss.Payload().AppendEncode(nil)
+	}))
+	if _, err := setupRequest(capture, c.Cookie); err != nil {
+		return nil, err
+	}
+	value, ok := strings.CutPrefix(c.Cookie, m.CookieName()+"=")
+	if !ok || strings.Contains(value, ";") {
+		return nil, fmt.Errorf("bench: expected one %s cookie, got %q", m.CookieName(), c.Cookie)
+	}
+	if want := sealed.OpenedLen(len(value)); len(pt) != want {
+		return nil, fmt.Errorf("bench: captured payload is %d bytes, the cookie holds %d", len(pt), want)
+	}
+	return pt, nil
 }
 
 // NewSealedSession sets up sealedsession's httpx middleware with s.
@@ -140,7 +156,7 @@ func newSealedSession(m *httpx.Manager, s Session, seen Seen) (*Contender, error
 // NewRawFor sets up the raw-limit contender over sealedsession's encoded
 // payload of s, under sealedsession's default cookie name.
 func NewRawFor(s Session) (*Contender, *RawLimit, error) {
-	pt, err := EncodePayload(s)
+	pt, err := CapturePayload(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,7 +182,7 @@ func NewOpenDecode(s Session) (*OpenDecode, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := EncodePayload(s)
+	pt, err := CapturePayload(s)
 	if err != nil {
 		return nil, err
 	}

@@ -163,7 +163,11 @@ func greet(w http.ResponseWriter, uid string) {
 
 func setup(login http.Handler) (string, error) {
 	rec := httptest.NewRecorder()
-	login.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/login", nil))
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/login", nil)
+	// Log in from where wrk will come from (loopback, no User-Agent), so
+	// that the middleware's client binding sees the same client.
+	req.RemoteAddr = "127.0.0.1:40000"
+	login.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		return "", fmt.Errorf("helloserver: login: status %d: %s", rec.Code, rec.Body.String())
 	}
