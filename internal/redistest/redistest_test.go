@@ -84,3 +84,30 @@ func TestStartSentinel(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSentinelFailover checks the sentinel configuration actually fails
+// over: killing the master promotes the replica.
+func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a failover takes seconds")
+	}
+	st := StartSentinel(t)
+	start := time.Now()
+	st.Master.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		addr, _ := st.MasterAddr()
+		if addr == st.Replica.Addr() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failover within 30s; master is %q", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	role, err := st.Replica.Do("ROLE")
+	if err != nil || !strings.HasPrefix(role, "master") {
+		t.Fatalf("promoted replica ROLE = %q, %v", role, err)
+	}
+	t.Logf("sentinels promoted the replica %v after the master was killed", time.Since(start))
+}
