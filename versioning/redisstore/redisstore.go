@@ -171,7 +171,9 @@ type Store struct {
 	closed  atomic.Bool
 	cancel  context.CancelFunc
 	done    chan struct{}
-	reloads atomic.Int64 // completed reloads, for tests and Stats
+	reloads atomic.Int64 // completed reloads
+	applied atomic.Int64 // messages applied
+	bad     atomic.Int64 // messages that did not parse
 
 	psMu sync.Mutex
 	ps   *redis.PubSub // the subscriber's current PubSub
@@ -258,6 +260,32 @@ func (s *Store) Trusted() (ok bool, staleSince time.Time) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.trusted, s.staleSince
+}
+
+// Stats is a snapshot of a Store's cache, for metrics and health checks.
+type Stats struct {
+	Trusted         bool      // the cache is trusted (subscribed and reloaded)
+	StaleSince      time.Time // when the cache stopped being trusted; zero if trusted or never loaded
+	Reloads         int64     // completed (re)loads since New
+	MessagesApplied int64     // invalidation messages applied since New
+	BadMessages     int64     // messages that did not parse (each flushed the user cache)
+	CachedUsers     int       // users whose epoch is cached
+	Revocations     int       // revocations in the mirror (some may have just expired)
+}
+
+// Stats returns a snapshot of the store's cache state.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{
+		Trusted:         s.trusted,
+		StaleSince:      s.staleSince,
+		Reloads:         s.reloads.Load(),
+		MessagesApplied: s.applied.Load(),
+		BadMessages:     s.bad.Load(),
+		CachedUsers:     len(s.users),
+		Revocations:     len(s.revoked),
+	}
 }
 
 // check returns the error for a closed store or ended context.

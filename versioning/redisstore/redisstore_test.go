@@ -360,6 +360,9 @@ func TestBadMessageFlushesCache(t *testing.T) {
 	if !waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(ctx, "alice"); return e == 7 }) {
 		t.Fatal("a malformed message did not flush the user cache")
 	}
+	if st := s.Stats(); st.BadMessages != 1 || st.MessagesApplied < 1 || !st.Trusted || st.Reloads != 1 || st.CachedUsers != 1 {
+		t.Errorf("Stats = %+v", st)
+	}
 }
 
 // fakeClock is time.Now plus an adjustable offset.

@@ -181,8 +181,10 @@ func (s *Store) apply(payload string) {
 	m, err := ParseMessage(payload)
 	s.mu.Lock()
 	if err != nil {
+		s.bad.Add(1)
 		s.flushUsersLocked()
 	} else {
+		s.applied.Add(1)
 		switch m.Kind {
 		case KindUser:
 			s.setUserLocked(m.UserID, m.Value)
