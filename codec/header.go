@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // Version is the payload format version this package writes. It is the
@@ -119,16 +120,26 @@ func fromUnixMilli(ms int64) time.Time {
 // the number of bytes it used. A payload whose first byte is not Version
 // gives an error that Is ErrUnsupportedVersion (b[0] is the version found).
 func DecodeHeader(b []byte) (Header, int, error) {
+	var h Header
+	n, err := decodeHeaderInto(&h, b, false)
+	if err != nil {
+		return Header{}, 0, err
+	}
+	return h, n, nil
+}
+
+// decodeHeaderInto decodes the header into h. With owned, the user ID
+// shares b's memory (the caller never modifies b).
+func decodeHeaderInto(h *Header, b []byte, owned bool) (int, error) {
 	if len(b) == 0 {
-		return Header{}, 0, fmt.Errorf("%w: empty payload", ErrMalformed)
+		return 0, fmt.Errorf("%w: empty payload", ErrMalformed)
 	}
 	if b[0] != Version {
-		return Header{}, 0, &VersionError{Version: b[0]}
+		return 0, &VersionError{Version: b[0]}
 	}
 	if len(b) < FixedHeaderSize {
-		return Header{}, 0, fmt.Errorf("%w: header truncated", ErrMalformed)
+		return 0, fmt.Errorf("%w: header truncated", ErrMalformed)
 	}
-	var h Header
 	h.Version = b[0]
 	h.Flags = b[1]
 	copy(h.ID[:], b[2:18])
@@ -139,12 +150,17 @@ func DecodeHeader(b []byte) (Header, int, error) {
 	n := int(b[46])
 	end := FixedHeaderSize + n
 	if len(b) < end {
-		return Header{}, 0, fmt.Errorf("%w: user ID truncated", ErrMalformed)
+		return 0, fmt.Errorf("%w: user ID truncated", ErrMalformed)
 	}
-	if n > 0 {
+	switch {
+	case n == 0:
+		h.UserID = ""
+	case owned:
+		h.UserID = unsafe.String(&b[FixedHeaderSize], n)
+	default:
 		h.UserID = string(b[FixedHeaderSize:end])
 	}
-	return h, end, nil
+	return end, nil
 }
 
 // VersionError reports a payload format version this package cannot read.

@@ -205,6 +205,9 @@ func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) (err error) {
 	if unmarshalHook != nil {
 		unmarshalHook(name)
 	}
+	if fastUnmarshal(raw, dst) {
+		return nil
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic while decoding: %v", r)

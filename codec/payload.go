@@ -68,6 +68,17 @@ func NewPayload(h Header) *Payload {
 // more values than lim.MaxItems gives ErrLimit; any other structural fault
 // gives ErrMalformed. Decode keeps no reference to b.
 func Decode(b []byte, lim *Limits) (*Payload, error) {
+	return decode(b, lim, false)
+}
+
+// DecodeOwned is Decode for a caller that hands b over: the payload keeps
+// referring to b instead of copying it, which saves a copy and an
+// allocation per request. The caller must never modify b afterwards.
+func DecodeOwned(b []byte, lim *Limits) (*Payload, error) {
+	return decode(b, lim, true)
+}
+
+func decode(b []byte, lim *Limits, owned bool) (*Payload, error) {
 	l := defaultLimits
 	dm := defaultDecMode
 	if lim != nil {
@@ -80,11 +91,11 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	if len(b) > l.MaxSize {
 		return nil, fmt.Errorf("%w: payload is %d bytes, limit is %d", ErrTooLarge, len(b), l.MaxSize)
 	}
-	h, n, err := DecodeHeader(b)
+	p := &Payload{lim: l, dm: dm}
+	n, err := decodeHeaderInto(&p.hdr, b, owned)
 	if err != nil {
 		return nil, err
 	}
-	p := &Payload{hdr: h, lim: l, dm: dm}
 	rest := b[n:]
 	count, k := binary.Uvarint(rest)
 	if k <= 0 || k != uvarintLen(count) {
@@ -107,7 +118,10 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	}
 	// One private copy of the values section. It is never written to, so
 	// names can be strings that share its memory.
-	buf := bytes.Clone(rest)
+	buf := rest
+	if !owned {
+		buf = bytes.Clone(rest)
+	}
 	p.entries = make([]entry, 0, count)
 	i := 0
 	prev := ""

@@ -3,7 +3,6 @@ package httpx
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net"
 	"net/http"
@@ -64,16 +63,34 @@ func distanceKm(a, b Location) float64 {
 	return 2 * r * math.Asin(math.Min(1, math.Sqrt(h)))
 }
 
-// binding is the coarse client binding kept in a logged-in session: the
-// network prefix bytes (3 for an IPv4 /24, 6 for an IPv6 /48) and a 64-bit
-// FNV-1a hash of the User-Agent. The payload is sealed, so the hash need
-// not be cryptographic; it only has to be stable across instances.
-type binding struct {
-	Net []byte `cbor:"1,keyasint"`
-	UA  uint64 `cbor:"2,keyasint"`
+// The coarse client binding kept in a logged-in session is one uint64:
+// the high 32 bits are a hash of the network prefix (3 bytes of an IPv4
+// /24, 6 of an IPv6 /48; 0 when unknown), the low 32 bits a hash of the
+// User-Agent. Both are FNV-1a: the payload is sealed, so the hashes need
+// not be cryptographic, only stable across instances and cheap.
+var bindKey = codec.NewReservedKey[uint64]("_bind")
+
+const (
+	fnvOffset32 = 2166136261
+	fnvPrime32  = 16777619
+)
+
+func fnv32(b []byte) uint32 {
+	h := uint32(fnvOffset32)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= fnvPrime32
+	}
+	return h
 }
 
-var bindKey = codec.NewReservedKey[binding]("_bind")
+func fnv32s(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= fnvPrime32
+	}
+	return h
+}
 
 // clientNet returns the coarse network prefix of the request's client.
 func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
@@ -107,12 +124,19 @@ func prefixBytes(p netip.Prefix) []byte {
 	return b[:6]
 }
 
-func uaHash(r *http.Request) uint64 {
-	h := fnv.New64a()
+func uaHash(r *http.Request) uint32 {
+	h := uint32(fnvOffset32)
 	for _, v := range r.Header["User-Agent"] {
-		h.Write([]byte(v))
+		h = fnv32s(h, v)
 	}
-	return h.Sum64()
+	return h
+}
+
+func (m *Manager) netHash(r *http.Request) uint32 {
+	if p, ok := m.clientNet(r); ok {
+		return fnv32(prefixBytes(p))
+	}
+	return 0
 }
 
 // bind records the client that logs in.
@@ -120,11 +144,7 @@ func (m *Manager) bind(s *Session) {
 	if m.cfg.OnClientChange == ClientChangeIgnore {
 		return
 	}
-	b := binding{UA: uaHash(s.req)}
-	if p, ok := m.clientNet(s.req); ok {
-		b.Net = prefixBytes(p)
-	}
-	_ = bindKey.Set(s.payload(), b)
+	_ = bindKey.Set(s.payload(), uint64(m.netHash(s.req))<<32|uint64(uaHash(s.req)))
 }
 
 // checkClient compares a logged-in session's binding with the request. It
@@ -138,10 +158,10 @@ func (m *Manager) checkClient(s *Session) bool {
 		return true // sessions issued before binding existed, or legacy ones
 	}
 	what := ""
-	if uaHash(s.req) != b.UA {
+	if uaHash(s.req) != uint32(b) {
 		what = "user agent"
 	}
-	if p, ok := m.clientNet(s.req); ok && string(prefixBytes(p)) != string(b.Net) {
+	if nh := m.netHash(s.req); nh != 0 && nh != uint32(b>>32) {
 		if what != "" {
 			what += " and "
 		}

@@ -263,7 +263,7 @@ func (m *Manager) load(r *http.Request, s *Session) {
 		}
 		s.reseal = true
 	}
-	p, err := codec.Decode(pt, nil)
+	p, err := codec.DecodeOwned(pt, nil)
 	if err != nil {
 		m.reject(s, err, nil)
 		return

@@ -1,0 +1,98 @@
+package codec
+
+import (
+	"math"
+	"testing"
+)
+
+// TestFastUnmarshalMatchesDecoder checks that the fast path gives exactly
+// what the CBOR decoder gives, and declines what it would refuse.
+func TestFastUnmarshalMatchesDecoder(t *testing.T) {
+	values := []any{
+		"", "en-GB", "ünïcødé", string(make([]byte, 300)), []byte{}, []byte("csrf-token-bytes"), make([]byte, 70000),
+		true, false, uint64(0), uint64(23), uint64(24), uint64(255), uint64(256), uint64(65536), uint64(math.MaxUint64),
+		int64(-1), int64(-24), int64(-25), int64(math.MinInt64), int64(math.MaxInt64), 0, -1000000, 1 << 40,
+	}
+	for _, v := range values {
+		raw, err := encMode.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(fast, slow any) {
+			t.Helper()
+			ok := fastUnmarshal(raw, fast)
+			serr := defaultDecMode.Unmarshal(raw, slow)
+			if ok && serr != nil {
+				t.Fatalf("%T %x: fast path accepted what the decoder refuses: %v", fast, raw, serr)
+			}
+			if ok {
+				if f, s := deref(fast), deref(slow); f != s {
+					t.Fatalf("%T %x: fast %v, decoder %v", fast, raw, f, s)
+				}
+			}
+		}
+		var s1, s2 string
+		check(&s1, &s2)
+		var b1, b2 []byte
+		check(&b1, &b2)
+		var o1, o2 bool
+		check(&o1, &o2)
+		var u1, u2 uint64
+		check(&u1, &u2)
+		var i1, i2 int64
+		check(&i1, &i2)
+		var n1, n2 int
+		check(&n1, &n2)
+	}
+	// Non-shortest and invalid forms are left to the decoder.
+	for _, raw := range [][]byte{{0x18, 0x05}, {0x19, 0x00, 0x10}, {0x62, 0xff, 0xfe}, {0x7f}, {0x42, 'a'}, {0xf6}} {
+		var s string
+		var u uint64
+		var b []byte
+		if fastUnmarshal(raw, &s) || fastUnmarshal(raw, &u) || fastUnmarshal(raw, &b) {
+			t.Fatalf("fast path accepted %x", raw)
+		}
+	}
+}
+
+func deref(v any) any {
+	switch p := v.(type) {
+	case *string:
+		return *p
+	case *[]byte:
+		return string(*p)
+	case *bool:
+		return *p
+	case *uint64:
+		return *p
+	case *int64:
+		return *p
+	case *int:
+		return *p
+	}
+	return nil
+}
+
+func TestDecodeOwnedMatchesDecode(t *testing.T) {
+	p := NewPayload(Header{UserID: "u-1842", Generation: 3})
+	_ = NewKey[string]("locale").Set(p, "en-GB")
+	_ = NewKey[[]int]("n").Set(p, []int{1, 2, 3})
+	b := p.AppendEncode(nil)
+	a, err := Decode(append([]byte(nil), b...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := DecodeOwned(append([]byte(nil), b...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *a.Header() != *o.Header() || string(a.AppendEncode(nil)) != string(o.AppendEncode(nil)) {
+		t.Fatal("DecodeOwned differs from Decode")
+	}
+	if v, ok := NewKey[string]("locale").Get(o); !ok || v != "en-GB" {
+		t.Fatal(v)
+	}
+	if _, err := DecodeOwned(b[:len(b)-1], nil); err == nil {
+		t.Fatal("truncated payload accepted")
+	}
+}
