@@ -1,0 +1,168 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// freezeProxy forwards loopback TCP connections to a target and can stop
+// delivering bytes in both directions without closing anything: a silent
+// network partition.
+type freezeProxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frozen bool
+	conns  []net.Conn
+}
+
+func startFreezeProxy(t *testing.T, target string) *freezeProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezeProxy{ln: ln, target: target}
+	p.cond = sync.NewCond(&p.mu)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.setFrozen(false)
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			wg.Go(func() { p.pipe(up, c) })
+			wg.Go(func() { p.pipe(c, up) })
+		}
+	})
+	return p
+}
+
+func (p *freezeProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *freezeProxy) setFrozen(f bool) {
+	p.mu.Lock()
+	p.frozen = f
+	p.mu.Unlock()
+	p.cond.Broadcast()
+}
+
+func (p *freezeProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.frozen {
+				p.cond.Wait()
+			}
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				_ = src.Close()
+			}
+			return
+		}
+	}
+}
+
+// TestSilentPartition checks the health check: when the connection to Redis
+// goes silent (no reset), the cache is marked stale within about two
+// HealthCheckIntervals, reads fail closed, and everything recovers once
+// traffic flows again.
+func TestSilentPartition(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := startFreezeProxy(t, srv.Addr())
+	const interval = 100 * time.Millisecond
+	s := openStore(t, newClient(t, proxy.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: interval}, nil)
+	ctx := t.Context()
+	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	frozenAt := time.Now()
+	proxy.setFrozen(true)
+	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }) {
+		t.Fatal("cache still trusted 5s into a silent partition")
+	}
+	detected := time.Since(frozenAt)
+	t.Logf("silent partition detected after %v (HealthCheckInterval %v)", detected, interval)
+	if detected > 4*interval+200*time.Millisecond {
+		t.Errorf("detection took %v, want about 2 x %v", detected, interval)
+	}
+	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Errorf("Epoch during a silent partition = %v, want ErrStoreUnavailable", err)
+	}
+	if e, err := s.EpochStale(ctx, "alice", 0); err != nil || e != 1 {
+		t.Errorf("EpochStale during a silent partition = %d, %v; want 1", e, err)
+	}
+
+	proxy.setFrozen(false)
+	if !waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }) {
+		t.Fatal("store did not recover after the partition healed")
+	}
+	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
+		t.Errorf("Epoch after the partition = %d, %v; want 1", e, err)
+	}
+}
+
+// TestColdStartWhileDown creates a store while Redis is down: New succeeds,
+// reads fail closed (and stale reads have nothing to serve), and the store
+// becomes ready by itself once Redis starts.
+func TestColdStartWhileDown(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	s, err := New(newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Errorf("Epoch before Redis is up = %v, want ErrStoreUnavailable", err)
+	}
+	if _, err := s.IsRevokedStale(ctx, [16]byte{}, time.Hour); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Errorf("IsRevokedStale of a never-loaded cache = %v, want ErrStoreUnavailable", err)
+	}
+	srv.Restart()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(wctx); err != nil {
+		t.Fatalf("WaitReady after Redis started: %v", err)
+	}
+	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 0 {
+		t.Errorf("Epoch once ready = %d, %v", e, err)
+	}
+}
