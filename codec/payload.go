@@ -44,6 +44,7 @@ type entry struct {
 type Payload struct {
 	hdr     Header
 	entries []entry // sorted by name, names unique
+	inline  [8]entry // backing store for entries of small payloads
 	lim     Limits
 	dm      cbor.DecMode
 	dirty   bool
@@ -78,43 +79,59 @@ func DecodeOwned(b []byte, lim *Limits) (*Payload, error) {
 	return decode(b, lim, true)
 }
 
+// DecodeOwnedInto is DecodeOwned into a Payload the caller provides (for
+// example embedded in a per-request structure), saving its allocation. p
+// is overwritten entirely; on error its contents are unspecified.
+func DecodeOwnedInto(p *Payload, b []byte, lim *Limits) error {
+	*p = Payload{}
+	return decodeInto(p, b, lim, true)
+}
+
 func decode(b []byte, lim *Limits, owned bool) (*Payload, error) {
+	p := new(Payload)
+	if err := decodeInto(p, b, lim, owned); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func decodeInto(p *Payload, b []byte, lim *Limits, owned bool) error {
 	l := defaultLimits
 	dm := defaultDecMode
 	if lim != nil {
 		l = lim.resolve()
 		var err error
 		if dm, err = decModeFor(l); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(b) > l.MaxSize {
-		return nil, fmt.Errorf("%w: payload is %d bytes, limit is %d", ErrTooLarge, len(b), l.MaxSize)
+		return fmt.Errorf("%w: payload is %d bytes, limit is %d", ErrTooLarge, len(b), l.MaxSize)
 	}
-	p := &Payload{lim: l, dm: dm}
+	p.lim, p.dm = l, dm
 	n, err := decodeHeaderInto(&p.hdr, b, owned)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rest := b[n:]
 	count, k := binary.Uvarint(rest)
 	if k <= 0 || k != uvarintLen(count) {
-		return nil, fmt.Errorf("%w: bad value count", ErrMalformed)
+		return fmt.Errorf("%w: bad value count", ErrMalformed)
 	}
 	rest = rest[k:]
 	if count > uint64(l.MaxItems) {
-		return nil, fmt.Errorf("%w: %d values, limit is %d", ErrLimit, count, l.MaxItems)
+		return fmt.Errorf("%w: %d values, limit is %d", ErrLimit, count, l.MaxItems)
 	}
 	// Each entry takes at least 3 bytes (name length, 1-byte name, value
 	// length) plus a value of at least 1 byte.
 	if count > uint64(len(rest)/4) {
-		return nil, fmt.Errorf("%w: %d values do not fit in %d bytes", ErrMalformed, count, len(rest))
+		return fmt.Errorf("%w: %d values do not fit in %d bytes", ErrMalformed, count, len(rest))
 	}
 	if count == 0 {
 		if len(rest) != 0 {
-			return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
+			return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest))
 		}
-		return p, nil
+		return nil
 	}
 	// One private copy of the values section. It is never written to, so
 	// names can be strings that share its memory.
@@ -122,43 +139,47 @@ func decode(b []byte, lim *Limits, owned bool) (*Payload, error) {
 	if !owned {
 		buf = bytes.Clone(rest)
 	}
-	p.entries = make([]entry, 0, count)
+	if count <= uint64(len(p.inline)) {
+		p.entries = p.inline[:0]
+	} else {
+		p.entries = make([]entry, 0, count)
+	}
 	i := 0
 	prev := ""
 	for c := uint64(0); c < count; c++ {
 		if i >= len(buf) {
-			return nil, fmt.Errorf("%w: value %d truncated", ErrMalformed, c)
+			return fmt.Errorf("%w: value %d truncated", ErrMalformed, c)
 		}
 		nl := int(buf[i])
 		i++
 		if nl == 0 || nl > MaxNameLen || len(buf)-i < nl {
-			return nil, fmt.Errorf("%w: value %d: bad name length %d", ErrMalformed, c, nl)
+			return fmt.Errorf("%w: value %d: bad name length %d", ErrMalformed, c, nl)
 		}
 		if err := checkNameChars(buf[i : i+nl]); err != nil {
-			return nil, fmt.Errorf("%w: value %d: name %v", ErrMalformed, c, err)
+			return fmt.Errorf("%w: value %d: name %v", ErrMalformed, c, err)
 		}
 		name := unsafe.String(&buf[i], nl)
 		i += nl
 		if c > 0 && name <= prev {
-			return nil, fmt.Errorf("%w: value names not in strictly ascending order at %q", ErrMalformed, name)
+			return fmt.Errorf("%w: value names not in strictly ascending order at %q", ErrMalformed, name)
 		}
 		prev = name
 		vl, k := binary.Uvarint(buf[i:])
 		if k <= 0 || k != uvarintLen(vl) {
-			return nil, fmt.Errorf("%w: value %q: bad length", ErrMalformed, name)
+			return fmt.Errorf("%w: value %q: bad length", ErrMalformed, name)
 		}
 		i += k
 		if vl == 0 || vl > uint64(len(buf)-i) {
-			return nil, fmt.Errorf("%w: value %q: length %d out of range", ErrMalformed, name, vl)
+			return fmt.Errorf("%w: value %q: length %d out of range", ErrMalformed, name, vl)
 		}
 		end := i + int(vl)
 		p.entries = append(p.entries, entry{name: name, raw: buf[i:end:end]})
 		i = end
 	}
 	if i != len(buf) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(buf)-i)
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(buf)-i)
 	}
-	return p, nil
+	return nil
 }
 
 // uvarintLen returns the length of the minimal unsigned varint form of v.

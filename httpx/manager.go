@@ -162,8 +162,10 @@ func Lookup(ctx context.Context) (*Session, bool) {
 
 // state is everything one request needs, allocated once.
 type state struct {
-	s Session
-	w writer
+	s       Session
+	w       writer
+	payload codec.Payload // the decoded session, when it fits
+	pt      [1024]byte    // its plaintext, when it fits
 }
 
 // Wrap returns next wrapped by the session middleware: the request's
@@ -177,7 +179,7 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		}
 		st := &state{}
 		s := &st.s
-		m.load(r, s)
+		m.load(r, s, st)
 		if m.overhead != nil {
 			s.overhead = time.Since(start)
 		}
@@ -203,7 +205,7 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 var varyCookie = []string{"Cookie"}
 
 // load reads and checks the session a request carries into s.
-func (m *Manager) load(r *http.Request, s *Session) {
+func (m *Manager) load(r *http.Request, s *Session, st *state) {
 	s.m = m
 	s.ctx = r.Context()
 	s.req = r
@@ -250,7 +252,12 @@ func (m *Manager) load(r *http.Request, s *Session) {
 		s.chunks = n
 		ad = m.contexts[n]
 	}
-	pt := make([]byte, 0, sealed.OpenedLen(len(text)))
+	var pt []byte
+	if n := sealed.OpenedLen(len(text)); n <= len(st.pt) {
+		pt = st.pt[:0]
+	} else {
+		pt = make([]byte, 0, n)
+	}
 	pt, info, err := m.sealer.Open(pt, text, ad)
 	if err != nil {
 		m.reject(s, err, nil)
@@ -263,8 +270,8 @@ func (m *Manager) load(r *http.Request, s *Session) {
 		}
 		s.reseal = true
 	}
-	p, err := codec.DecodeOwned(pt, nil)
-	if err != nil {
+	p := &st.payload
+	if err := codec.DecodeOwnedInto(p, pt, nil); err != nil {
 		m.reject(s, err, nil)
 		return
 	}
