@@ -43,7 +43,7 @@ type entry struct {
 // caller may reuse or overwrite the input buffer as soon as Decode returns.
 type Payload struct {
 	hdr     Header
-	entries []entry // sorted by name, names unique
+	entries []entry  // sorted by name, names unique
 	inline  [8]entry // backing store for entries of small payloads
 	lim     Limits
 	dm      cbor.DecMode
