@@ -467,3 +467,17 @@ func cookieHeaderOf(m map[string]string) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// reasonRegexp matches rejection log lines with the given reason.
+func reasonRegexp(label string) *regexp.Regexp {
+	return regexp.MustCompile(`event=rejected session=\S* (?:user=\S+ )?reason=` + label + `\b`)
+}
+
+func chmod(t testing.TB, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func uidOf() int { return os.Getuid() }
