@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log"
 	"time"
 
@@ -41,4 +43,18 @@ func ExampleNew() {
 	if _, err := store.BumpEpoch(context.Background(), "user-42"); err != nil {
 		log.Printf("forced logout failed: %v", err) // matches versioning.ErrStoreUnavailable
 	}
+}
+
+// Invalidation messages are plain text; ParseMessage reads them back.
+func ExampleParseMessage() {
+	m, err := redisstore.ParseMessage("1 u 3 alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.Kind == redisstore.KindUser, m.Value, m.UserID)
+	_, err = redisstore.ParseMessage("1 u 03 alice")
+	fmt.Println(errors.Is(err, redisstore.ErrBadMessage))
+	// Output:
+	// true 3 alice
+	// true
 }
