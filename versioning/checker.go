@@ -128,7 +128,8 @@ func (c *Checker) IdleDeadline(h *codec.Header) time.Time {
 // ErrAbsoluteExpired, ErrIdleExpired, ErrRevoked ([*RevokedError]),
 // ErrEpochBumped ([*EpochError]) or ErrStoreUnavailable ([*StoreError]).
 // Renew means the idle deadline would move by more than the policy's
-// RenewThreshold if the session were re-issued now.
+// RenewThreshold if the session were re-issued now, or would reach the
+// absolute deadline (so that an active session lasts until then).
 //
 // Check does not allocate unless it rejects. It reads the policy's clock
 // once; a caller that already has the time uses CheckAt.
@@ -164,9 +165,13 @@ func (c *Checker) CheckAt(ctx context.Context, h *codec.Header, now time.Time) (
 		}
 	}
 	// Renew when the (absolute-capped) idle deadline would move by more
-	// than the threshold.
+	// than the threshold, or would reach the absolute deadline it has not
+	// reached yet: otherwise a busy session could idle out up to the
+	// threshold before its absolute deadline. The second case happens at
+	// most once per session.
 	next := min(nowMs+c.idleMs, abs)
-	if next-min(idle, abs) > c.renewMs {
+	cur := min(idle, abs)
+	if next-cur > c.renewMs || (next == abs && cur < abs) {
 		return Renew, nil
 	}
 	return Fresh, nil

@@ -92,6 +92,10 @@ func TestCheckTimeouts(t *testing.T) {
 		// Near the absolute deadline the capped idle deadline cannot move:
 		// no pointless renewal.
 		{"no renew at absolute cap", t0.Add(24*time.Hour - 10*time.Minute), 0, 24*time.Hour - 15*time.Minute, versioning.Fresh, nil},
+		// The capped deadline would move by only 30s, less than the
+		// threshold, but re-issuing reaches the absolute deadline: renew,
+		// or a busy session idles out before it.
+		{"renew to reach absolute cap", t0.Add(24*time.Hour - 20*time.Minute), 0, 24*time.Hour - 30*time.Minute - 30*time.Second, versioning.Renew, nil},
 		{"renew towards absolute cap", t0.Add(24*time.Hour - 30*time.Minute), 0, 24*time.Hour - 40*time.Minute, versioning.Renew, nil},
 	}
 	for _, tc := range tests {

@@ -40,6 +40,7 @@ func main() {
 		{name: "absolute-edge", comment: "active, but issued exactly the absolute timeout ago", lastSeen: -time.Second, issued: -24 * time.Hour, expect: "absolute expired"},
 		{name: "absolute-before-idle", comment: "both expired: absolute is checked first", lastSeen: -25 * time.Hour, issued: -25 * time.Hour, expect: "absolute expired"},
 		{name: "no-renew-at-absolute-cap", comment: "re-issuing cannot move the capped idle deadline", lastSeen: -10 * time.Minute, issued: -24*time.Hour + 20*time.Minute, expect: "fresh"},
+		{name: "renew-to-reach-absolute-cap", comment: "the capped deadline moves only 30s, but reaches the absolute deadline: renew once", lastSeen: -10*time.Minute - 30*time.Second, issued: -24*time.Hour + 20*time.Minute, expect: "renew"},
 		{name: "skew-tolerated", comment: "issued and last seen 30s in the future", issued: 30 * time.Second, lastSeen: 30 * time.Second, expect: "fresh"},
 		{name: "issued-in-future", issued: 30*time.Second + time.Millisecond, expect: "issued in future"},
 		{name: "last-seen-in-future", lastSeen: 31 * time.Second, expect: "issued in future"},
