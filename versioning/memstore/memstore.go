@@ -1,5 +1,5 @@
-// Package memstore is an in-memory [versioning.Store] for tests and
-// single-process applications. Nothing survives a restart: after one,
+// Package memstore is an in-memory [versioning.Store] (and
+// [versioning.SessionTracker]) for tests and single-process applications. Nothing survives a restart: after one,
 // every epoch is 0 again (bumped sessions become valid again) and every
 // revocation is forgotten. Use versioning/boltstore for a durable store on
 // one machine and versioning/redisstore for many.
@@ -33,6 +33,11 @@ type Store struct {
 	global    uint64
 	revoked   map[codec.SessionID]int64 // until, Unix nanoseconds
 	nextSweep int
+
+	// Live sessions per user (versioning.SessionTracker).
+	sessions         map[string][]versioning.SessionInfo
+	nsessions        int
+	nextSessionSweep int
 }
 
 // Option configures a Store.
@@ -54,6 +59,9 @@ func New(opts ...Option) *Store {
 		epochs:    make(map[string]uint64),
 		revoked:   make(map[codec.SessionID]int64),
 		nextSweep: minSweep,
+
+		sessions:         make(map[string][]versioning.SessionInfo),
+		nextSessionSweep: minSweep,
 	}
 	for _, o := range opts {
 		o(s)

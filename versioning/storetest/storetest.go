@@ -15,6 +15,10 @@
 // suite waits at most about a second in total for revocations to expire by
 // themselves, so the store must expire entries with sub-second precision.
 // The suite closes each store it is given; Close must be idempotent.
+//
+// A store that also implements [versioning.SessionTracker] is tested for
+// that too (listing, limits, eviction, expiry, atomic limit under
+// concurrency); for other stores those subtests are skipped.
 package storetest
 
 import (
@@ -55,6 +59,20 @@ func Run(t *testing.T, newStore func(t *testing.T) versioning.Store) {
 			}
 			t.Cleanup(func() { _ = s.Close() })
 			tc.fn(t, s)
+		})
+	}
+	for _, tc := range trackerTests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if s == nil {
+				t.Fatal("newStore returned nil")
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			tr, ok := s.(versioning.SessionTracker)
+			if !ok {
+				t.Skipf("%T does not implement versioning.SessionTracker", s)
+			}
+			tc.fn(t, s, tr)
 		})
 	}
 }
