@@ -18,7 +18,9 @@
 // Bucket "epochs": key "u" + user ID, value the user's counter (8 bytes,
 // big-endian). Bucket "global": key "epoch", the global counter. Bucket
 // "revocations": key the 16-byte session ID, value the expiry time in Unix
-// nanoseconds (8 bytes, big-endian). Bucket "meta": key "format", value 1.
+// nanoseconds (8 bytes, big-endian). Bucket "sessions" (the
+// versioning.SessionTracker ability): key "u" + user ID, value the user's
+// live sessions as a JSON array. Bucket "meta": key "format", value 1.
 // Expired revocations are ignored on load and deleted at Open and,
 // amortised, on later writes.
 package boltstore
@@ -93,6 +95,8 @@ type Store struct {
 	revoked   map[codec.SessionID]int64
 	nrevoked  atomic.Int64
 	nextSweep int
+	sessions  map[string][]versioning.SessionInfo // versioning.SessionTracker; lists are never modified in place
+	touched   map[string]bool                     // users whose LastSeen changed in memory only
 }
 
 var _ versioning.Store = (*Store)(nil)
@@ -136,6 +140,8 @@ func Open(path string, opts *Options) (*Store, error) {
 		epochs:    make(map[string]uint64),
 		revoked:   make(map[codec.SessionID]int64),
 		nextSweep: minSweep,
+		sessions:  make(map[string][]versioning.SessionInfo),
+		touched:   make(map[string]bool),
 	}
 	if err := s.load(o.ReadOnly); err != nil {
 		_ = db.Close()
@@ -201,13 +207,13 @@ func (s *Store) load(readOnly bool) error {
 		}
 		s.nrevoked.Store(int64(len(s.revoked)))
 		s.nextSweep = max(2*len(s.revoked), minSweep)
-		return nil
+		return loadSessions(tx, time.Unix(0, now), s.sessions)
 	}
 	if readOnly {
 		return s.db.View(fill)
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketEpochs, bucketGlobal, bucketRevoked, bucketMeta} {
+		for _, name := range [][]byte{bucketEpochs, bucketGlobal, bucketRevoked, bucketMeta, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -426,8 +432,15 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	var flushErr error
+	if !s.db.IsReadOnly() {
+		flushErr = s.flushTouchedLocked()
+	}
 	if err := s.db.Close(); err != nil {
 		return unavailable("close "+s.path, err)
+	}
+	if flushErr != nil {
+		return unavailable("close "+s.path+": write session last-seen times", flushErr)
 	}
 	return nil
 }

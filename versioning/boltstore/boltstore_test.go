@@ -235,3 +235,40 @@ func BenchmarkBumpEpoch(b *testing.B) {
 		}
 	}
 }
+
+func TestSessionsDurable(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := open(t, path, nil)
+	now := time.Now().Truncate(time.Millisecond)
+	a := versioning.SessionInfo{ID: codec.SessionID{1}, Created: now, LastSeen: now, Expires: now.Add(time.Hour), Network: "192.0.2.0/24", Client: "Firefox on Linux"}
+	b := versioning.SessionInfo{ID: codec.SessionID{2}, Created: now.Add(time.Second), LastSeen: now, Expires: now.Add(time.Hour)}
+	for _, si := range []versioning.SessionInfo{a, b} {
+		if _, err := s.AddSession(ctx, "alice", si, 0, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := now.Add(time.Minute)
+	if err := s.TouchSession(ctx, "alice", a.ID, seen); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path, nil)
+	l, err := s.Sessions(ctx, "alice")
+	if err != nil || len(l) != 2 {
+		t.Fatalf("after reopen Sessions = %+v, %v", l, err)
+	}
+	if l[0].ID != a.ID || !l[0].LastSeen.Equal(seen) || l[0].Client != a.Client || l[0].Network != a.Network || !l[0].Expires.Equal(a.Expires) {
+		t.Fatalf("after reopen: %+v (touch not flushed at Close?)", l[0])
+	}
+	if err := s.RemoveSession(ctx, "alice", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	s = open(t, path, nil)
+	if l, err := s.Sessions(ctx, "alice"); err != nil || len(l) != 1 || l[0].ID != b.ID {
+		t.Fatalf("RemoveSession not durable: %+v, %v", l, err)
+	}
+}
