@@ -297,7 +297,7 @@ func newClient(t testing.TB, base string) *client {
 		base: base,
 		hc: &http.Client{
 			Transport:     sharedTransport,
-			Timeout:       20 * time.Second,
+			Timeout:       60 * time.Second, // 200 logins queue behind bcrypt
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		cookies: map[string]string{},
