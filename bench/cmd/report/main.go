@@ -38,6 +38,7 @@ func main() {
 	load := flag.Bool("load", false, "also run the wrk load test (bench/load.sh)")
 	loadDuration := flag.String("load-duration", "10s", "wrk -d per server and round")
 	loadRounds := flag.Int("load-rounds", 3, "load test rounds (median taken)")
+	commit := flag.String("commit", "", "the commit measured (default: git rev-parse HEAD of the checkout)")
 	flag.Parse()
 
 	root, err := repoRoot()
@@ -72,6 +73,10 @@ func main() {
 		Count:     runsOf(res),
 		Benchtime: *benchtime,
 		RawFile:   "bench/results.txt",
+		Commit:    *commit,
+	}
+	if rep.Commit == "" {
+		rep.Commit = gitCommit(root)
 	}
 	if *in != "" {
 		rep.Benchtime = "(from " + filepath.Base(*in) + ")"
@@ -186,6 +191,25 @@ func runsOf(r *Results) int {
 		n = max(n, row.Ns.N)
 	}
 	return n
+}
+
+// gitCommit describes the checkout's HEAD, marked "+changes" when files
+// other than the report's own outputs differ from it.
+func gitCommit(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil {
+		for line := range strings.SplitSeq(strings.TrimSpace(string(st)), "\n") {
+			if line != "" && !strings.HasSuffix(line, "BENCHMARKS.md") && !strings.HasPrefix(line[min(3, len(line)):], "bench/") {
+				return c + "+changes"
+			}
+		}
+	}
+	return c
 }
 
 func cpuModel() string {

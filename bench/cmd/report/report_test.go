@@ -49,7 +49,7 @@ func fixedReport(t *testing.T) *Report {
 		t.Fatal(err)
 	}
 	return &Report{Results: res, Load: load, Machine: "Test CPU", Cores: 2, GoVersion: "go1.26.8",
-		OS: "linux/amd64", Date: "2026-11-27 09:00 UTC", Count: runsOf(res), Benchtime: "1s", RawFile: "bench/results.txt"}
+		OS: "linux/amd64", Date: "2026-11-27 09:00 UTC", Count: runsOf(res), Benchtime: "1s", RawFile: "bench/results.txt", Commit: "abc123def456"}
 }
 
 func TestParse(t *testing.T) {
@@ -106,7 +106,7 @@ func TestTargets(t *testing.T) {
 func TestMarkdown(t *testing.T) {
 	md := fixedReport(t).Markdown()
 	for _, want := range []string{
-		"# Benchmarks", "| machine | Test CPU, 2 cores |", "| Go | go1.26.8 |", "2026-11-27 09:00 UTC",
+		"# Benchmarks", "| machine | Test CPU, 2 cores |", "| commit | abc123def456 |", "| Go | go1.26.8 |", "2026-11-27 09:00 UTC", "| commit | abc123def456 |",
 		"![Time per request as a multiple of the raw limit](bench/ratios.svg)",
 		"| **sealedsession** | 1.45 µs | 2100 | 14 | 366 |", "| 2.84× |", // × raw limit
 		"| 64 | 2.80 µs | – | 243 | 21.00 µs | – | 352 |",
