@@ -12,6 +12,13 @@ var (
 	// ErrInvalidOptions means New was given a nil client or an Options
 	// field out of range; the message says which.
 	ErrInvalidOptions = errors.New("redisstore: invalid options")
+	// ErrNotReplicated means a write ran on the master but fewer than
+	// Options.MinReplicas replicas confirmed it within Options.WaitTimeout
+	// (or WAIT failed). The write may be lost if the master fails before
+	// replicating it, so it must not be reported as done; retrying is safe
+	// (a bump twice logs out just the same). It always comes wrapped in an
+	// error that also matches versioning.ErrStoreUnavailable.
+	ErrNotReplicated = errors.New("redisstore: write not confirmed by enough replicas")
 	// ErrBadMessage means an invalidation message on the channel could not
 	// be parsed. The store never returns it to callers: it flushes its cache
 	// instead. It is exported for [ParseMessage].

@@ -43,8 +43,19 @@
 //	sealedsession:{v}:r:<hex ID>   a revoked session ID, expiring (PXAT) when the revocation ends
 //	sealedsession:{v}:ri           sorted set of revoked IDs scored by their end (unix ms), to reload the mirror
 //
-// and the invalidation channel is "sealedsession:inval". The hash tag {v}
-// puts every key in one Cluster slot, so the scripts may touch several keys.
+// and the invalidation channel is "sealedsession:{v}:inval" (classic pub/sub).
+// The hash tag {v} puts every key in one Cluster slot, so the scripts may
+// touch several keys, and it puts the channel name in that slot too, so a
+// go-redis ClusterClient subscribes on the very node that runs the scripts:
+// the subscription and the data share one failure domain.
+//
+// # Replication
+//
+// Options.MinReplicas makes every write wait (Redis WAIT) for that many
+// replicas before it is acknowledged; a write they did not confirm returns
+// an error matching [ErrNotReplicated]. An acknowledged bump then survives
+// a failover to any replica that confirmed it (see the spec,
+// spec/redisstore.md, for the exact guarantee and what WAIT does not cover).
 // Messages are ASCII: "1 u <epoch> <userID>", "1 g <epoch>" and
 // "1 r <until unix ms> <32 lower-case hex digits>" (see [Message]).
 package redisstore
@@ -72,6 +83,7 @@ const (
 	DefaultMaxStale            = 30 * time.Second // Options.MaxStale
 	DefaultHealthCheckInterval = time.Second      // Options.HealthCheckInterval
 	DefaultMaxCachedUsers      = 100_000          // Options.MaxCachedUsers
+	DefaultWaitTimeout         = time.Second      // Options.WaitTimeout, when MinReplicas > 0
 )
 
 // Options configures a Store. The zero value (or nil) means every default.
@@ -94,6 +106,20 @@ type Options struct {
 	// Now is the clock used for revocation expiry and staleness. Default
 	// time.Now.
 	Now func() time.Time
+	// MinReplicas, when above 0, makes every write (BumpEpoch,
+	// BumpGlobalEpoch, Revoke) wait until at least this many replicas of
+	// the master have received it (Redis WAIT, sent right after the script
+	// on the same connection) before it is acknowledged. When fewer
+	// replicas confirm within WaitTimeout the write returns an error
+	// matching ErrNotReplicated and versioning.ErrStoreUnavailable: the
+	// change took effect on the master but may be lost if the master fails
+	// now, so the caller must not report it as done. Default 0 (no WAIT).
+	// It needs a *redis.Client (single node or Sentinel failover client)
+	// or a *redis.ClusterClient.
+	MinReplicas int
+	// WaitTimeout bounds the WAIT of MinReplicas. It must be below the
+	// client's ReadTimeout. Default 1s.
+	WaitTimeout time.Duration
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -116,6 +142,9 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.MinReplicas > 0 && r.WaitTimeout == 0 {
+		r.WaitTimeout = DefaultWaitTimeout
+	}
 	switch {
 	case strings.ContainsAny(r.Prefix, "{}"):
 		return r, fmt.Errorf("%w: Prefix %q contains a brace (the store adds its own hash tag)", ErrInvalidOptions, r.Prefix)
@@ -125,6 +154,10 @@ func (o *Options) withDefaults() (Options, error) {
 		return r, fmt.Errorf("%w: HealthCheckInterval %v is below 10ms", ErrInvalidOptions, r.HealthCheckInterval)
 	case r.MaxCachedUsers < 0:
 		return r, fmt.Errorf("%w: MaxCachedUsers %d is negative", ErrInvalidOptions, r.MaxCachedUsers)
+	case r.MinReplicas < 0:
+		return r, fmt.Errorf("%w: MinReplicas %d is negative", ErrInvalidOptions, r.MinReplicas)
+	case r.WaitTimeout < 0 || (r.MinReplicas > 0 && r.WaitTimeout < time.Millisecond):
+		return r, fmt.Errorf("%w: WaitTimeout %v is below 1ms", ErrInvalidOptions, r.WaitTimeout)
 	}
 	return r, nil
 }
@@ -215,6 +248,11 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 	if err != nil {
 		return nil, err
 	}
+	if o.MinReplicas > 0 {
+		if err := checkWaitClient(client, o.WaitTimeout); err != nil {
+			return nil, err
+		}
+	}
 	base := o.Prefix + "{v}:"
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
@@ -224,7 +262,7 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 		userPrefix:      base + "e:",
 		revokePrefix:    base + "r:",
 		indexKey:        base + "ri",
-		channel:         o.Prefix + "inval",
+		channel:         base + "inval",
 		cancel:          cancel,
 		done:            make(chan struct{}),
 		users:           make(map[string]uint64),
@@ -389,18 +427,27 @@ func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
 		// refusing keeps every message parseable.
 		return 0, fmt.Errorf("redisstore: bump epoch: user ID must be 1..%d bytes", maxUserIDLen)
 	}
-	vals, err := bumpScript.Run(ctx, s.client, []string{s.userKey(userID), s.globalKey}, s.channel, userID).Int64Slice()
+	reply, werr := s.write(ctx, bumpScript, []string{s.userKey(userID), s.globalKey}, s.channel, userID)
+	if reply == nil {
+		return 0, unavailable("bump epoch", werr)
+	}
+	vals, err := reply.Int64Slice()
+	if err == nil && (len(vals) != 2 || vals[0] < 0 || vals[1] < 0) {
+		err = fmt.Errorf("unexpected script reply %v", vals)
+	}
 	if err != nil {
 		return 0, unavailable("bump epoch", err)
 	}
-	if len(vals) != 2 || vals[0] < 0 || vals[1] < 0 {
-		return 0, unavailable("bump epoch", fmt.Errorf("unexpected script reply %v", vals))
-	}
 	u, g := uint64(vals[0]), uint64(vals[1])
+	// The bump took effect on the master (and was published), so the cache
+	// takes it even when it was not replicated: raising is always safe.
 	s.mu.Lock()
 	s.setUserLocked(userID, u)
 	s.global = max(s.global, g)
 	s.mu.Unlock()
+	if werr != nil {
+		return 0, unavailable("bump epoch", werr)
+	}
 	return u + g, nil
 }
 
@@ -409,13 +456,20 @@ func (s *Store) BumpGlobalEpoch(ctx context.Context) error {
 	if err := s.check(ctx, "bump global epoch"); err != nil {
 		return err
 	}
-	g, err := globalScript.Run(ctx, s.client, []string{s.globalKey}, s.channel).Int64()
+	reply, werr := s.write(ctx, globalScript, []string{s.globalKey}, s.channel)
+	if reply == nil {
+		return unavailable("bump global epoch", werr)
+	}
+	g, err := reply.Int64()
 	if err != nil {
 		return unavailable("bump global epoch", err)
 	}
 	s.mu.Lock()
 	s.global = max(s.global, uint64(max(g, 0)))
 	s.mu.Unlock()
+	if werr != nil {
+		return unavailable("bump global epoch", werr)
+	}
 	return nil
 }
 
@@ -429,14 +483,17 @@ func (s *Store) Revoke(ctx context.Context, id codec.SessionID, until time.Time)
 		return nil
 	}
 	hexID := hex.EncodeToString(id[:])
-	_, err := revokeScript.Run(ctx, s.client, []string{s.revokeKey(hexID), s.indexKey},
-		s.channel, strconv.FormatInt(ms, 10), hexID).Result()
-	if err != nil {
-		return unavailable("revoke", err)
+	reply, werr := s.write(ctx, revokeScript, []string{s.revokeKey(hexID), s.indexKey},
+		s.channel, strconv.FormatInt(ms, 10), hexID)
+	if reply == nil {
+		return unavailable("revoke", werr)
 	}
 	s.mu.Lock()
 	s.revoked[id] = max(s.revoked[id], ms)
 	s.mu.Unlock()
+	if werr != nil {
+		return unavailable("revoke", werr)
+	}
 	return nil
 }
 

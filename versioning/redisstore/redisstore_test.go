@@ -354,7 +354,7 @@ func TestBadMessageFlushesCache(t *testing.T) {
 	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
 		t.Fatalf("cached Epoch = %d, want 1 (cache should still be used)", e)
 	}
-	if err := c.Publish(ctx, prefix+"inval", "garbage").Err(); err != nil {
+	if err := c.Publish(ctx, prefix+"{v}:inval", "garbage").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if !waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(ctx, "alice"); return e == 7 }) {

@@ -1,6 +1,11 @@
 package redisstore
 
 import (
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,70 +17,299 @@ import (
 	"github.com/sealedsession/sealedsession/versioning/storetest"
 )
 
-// TestCluster runs the conformance suite through a ClusterClient against a
-// 3-master Redis Cluster (the hash tag keeps every script's keys in one
-// slot), and checks that a bump made through a client routed to one node
-// reaches a store subscribed through another.
+// newClusterClient returns a UniversalClient for a Cluster, seeded with
+// addrs only (it discovers the other nodes), closed when the test ends.
+func newClusterClient(t testing.TB, addrs ...string) redis.UniversalClient {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:         addrs,
+		IsClusterMode: true,
+		DialTimeout:   500 * time.Millisecond,
+		ReadTimeout:   2 * time.Second,
+		WriteTimeout:  time.Second,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// slotOwner returns the node of cl that serves key (the others answer
+// MOVED).
+func slotOwner(t *testing.T, cl *redistest.Cluster, key string) *redistest.Server {
+	t.Helper()
+	var owner *redistest.Server
+	for _, n := range cl.Nodes {
+		if _, err := n.Do("EXISTS", key); err == nil {
+			if owner != nil {
+				t.Fatalf("two nodes serve %q", key)
+			}
+			owner = n
+		} else if !strings.HasPrefix(err.Error(), "MOVED") {
+			t.Fatalf("EXISTS %q on %s: %v", key, n.Addr(), err)
+		}
+	}
+	if owner == nil {
+		t.Fatalf("no node serves %q", key)
+	}
+	return owner
+}
+
+// TestCluster runs the conformance suite through go-redis's
+// UniversalClient in cluster mode against a 3-master Redis Cluster, checks
+// the key layout (every key and the channel in one slot) and measures how
+// fast a bump reaches instances seeded through other nodes.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starting a cluster takes seconds")
 	}
 	cl := redistest.StartCluster(t, 3)
-	newCluster := func(t *testing.T) *redis.ClusterClient {
-		c := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:       cl.Addrs(),
-			DialTimeout: 500 * time.Millisecond,
-			ReadTimeout: time.Second,
-		})
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	addrs := cl.Addrs()
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) versioning.Store {
-			return openStore(t, newCluster(t), &Options{Prefix: uniquePrefix(t)}, nil)
+			if _, ok := newClusterClient(t, addrs...).(*redis.ClusterClient); !ok {
+				t.Fatal("UniversalClient with IsClusterMode is not a ClusterClient")
+			}
+			return openStore(t, newClusterClient(t, addrs...), &Options{Prefix: uniquePrefix(t)}, nil)
 		})
 	})
-	t.Run("Propagation", func(t *testing.T) {
-		prefix := uniquePrefix(t)
-		a := openStore(t, newCluster(t), &Options{Prefix: prefix}, nil)
-		b := openStore(t, newCluster(t), &Options{Prefix: prefix}, nil)
-		ctx := t.Context()
-		if _, err := b.Epoch(ctx, "alice"); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if _, err := a.BumpEpoch(ctx, "alice"); err != nil {
-			t.Fatal(err)
-		}
-		if !waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == 1 }) {
-			t.Fatal("bump not seen by the other store")
-		}
-		t.Logf("cluster bump-to-visible: %v", time.Since(start))
-		id := codec.SessionID{7}
-		if err := a.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-		if !waitUntil(2*time.Second, func() bool { r, _ := b.IsRevoked(ctx, id); return r }) {
-			t.Fatal("revocation not seen by the other store")
-		}
-	})
+	t.Run("OneSlot", func(t *testing.T) { testOneSlot(t, cl) })
+	t.Run("Propagation", func(t *testing.T) { testClusterPropagation(t, cl) })
 }
 
-// TestSentinel runs the conformance suite through a Sentinel failover
-// client (no failover here; that is issue 10's test).
+// testOneSlot checks the key layout rule: every key a store writes and its
+// channel hash to one slot (CLUSTER KEYSLOT), whatever the user ID holds
+// (braces included), and every key it created is on one node.
+func testOneSlot(t *testing.T, cl *redistest.Cluster) {
+	prefix := uniquePrefix(t)
+	s := openStore(t, newClusterClient(t, cl.Addrs()[0]), &Options{Prefix: prefix}, nil)
+	ctx := t.Context()
+	users := []string{"alice", "a{b}c", "}{", "{", "user with spaces", strings.Repeat("x", maxUserIDLen)}
+	for _, u := range users {
+		if _, err := s.BumpEpoch(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.BumpGlobalEpoch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := codec.SessionID{0xab, 0xcd}
+	if err := s.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{s.globalKey, s.indexKey, s.channel, s.revokeKey(hex.EncodeToString(id[:]))}
+	for _, u := range users {
+		names = append(names, s.userKey(u))
+	}
+	want, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", s.globalKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		got, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", n)
+		if err != nil || got != want {
+			t.Errorf("CLUSTER KEYSLOT %q = %s, %v; want %s (the slot of the global key)", n, got, err, want)
+		}
+	}
+	// Every key the scripts created is on the slot owner, in that slot.
+	owner := slotOwner(t, cl, s.globalKey)
+	count := 0
+	for _, n := range cl.Nodes {
+		keys, err := n.Do("KEYS", prefix+"*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range strings.SplitSeq(keys, "\n") {
+			if k == "" {
+				continue
+			}
+			count++
+			if n != owner {
+				t.Errorf("key %q is on %s, not on the slot owner %s", k, n.Addr(), owner.Addr())
+			}
+		}
+	}
+	if want := len(users) + 3; count != want {
+		t.Errorf("found %d keys with the prefix, want %d (users, g, r:<id>, ri)", count, want)
+	}
+	t.Logf("all %d keys and the channel in slot %s on %s", count, want, owner.Addr())
+}
+
+// testClusterPropagation: store A is seeded with one node, store B with
+// another; bumps and revocations made through A reach B's cache. The
+// subscription of B lands on the slot owner (the channel carries the hash
+// tag), and plain SUBSCRIBE connections to every node show that classic
+// pub/sub delivers the message through any node.
+func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
+	addrs := cl.Addrs()
+	prefix := uniquePrefix(t)
+	a := openStore(t, newClusterClient(t, addrs[0]), &Options{Prefix: prefix}, nil)
+	var seen atomic.Uint64
+	var seenAt atomic.Int64
+	b := openStore(t, newClusterClient(t, addrs[2]), &Options{Prefix: prefix}, func(m Message) {
+		if m.Kind == KindUser && m.UserID == "alice" {
+			seenAt.Store(time.Now().UnixNano())
+			seen.Store(m.Value)
+		}
+	})
+	ctx := t.Context()
+	owner := slotOwner(t, cl, a.globalKey)
+	// B's subscriber is on the slot owner: PUBSUB NUMSUB counts the
+	// subscribers connected to the node asked.
+	for _, n := range cl.Nodes {
+		r, err := n.Do("PUBSUB", "NUMSUB", b.channel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSubs := "0"
+		if n == owner {
+			wantSubs = "2" // stores A and B
+		}
+		if !strings.HasSuffix(r, "\n"+wantSubs) {
+			t.Errorf("PUBSUB NUMSUB on %s = %q, want %s subscribers", n.Addr(), r, wantSubs)
+		}
+	}
+
+	// One raw subscriber per node, to see the broadcast through every node.
+	type raw struct {
+		node  string
+		owner bool
+		at    atomic.Int64 // unix ns of the latest alice message
+		value atomic.Uint64
+	}
+	raws := make([]*raw, len(cl.Nodes))
+	for i, n := range cl.Nodes {
+		r := &raw{node: n.Addr(), owner: n == owner}
+		raws[i] = r
+		c := newClient(t, n.Addr())
+		ps := c.Subscribe(ctx, b.channel)
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ps.Close() })
+		go func() {
+			for m := range ps.Channel() {
+				if msg, err := ParseMessage(m.Payload); err == nil && msg.UserID == "alice" {
+					r.at.Store(time.Now().UnixNano())
+					r.value.Store(msg.Value)
+				}
+			}
+		}()
+	}
+
+	if _, err := b.Epoch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	var storeDelays []time.Duration
+	rawDelays := make([][]time.Duration, len(raws))
+	for i := range n {
+		start := time.Now()
+		e, err := a.BumpEpoch(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e != uint64(i+1) {
+			t.Fatalf("bump %d returned %d", i+1, e)
+		}
+		ok := waitUntil(2*time.Second, func() bool {
+			if seen.Load() < e {
+				return false
+			}
+			for _, r := range raws {
+				if r.value.Load() < e {
+					return false
+				}
+			}
+			return true
+		})
+		if !ok {
+			t.Fatalf("bump %d not seen by B and every node's subscriber within 2s", e)
+		}
+		storeDelays = append(storeDelays, time.Unix(0, seenAt.Load()).Sub(start))
+		for j, r := range raws {
+			rawDelays[j] = append(rawDelays[j], time.Unix(0, r.at.Load()).Sub(start))
+		}
+		if got, err := b.Epoch(ctx, "alice"); err != nil || got != e {
+			t.Fatalf("B.Epoch after bump %d = %d, %v", e, got, err)
+		}
+	}
+	t.Logf("cluster bump-to-visible on store B (seeded with another node) over %d bumps: median %v, p99 %v, max %v",
+		n, percentile(storeDelays, 0.5), percentile(storeDelays, 0.99), slices.Max(storeDelays))
+	for j, r := range raws {
+		role := "other node (cluster-bus broadcast)"
+		if r.owner {
+			role = "slot owner"
+		}
+		t.Logf("  plain SUBSCRIBE on %s, %s: median %v, p99 %v", r.node, role,
+			percentile(rawDelays[j], 0.5), percentile(rawDelays[j], 0.99))
+	}
+	if p99 := percentile(storeDelays, 0.99); p99 > 500*time.Millisecond {
+		t.Errorf("p99 bump-to-visible %v exceeds 500ms", p99)
+	}
+
+	id := codec.SessionID{7}
+	if err := a.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(2*time.Second, func() bool { r, _ := b.IsRevoked(ctx, id); return r }) {
+		t.Fatal("revocation not seen by B")
+	}
+	if err := b.BumpGlobalEpoch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(2*time.Second, func() bool { e, _ := a.Epoch(ctx, "alice"); return e == n+1 }) {
+		t.Fatal("global bump made through B not seen by A")
+	}
+}
+
+// newSentinelClient returns a UniversalClient for the Sentinel set-up
+// (MasterName set: a failover client), closed when the test ends.
+func newSentinelClient(t testing.TB, st *redistest.Sentinel) redis.UniversalClient {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName:    st.MasterName,
+		Addrs:         st.SentinelAddrs(),
+		DialTimeout:   200 * time.Millisecond,
+		DialerRetries: 1,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
+		MaxRetries:    -1,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestSentinel runs the conformance suite through go-redis's
+// UniversalClient in failover mode, with and without MinReplicas (the
+// failover itself is TestFailover).
 func TestSentinel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starting sentinels takes seconds")
 	}
 	st := redistest.StartSentinel(t)
-	storetest.Run(t, func(t *testing.T) versioning.Store {
-		c := redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:    st.MasterName,
-			SentinelAddrs: st.SentinelAddrs(),
-			DialTimeout:   500 * time.Millisecond,
-			ReadTimeout:   time.Second,
+	for _, minReplicas := range []int{0, 1} {
+		name := "Plain"
+		if minReplicas > 0 {
+			name = "MinReplicas1"
+		}
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) versioning.Store {
+				c := newSentinelClient(t, st)
+				if _, ok := c.(*redis.Client); !ok {
+					t.Fatalf("UniversalClient with MasterName is %T, want a failover *redis.Client", c)
+				}
+				return openStore(t, c, &Options{Prefix: uniquePrefix(t), MinReplicas: minReplicas, WaitTimeout: 500 * time.Millisecond}, nil)
+			})
 		})
-		t.Cleanup(func() { _ = c.Close() })
-		return openStore(t, c, &Options{Prefix: uniquePrefix(t)}, nil)
-	})
+	}
+	// With MinReplicas the write is on the replica when it is acknowledged.
+	s := openStore(t, newSentinelClient(t, st), &Options{Prefix: uniquePrefix(t), MinReplicas: 1, WaitTimeout: 500 * time.Millisecond}, nil)
+	ctx := t.Context()
+	for i := range 20 {
+		e, err := s.BumpEpoch(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Replica.Do("GET", s.userKey("alice"))
+		if err != nil || got != strconv.FormatUint(e, 10) || e != uint64(i+1) {
+			t.Fatalf("bump %d acknowledged as %d; replica has %q, %v", i+1, e, got, err)
+		}
+	}
 }
