@@ -125,9 +125,10 @@ func (s *Session) LastSeen() time.Time {
 	return s.p.Header().LastSeen
 }
 
-// IdleDeadline returns when the session ends if no request renews it.
+// IdleDeadline returns when the session ends if no request renews it
+// (never later than the absolute deadline).
 func (s *Session) IdleDeadline() time.Time {
-	return s.LastSeen().Add(s.m.checker.Policy().IdleTimeout)
+	return earlier(s.LastSeen().Add(s.m.checker.Policy().IdleTimeout), s.AbsoluteDeadline())
 }
 
 // AbsoluteDeadline returns when the session ends however active it is.

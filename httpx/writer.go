@@ -59,6 +59,12 @@ func (s *Session) write(h http.Header) error {
 		}
 		return nil
 	}
+	if s.rejected != nil && s.cs.present != 0 && !s.clearBad {
+		// The client's session could not be checked because the store is
+		// down. Writing this (anonymous) session would replace a cookie
+		// that may well be valid once the store answers: refuse instead.
+		return s.rejected
+	}
 	created := s.p.Header().ID.IsZero()
 	if err := s.ensureID(); err != nil {
 		return err

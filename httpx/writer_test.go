@@ -2,11 +2,16 @@ package httpx_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,4 +146,58 @@ func TestFromContextPanicsWithRemedy(t *testing.T) {
 		}
 	}()
 	httpx.FromContext(t.Context())
+}
+
+func TestStoreDownKeepsCookie(t *testing.T) {
+	down := &flakyStore{Store: memstore.New()}
+	e := newEnv(t, func(c *httpx.Config) { c.Store = down })
+	c := newClient(t, e.srv)
+	c.post("/login", "u", "sam")
+	before := cookieHeader(c.cookies())
+	down.fail.Store(true)
+	// Reading: an anonymous session, and the cookie is left alone.
+	resp, body := c.do("GET", "/whoami", nil)
+	if body != "user= note= gen=0" || len(resp.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("store down: %q %q", body, resp.Header.Values("Set-Cookie"))
+	}
+	// Writing would replace the logged-in cookie with an anonymous one:
+	// the request fails with 503 instead, and the cookie survives.
+	resp, _ = c.post("/note", "v", "lost?")
+	if resp.StatusCode != http.StatusServiceUnavailable || len(resp.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("write while store down: %d %q", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+	if cookieHeader(c.cookies()) != before {
+		t.Fatal("cookie changed during the outage")
+	}
+	down.fail.Store(false)
+	if got := c.get("/whoami"); got != "user=sam note= gen=1" {
+		t.Fatalf("after the outage: %q", got)
+	}
+	if e.rec.reasons()[0] != "store_unavailable" {
+		t.Fatal(e.rec.reasons())
+	}
+}
+
+// flakyStore fails every call while fail is set, like a store that is down.
+type flakyStore struct {
+	versioning.Store
+	fail atomic.Bool
+}
+
+func (f *flakyStore) err() error {
+	return &versioning.StoreError{Op: "test", Err: errors.New("connection refused")}
+}
+
+func (f *flakyStore) Epoch(ctx context.Context, u string) (uint64, error) {
+	if f.fail.Load() {
+		return 0, f.err()
+	}
+	return f.Store.Epoch(ctx, u)
+}
+
+func (f *flakyStore) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
+	if f.fail.Load() {
+		return false, f.err()
+	}
+	return f.Store.IsRevoked(ctx, id)
 }
