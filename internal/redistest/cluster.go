@@ -74,14 +74,17 @@ func StartCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 	return cl
 }
 
-// Sentinel is one master, one replica and three sentinels monitoring the
-// master under MasterName, started by StartSentinel.
+// Sentinel is one master, one replica (or more, see WithReplicas) and
+// three sentinels monitoring the master under MasterName, started by
+// StartSentinel.
 type Sentinel struct {
 	// MasterName is the name the sentinels monitor the master under.
 	MasterName string
 	// Master and Replica are the data nodes as started; after a failover
-	// their roles are swapped.
+	// their roles are swapped. Replica is Replicas[0].
 	Master, Replica *Server
+	// Replicas are every replica as started (one unless WithReplicas).
+	Replicas []*Server
 	// Sentinels are the three sentinel processes.
 	Sentinels []*Server
 }
@@ -119,9 +122,9 @@ func (s *Sentinel) MasterAddr() (string, error) {
 	return "", err
 }
 
-// StartSentinel starts a master, a replica of it and three sentinels
-// (quorum 2, down-after 1 s, failover timeout 5 s), waits until the replica
-// is in sync and the sentinels agree a failover is possible (SENTINEL
+// StartSentinel starts a master, a replica of it (n replicas with
+// WithReplicas(n)) and three sentinels (quorum 2, down-after 1 s, failover
+// timeout 5 s), waits until every replica is in sync and the sentinels agree a failover is possible (SENTINEL
 // CKQUORUM), and registers cleanups that stop everything.
 func StartSentinel(tb testing.TB, opts ...Option) *Sentinel {
 	tb.Helper()
@@ -139,11 +142,19 @@ func StartSentinel(tb testing.TB, opts ...Option) *Sentinel {
 	}
 	st.Master = startServer(tb, bin, dir("master"), freePort(tb, false), c.args)
 	rargs := append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(st.Master.Port())}, c.args...)
-	st.Replica = startServer(tb, bin, dir("replica"), freePort(tb, false), rargs)
-	waitFor(tb, "replica in sync", func() (bool, string) {
-		info, err := st.Replica.Do("INFO", "replication")
-		return err == nil && strings.Contains(info, "master_link_status:up"), info
-	})
+	for i := range max(c.replicas, 1) {
+		name := "replica"
+		if i > 0 {
+			name += strconv.Itoa(i)
+		}
+		r := startServer(tb, bin, dir(name), freePort(tb, false), rargs)
+		waitFor(tb, "replica in sync", func() (bool, string) {
+			info, err := r.Do("INFO", "replication")
+			return err == nil && strings.Contains(info, "master_link_status:up"), info
+		})
+		st.Replicas = append(st.Replicas, r)
+	}
+	st.Replica = st.Replicas[0]
 	for i := range 3 {
 		d := dir("sentinel" + strconv.Itoa(i))
 		port := freePort(tb, false)

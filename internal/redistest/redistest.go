@@ -40,7 +40,14 @@ const startTimeout = 10 * time.Second
 type Option func(*config)
 
 type config struct {
-	args []string
+	args     []string
+	replicas int // StartSentinel only; 0 means 1
+}
+
+// WithReplicas makes StartSentinel start n replicas (default 1).
+// Other helpers ignore it.
+func WithReplicas(n int) Option {
+	return func(c *config) { c.replicas = n }
 }
 
 // WithArgs appends command-line arguments to redis-server, for example
@@ -128,6 +135,9 @@ func (s *Server) start() error {
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
+		// A replica's full sync would otherwise wait 5 s for more
+		// replicas to share the transfer.
+		"--repl-diskless-sync-delay", "0",
 		"--dir", s.dir,
 		"--logfile", s.logPath(),
 	}

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,28 +87,40 @@ func TestStartSentinel(t *testing.T) {
 }
 
 // TestSentinelFailover checks the sentinel configuration actually fails
-// over: killing the master promotes the replica.
+// over: killing the master promotes a replica, and with two replicas the
+// other one follows the new master.
 func TestSentinelFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a failover takes seconds")
 	}
-	st := StartSentinel(t)
+	st := StartSentinel(t, WithReplicas(2))
+	if len(st.Replicas) != 2 || st.Replica != st.Replicas[0] {
+		t.Fatalf("Replicas = %v", st.Replicas)
+	}
 	start := time.Now()
 	st.Master.Kill()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var promoted, other *Server
+	for promoted == nil {
 		addr, _ := st.MasterAddr()
-		if addr == st.Replica.Addr() {
-			break
+		for i, r := range st.Replicas {
+			if addr == r.Addr() {
+				promoted, other = r, st.Replicas[1-i]
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no failover within 30s; master is %q", addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	role, err := st.Replica.Do("ROLE")
+	role, err := promoted.Do("ROLE")
 	if err != nil || !strings.HasPrefix(role, "master") {
 		t.Fatalf("promoted replica ROLE = %q, %v", role, err)
 	}
-	t.Logf("sentinels promoted the replica %v after the master was killed", time.Since(start))
+	t.Logf("sentinels promoted a replica %v after the master was killed", time.Since(start))
+	waitFor(t, "the other replica to follow the new master", func() (bool, string) {
+		info, err := other.Do("INFO", "replication")
+		return err == nil && strings.Contains(info, "master_port:"+strconv.Itoa(promoted.Port())) &&
+			strings.Contains(info, "master_link_status:up"), info
+	})
 }
