@@ -1,0 +1,339 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// failoverApp is one application instance: an httpx Manager over its own
+// Sentinel-backed store, behind a test server. GET /login logs in as
+// alice; GET /me answers "user=<id>".
+type failoverApp struct {
+	store *Store
+	m     *httpx.Manager
+	srv   *httptest.Server
+}
+
+func newFailoverApp(t *testing.T, st *redistest.Sentinel, prefix string, keys *sealed.Keyring, policy versioning.StoreFailurePolicy) *failoverApp {
+	t.Helper()
+	s := openStore(t, newSentinelClient(t, st), &Options{
+		Prefix:              prefix,
+		MinReplicas:         1,
+		WaitTimeout:         500 * time.Millisecond,
+		HealthCheckInterval: 100 * time.Millisecond,
+		MaxStale:            20 * time.Second,
+	}, nil)
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: s, OnStoreError: policy, InsecureAllowPlainHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.FromContext(r.Context()).Login("alice"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "user="+httpx.FromContext(r.Context()).UserID())
+	})
+	srv := httptest.NewServer(m.Wrap(mux))
+	t.Cleanup(srv.Close)
+	return &failoverApp{store: s, m: m, srv: srv}
+}
+
+// get requests path with the cookie and returns the status and body.
+func (a *failoverApp) get(path, cookie string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, a.srv.URL+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := a.srv.Client().Do(req.WithContext(ctx))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+type bumpResult struct {
+	at    time.Time
+	epoch uint64
+	err   error
+}
+
+type reqResult struct {
+	at     time.Time
+	app    string
+	status int
+	body   string
+	err    error
+}
+
+// TestFailover kills the Sentinel master in the middle of a run of bumps
+// (MinReplicas 1) and of requests to two application instances, one
+// failing closed and one serving a bounded-stale cache, then restarts the
+// killed process the way a supervisor would (it comes back empty and
+// rejoins as a replica). It checks that no acknowledged bump is lost, that
+// requests follow each instance's store-down policy, that everything
+// recovers without help, and it measures the delays.
+func TestFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a failover takes seconds")
+	}
+	// Two replicas: after the failover one is left, so WAIT 1 succeeds
+	// as soon as it follows the new master.
+	t.Run("TwoReplicas", func(t *testing.T) { testFailover(t, 2) })
+	// One replica: after the failover none is left until the killed
+	// process is restarted and rejoins as a replica; writes fail with
+	// ErrNotReplicated meanwhile.
+	t.Run("OneReplicaRestarted", func(t *testing.T) { testFailover(t, 1) })
+}
+
+func testFailover(t *testing.T, replicas int) {
+	st := redistest.StartSentinel(t, redistest.WithReplicas(replicas))
+	key, err := sealed.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sealed.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := uniquePrefix(t)
+	closedApp := newFailoverApp(t, st, prefix, keys, versioning.FailClosed)
+	staleApp := newFailoverApp(t, st, prefix, keys, versioning.ServeStale)
+	bumper := closedApp.store
+
+	// Log in on the fail-closed instance; both accept the cookie.
+	status, body, err := func() (int, string, error) {
+		resp, err := closedApp.srv.Client().Get(closedApp.srv.URL + "/login")
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			if c.Name == "session" {
+				return resp.StatusCode, c.Name + "=" + c.Value, nil
+			}
+		}
+		return resp.StatusCode, "", errors.New("no session cookie")
+	}()
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("login: %d, %v", status, err)
+	}
+	cookie := body
+	for _, app := range []*failoverApp{closedApp, staleApp} {
+		if status, body, err := app.get("/me", cookie); err != nil || status != 200 || body != "user=alice" {
+			t.Fatalf("before the failover: %d %q %v", status, body, err)
+		}
+	}
+
+	var (
+		mu    sync.Mutex
+		bumps []bumpResult
+		reqs  []reqResult
+		wg    sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	wg.Add(2)
+	go func() { // bumps of bob, acknowledged or not
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			e, err := bumper.BumpEpoch(ctx, "bob")
+			cancel()
+			mu.Lock()
+			bumps = append(bumps, bumpResult{time.Now(), e, err})
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	go func() { // requests with alice's cookie to both instances
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for name, app := range map[string]*failoverApp{"fail-closed": closedApp, "serve-stale": staleApp} {
+				status, body, err := app.get("/me", cookie)
+				mu.Lock()
+				reqs = append(reqs, reqResult{time.Now(), name, status, body, err})
+				mu.Unlock()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+
+	time.Sleep(300 * time.Millisecond)
+	killAt := time.Now()
+	st.Master.Kill()
+	var promoted *redistest.Server
+	if !waitUntil(20*time.Second, func() bool {
+		addr, _ := st.MasterAddr()
+		for _, r := range st.Replicas {
+			if addr == r.Addr() {
+				promoted = r
+			}
+		}
+		return promoted != nil
+	}) {
+		t.Fatal("sentinels did not promote a replica within 20s")
+	}
+	switchAt := time.Now()
+	var restartAt time.Time
+	if replicas == 1 {
+		// A supervisor restarts the crashed process; without persistence
+		// it comes back empty, and the sentinels turn it into a replica
+		// of the new master (after which WAIT 1 can succeed again).
+		st.Master.Restart()
+		restartAt = time.Now()
+	}
+	var trustedAt time.Time
+	if !waitUntil(20*time.Second, func() bool {
+		ok1, _ := closedApp.store.Trusted()
+		ok2, _ := staleApp.store.Trusted()
+		return ok1 && ok2
+	}) {
+		t.Fatal("stores did not trust their cache again within 20s")
+	}
+	trustedAt = time.Now()
+	ackedAfterKill := func() (time.Time, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range bumps {
+			if b.err == nil && b.at.After(killAt) {
+				return b.at, true
+			}
+		}
+		return time.Time{}, false
+	}
+	if !waitUntil(20*time.Second, func() bool { _, ok := ackedAfterKill(); return ok }) {
+		t.Fatal("no bump acknowledged within 20s after the kill")
+	}
+	ackAt, _ := ackedAfterKill()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// 1. No acknowledged bump is lost: acknowledged values only grow, and
+	// the new master holds at least the highest one.
+	var maxAcked uint64
+	var acked, refused, notReplicated, ackedBefore int
+	for _, b := range bumps {
+		if b.err != nil {
+			refused++
+			if !errors.Is(b.err, versioning.ErrStoreUnavailable) {
+				t.Errorf("bump error %v does not match ErrStoreUnavailable", b.err)
+			}
+			if errors.Is(b.err, ErrNotReplicated) {
+				notReplicated++
+			}
+			continue
+		}
+		acked++
+		if b.at.Before(killAt) {
+			ackedBefore++
+		}
+		if b.epoch <= maxAcked {
+			t.Errorf("bump acknowledged as %d after one acknowledged as %d: an acknowledged bump was lost", b.epoch, maxAcked)
+		}
+		maxAcked = max(maxAcked, b.epoch)
+	}
+	if ackedBefore == 0 || acked == ackedBefore {
+		t.Fatalf("%d bumps acknowledged before the kill, %d in all: the run did not straddle the failover", ackedBefore, acked)
+	}
+	got, err := promoted.Do("GET", bumper.userKey("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strconv.ParseUint(got, 10, 64); err != nil || n < maxAcked {
+		t.Errorf("new master holds bob's counter %q, below the highest acknowledged %d", got, maxAcked)
+	}
+	if replicas == 1 {
+		if role, _ := st.Master.Do("ROLE"); !strings.HasPrefix(role, "slave") {
+			t.Errorf("restarted old master has role %q, want a replica", role)
+		}
+	}
+
+	// 2. Requests follow each instance's policy: serve-stale always served
+	// alice (cache within MaxStale); fail-closed refused her session (an
+	// anonymous request, never an error page) while Redis was away, and
+	// both accept her again after recovery.
+	var closedRefused, closedServed int
+	for _, r := range reqs {
+		if r.err != nil || r.status != http.StatusOK {
+			t.Errorf("%s at kill%+v: status %d, %v", r.app, r.at.Sub(killAt).Round(time.Millisecond), r.status, r.err)
+			continue
+		}
+		switch {
+		case r.app == "serve-stale" && r.body != "user=alice":
+			t.Errorf("serve-stale at kill%+v: %q, want alice served from the cache", r.at.Sub(killAt).Round(time.Millisecond), r.body)
+		case r.app == "fail-closed" && r.body == "user=":
+			closedRefused++
+			if r.at.Before(killAt) || r.at.After(trustedAt) {
+				t.Errorf("fail-closed refused alice at kill%+v, outside the outage (trusted again at kill+%v)",
+					r.at.Sub(killAt).Round(time.Millisecond), trustedAt.Sub(killAt).Round(time.Millisecond))
+			}
+		case r.app == "fail-closed" && r.body == "user=alice":
+			closedServed++
+		case r.app == "fail-closed":
+			t.Errorf("fail-closed: unexpected body %q", r.body)
+		}
+	}
+	if closedRefused == 0 {
+		t.Error("fail-closed instance never refused the session during the failover")
+	}
+	for _, app := range []*failoverApp{closedApp, staleApp} {
+		if status, body, err := app.get("/me", cookie); err != nil || status != 200 || body != "user=alice" {
+			t.Errorf("after recovery: %d %q %v", status, body, err)
+		}
+	}
+
+	// 3. Log out everywhere works again and reaches the other instance.
+	if err := closedApp.m.ForceLogout(t.Context(), "alice"); err != nil {
+		t.Fatalf("ForceLogout after the failover: %v", err)
+	}
+	for name, app := range map[string]*failoverApp{"fail-closed": closedApp, "serve-stale": staleApp} {
+		if !waitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }) {
+			t.Errorf("%s still accepts alice's cookie after ForceLogout", name)
+		}
+	}
+
+	restarted := "not restarted"
+	if !restartAt.IsZero() {
+		restarted = "restarted at +" + restartAt.Sub(killAt).Round(time.Millisecond).String()
+	}
+	t.Logf("%d replica(s), master killed at 0: sentinels promoted a replica at +%v; old master %s; both stores trusted again at +%v; first acknowledged (replicated) bump at +%v",
+		replicas, switchAt.Sub(killAt).Round(time.Millisecond), restarted,
+		trustedAt.Sub(killAt).Round(time.Millisecond), ackAt.Sub(killAt).Round(time.Millisecond))
+	t.Logf("%d bumps: %d acknowledged (%d before the kill, highest %d, new master holds %s), %d refused (%d of them ErrNotReplicated); fail-closed requests: %d refused, %d served; %d requests in all",
+		len(bumps), acked, ackedBefore, maxAcked, got, refused, notReplicated, closedRefused, closedServed, len(reqs))
+}
