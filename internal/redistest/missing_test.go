@@ -61,3 +61,22 @@ func TestMissingBinary(t *testing.T) {
 		t.Errorf("with %s=1: skipped %q, failed %q; want a failure", RequireEnv, tb.skipped, tb.failed)
 	}
 }
+
+func TestRequireServer(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv(RequireEnv, "1")
+	tb := &recordingTB{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(stopped); !ok {
+					panic(r)
+				}
+			}
+		}()
+		RequireServer(tb)
+	}()
+	if !strings.Contains(tb.failed, "redis-server") {
+		t.Errorf("RequireServer without redis-server and %s=1: failed %q, want a failure naming redis-server", RequireEnv, tb.failed)
+	}
+}

@@ -91,6 +91,15 @@ func binaries(tb testing.TB, needCLI bool) (server, cli string) {
 	return server, cli
 }
 
+// RequireServer skips or fails tb, by the package's rule, unless a
+// redis-server binary is in PATH, for tests that start Redis by other
+// means (a script). It returns the binary's path.
+func RequireServer(tb testing.TB) string {
+	tb.Helper()
+	bin, _ := binaries(tb, false)
+	return bin
+}
+
 // Start starts a redis-server on a free loopback port, waits until it
 // answers PING and registers a cleanup that stops it.
 func Start(tb testing.TB, opts ...Option) *Server {
