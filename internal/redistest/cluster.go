@@ -155,6 +155,12 @@ func StartSentinel(tb testing.TB, opts ...Option) *Sentinel {
 		st.Replicas = append(st.Replicas, r)
 	}
 	st.Replica = st.Replicas[0]
+	// The master counts a replica for WAIT only once it is online on its
+	// side too (after the replica's first acknowledgement).
+	waitFor(tb, "replicas online at the master", func() (bool, string) {
+		info, err := st.Master.Do("INFO", "replication")
+		return err == nil && strings.Count(info, "state=online") == len(st.Replicas), info
+	})
 	for i := range 3 {
 		d := dir("sentinel" + strconv.Itoa(i))
 		port := freePort(tb, false)

@@ -58,3 +58,32 @@ func ExampleParseMessage() {
 	// true 3 alice
 	// true
 }
+
+// Behind Sentinel, MinReplicas makes a forced logout wait until a replica
+// holds it, so a failover right after cannot undo it. A bump that no
+// replica confirmed in time returns ErrNotReplicated: report it as not
+// done (or retry; bumping twice logs out just the same).
+func ExampleOptions_minReplicas() {
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName:    "sealedsession",
+		Addrs:         []string{"127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381"}, // sentinels
+		DialTimeout:   200 * time.Millisecond,
+		DialerRetries: 1,
+		ReadTimeout:   time.Second, // above WaitTimeout
+	})
+	defer client.Close()
+
+	store, err := redisstore.New(client, &redisstore.Options{MinReplicas: 1, WaitTimeout: 500 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	_, err = store.BumpEpoch(context.Background(), "user-42")
+	switch {
+	case errors.Is(err, redisstore.ErrNotReplicated):
+		log.Printf("forced logout not confirmed by a replica, retry: %v", err)
+	case err != nil:
+		log.Printf("forced logout failed: %v", err)
+	}
+}
