@@ -2,9 +2,9 @@
 # Load test: a hello-world server three ways (bare, wrapped by sealedsession,
 # reading a gorilla/sessions session) on loopback, each driven by wrk for a
 # bounded time with the session cookie sent on every request. Prints
-# requests/s and the ratio to bare, one "load: <mode> <req/s>" line per
-# server for tools (bench/cmd/report -load), and stops every server it
-# started.
+# requests/s and the ratio to bare, "load: <mode> <req/s>" (median) and
+# "load-round: <round> <mode> <req/s>" lines for tools (bench/cmd/report
+# -load), and stops every server it started.
 #
 # wrk and the server share the machine's cores, so one run is noisy: the
 # servers are run ROUNDS times in turn (bare, sealedsession, gorilla, bare,
@@ -74,6 +74,7 @@ for mode in $MODES; do
 	fi
 	r=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.$mode")
 	echo "round $round: $mode $r req/s" >&2
+	echo "load-round: $round $mode $r"
 	runs[$mode]="${runs[$mode]:-} $r"
 done
 done

@@ -39,6 +39,7 @@ func main() {
 	loadDuration := flag.String("load-duration", "10s", "wrk -d per server and round")
 	loadRounds := flag.Int("load-rounds", 3, "load test rounds (median taken)")
 	commit := flag.String("commit", "", "the commit measured (default: git rev-parse HEAD of the checkout)")
+	note := flag.String("note", "", "a remark printed under the machine table (e.g. other load on the machine)")
 	flag.Parse()
 
 	root, err := repoRoot()
@@ -48,6 +49,7 @@ func main() {
 	benchDir := filepath.Join(root, "bench")
 	rawPath := filepath.Join(benchDir, "results.txt")
 
+	loadStart := loadAvg()
 	var raw []byte
 	if *in != "" {
 		if raw, err = os.ReadFile(*in); err != nil {
@@ -74,6 +76,7 @@ func main() {
 		Benchtime: *benchtime,
 		RawFile:   "bench/results.txt",
 		Commit:    *commit,
+		Note:      *note,
 	}
 	if rep.Commit == "" {
 		rep.Commit = gitCommit(root)
@@ -82,10 +85,11 @@ func main() {
 		rep.Benchtime = "(from " + filepath.Base(*in) + ")"
 	}
 	if *load {
-		if rep.Load, err = runLoad(benchDir, *loadDuration, *loadRounds); err != nil {
+		if rep.Load, rep.LoadRounds, err = runLoad(benchDir, *loadDuration, *loadRounds); err != nil {
 			log.Fatal(err)
 		}
 	}
+	rep.LoadAvg = loadStart + " at the start, " + loadAvg() + " at the end"
 	if *in == "" || filepath.Clean(*in) != rawPath {
 		if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
 			log.Fatal(err)
@@ -150,8 +154,8 @@ func runBenchmarks(dir, pattern string, count int, benchtime string) ([]byte, er
 	return out.Bytes(), nil
 }
 
-// runLoad runs load.sh and reads its "load: <mode> <req/s>" lines.
-func runLoad(dir, duration string, rounds int) ([]LoadResult, error) {
+// runLoad runs load.sh and reads its results.
+func runLoad(dir, duration string, rounds int) ([]LoadResult, []LoadRound, error) {
 	cmd := exec.Command("bash", "load.sh")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DURATION="+duration, "ROUNDS="+strconv.Itoa(rounds))
@@ -159,30 +163,48 @@ func runLoad(dir, duration string, rounds int) ([]LoadResult, error) {
 	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("load.sh: %w", err)
+		return nil, nil, fmt.Errorf("load.sh: %w", err)
 	}
 	return ParseLoad(&out)
 }
 
-// ParseLoad reads load.sh's "load: <mode> <req/s>" lines.
-func ParseLoad(r io.Reader) ([]LoadResult, error) {
+// ParseLoad reads load.sh's "load: <mode> <req/s>" (medians) and
+// "load-round: <round> <mode> <req/s>" lines.
+func ParseLoad(r io.Reader) ([]LoadResult, []LoadRound, error) {
 	var out []LoadResult
+	var rounds []LoadRound
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 3 || f[0] != "load:" {
-			continue
+		switch {
+		case len(f) == 3 && f[0] == "load:":
+			v, err := strconv.ParseFloat(f[2], 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("load.sh output %q: %w", sc.Text(), err)
+			}
+			out = append(out, LoadResult{Mode: f[1], RPS: v})
+		case len(f) == 4 && f[0] == "load-round:":
+			n, err1 := strconv.Atoi(f[1])
+			v, err2 := strconv.ParseFloat(f[3], 64)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, nil, fmt.Errorf("load.sh output %q: %w", sc.Text(), err)
+			}
+			rounds = append(rounds, LoadRound{Round: n, LoadResult: LoadResult{Mode: f[2], RPS: v}})
 		}
-		v, err := strconv.ParseFloat(f[2], 64)
-		if err != nil {
-			return nil, fmt.Errorf("load.sh output %q: %w", sc.Text(), err)
-		}
-		out = append(out, LoadResult{Mode: f[1], RPS: v})
 	}
 	if len(out) == 0 {
-		return nil, errors.New("load.sh printed no results")
+		return nil, nil, errors.New("load.sh printed no results")
 	}
-	return out, sc.Err()
+	return out, rounds, sc.Err()
+}
+
+// loadAvg returns the 1-minute load average, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func runsOf(r *Results) int {

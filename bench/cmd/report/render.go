@@ -21,6 +21,16 @@ type Report struct {
 	Benchtime string
 	RawFile   string // where the raw output was kept, relative to the repo root
 	Commit    string // the commit measured
+	Note      string // a free remark under the machine table
+	LoadAvg   string // the machine's load average during the run
+
+	LoadRounds []LoadRound // each round of the load test
+}
+
+// LoadRound is one round of one server in the load test.
+type LoadRound struct {
+	Round int
+	LoadResult
 }
 
 // LoadResult is one wrk run of the hello-world server.
@@ -172,7 +182,13 @@ func (rep *Report) Markdown() string {
 	if rep.Commit != "" {
 		w("| commit | %s |\n", rep.Commit)
 	}
+	if rep.LoadAvg != "" {
+		w("| load average (1 min) | %s |\n", rep.LoadAvg)
+	}
 	w("\n")
+	if rep.Note != "" {
+		w("%s\n\n", rep.Note)
+	}
 	w("Every contender does the same request work on the same session (bench/payload.go): user ID, two roles, a 32-byte CSRF token, a flash, ")
 	w("a cart (3 items typical, 40 large), a locale, issued-at, last-seen, generation and user epoch. ")
 	w("**read**: the request carries the session cookie; the handler opens it and reads the user ID and the cart. ")
@@ -299,6 +315,36 @@ func (rep *Report) Markdown() string {
 			w("| %s | %.0f | %s |\n", l.Mode, l.RPS, of)
 		}
 		w("\n")
+		if len(rep.LoadRounds) > 0 {
+			byRound := map[int]map[string]float64{}
+			var order []int
+			for _, lr := range rep.LoadRounds {
+				if byRound[lr.Round] == nil {
+					byRound[lr.Round] = map[string]float64{}
+					order = append(order, lr.Round)
+				}
+				byRound[lr.Round][lr.Mode] = lr.RPS
+			}
+			w("Each round (servers in turn; the table above is the median):\n\n| round |")
+			for _, l := range rep.Load {
+				w(" %s |", l.Mode)
+			}
+			w("\n| ---: |%s\n", strings.Repeat(" ---: |", len(rep.Load)))
+			for _, n := range order {
+				w("| %d |", n)
+				bare := byRound[n]["bare"]
+				for _, l := range rep.Load {
+					v := byRound[n][l.Mode]
+					if bare > 0 && l.Mode != "bare" {
+						w(" %.0f (%.0f%%) |", v, v/bare*100)
+					} else {
+						w(" %.0f |", v)
+					}
+				}
+				w("\n")
+			}
+			w("\n")
+		}
 	}
 
 	if rep.RawFile != "" {

@@ -44,11 +44,12 @@ func fixedReport(t *testing.T) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load, err := ParseLoad(strings.NewReader("noise\nload: bare 20000\nload: sealedsession 18000.5\nload: gorilla 9000\n"))
+	load, rounds, err := ParseLoad(strings.NewReader("noise\nload-round: 1 bare 21000\nload-round: 1 sealedsession 17000\nload-round: 1 gorilla 9000\n" +
+		"load: bare 20000\nload: sealedsession 18000.5\nload: gorilla 9000\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Report{Results: res, Load: load, Machine: "Test CPU", Cores: 2, GoVersion: "go1.26.8",
+	return &Report{Results: res, Load: load, LoadRounds: rounds, LoadAvg: "1.5 at the start, 2.0 at the end", Note: "A note.", Machine: "Test CPU", Cores: 2, GoVersion: "go1.26.8",
 		OS: "linux/amd64", Date: "2026-11-27 09:00 UTC", Count: runsOf(res), Benchtime: "1s", RawFile: "bench/results.txt", Commit: "abc123def456"}
 }
 
@@ -112,7 +113,8 @@ func TestMarkdown(t *testing.T) {
 		"| 64 | 2.80 µs | – | 243 | 21.00 µs | – | 352 |",
 		"| 4096 | 16.00 µs | – | 5641 | fails | – | – |",
 		"securecookie: the value is too long: 7520",
-		"| sealedsession | 18000 | 90% |",
+		"| sealedsession | 18000 | 90% |", "| 1 | 21000 | 17000 (81%) | 9000 (43%) |",
+		"| load average (1 min) | 1.5 at the start, 2.0 at the end |", "\nA note.\n",
 		"met", "**missed**", "[bench/results.txt](bench/results.txt)",
 	} {
 		if !strings.Contains(md, want) {
