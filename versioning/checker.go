@@ -120,8 +120,9 @@ func (c *Checker) IdleDeadline(h *codec.Header) time.Time {
 // order: payload version; issued-at and last-seen no further in the future
 // than the clock skew; absolute timeout; idle timeout; then, with a Store,
 // revocation of h.ID and, for an authenticated session (h.UserID != ""),
-// the user epoch (h.UserEpoch below the store's effective epoch is
-// rejected; equal or higher is accepted).
+// the user epoch (h.UserEpoch must equal the store's effective epoch: a
+// lower one was logged out by a bump; a higher one means the store lost
+// increments and can no longer vouch for the session).
 //
 // It returns Fresh or Renew with a nil error, or Rejected with an error
 // matching one of ErrUnsupportedVersion, ErrIssuedInFuture,
@@ -204,7 +205,7 @@ func (c *Checker) checkStore(ctx context.Context, h *codec.Header) (Verdict, err
 			return Rejected, &StoreError{Op: "epoch", Err: err}
 		}
 	}
-	if h.UserEpoch < epoch {
+	if h.UserEpoch != epoch {
 		return Rejected, &EpochError{UserID: h.UserID, Have: h.UserEpoch, Current: epoch}
 	}
 	return Fresh, nil

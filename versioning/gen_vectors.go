@@ -48,7 +48,7 @@ func main() {
 		{name: "version-zero", version: 0, expect: "bad version"},
 		{name: "epoch-missing-is-zero", comment: "store has no counter for the user", user: "alice", expect: "fresh"},
 		{name: "epoch-current", user: "alice", userEpoch: 3, storeUser: 2, storeGlobal: 1, expect: "fresh"},
-		{name: "epoch-ahead", comment: "a header epoch above the store's is accepted", user: "alice", userEpoch: 9, storeUser: 2, expect: "fresh"},
+		{name: "epoch-ahead", comment: "a header epoch above the store's is refused: the store lost increments", user: "alice", userEpoch: 9, storeUser: 2, expect: "epoch bumped"},
 		{name: "epoch-bumped", user: "alice", userEpoch: 2, storeUser: 2, storeGlobal: 1, expect: "epoch bumped"},
 		{name: "global-bump", user: "alice", userEpoch: 0, storeGlobal: 1, expect: "epoch bumped"},
 		{name: "anonymous-ignores-epochs", userEpoch: 0, storeGlobal: 5, expect: "fresh"},
