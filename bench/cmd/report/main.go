@@ -81,7 +81,9 @@ func main() {
 	if rep.Commit == "" {
 		rep.Commit = gitCommit(root)
 	}
-	if *in != "" {
+	benchtimeSet := false
+	flag.Visit(func(f *flag.Flag) { benchtimeSet = benchtimeSet || f.Name == "benchtime" })
+	if *in != "" && !benchtimeSet {
 		rep.Benchtime = "(from " + filepath.Base(*in) + ")"
 	}
 	if *load {

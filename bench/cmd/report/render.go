@@ -159,7 +159,15 @@ func (rep *Report) Targets() []Target {
 				ours = l.RPS
 			}
 		}
-		if bare > 0 && ours > 0 {
+		if paired := rep.pairedLoadRatios("sealedsession"); len(paired) > 0 {
+			// Rounds run the servers in turn, so the ratio within a round
+			// is the fair comparison when the machine's load drifts.
+			med := median(paired)
+			t.Known = true
+			t.Met = med >= 0.85
+			t.Measured = fmt.Sprintf("%.0f%% (median of %d paired rounds, %.0f–%.0f%%; medians %.0f vs %.0f req/s)",
+				med*100, len(paired), slices.Min(paired)*100, slices.Max(paired)*100, ours, bare)
+		} else if bare > 0 && ours > 0 {
 			t.Known = true
 			t.Met = ours/bare >= 0.85
 			t.Measured = fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", ours/bare*100, ours, bare)
@@ -167,6 +175,35 @@ func (rep *Report) Targets() []Target {
 		out = append(out, t)
 	}
 	return out
+}
+
+// pairedLoadRatios returns mode's requests/s over bare's, round by round.
+func (rep *Report) pairedLoadRatios(mode string) []float64 {
+	bare, ours := map[int]float64{}, map[int]float64{}
+	for _, lr := range rep.LoadRounds {
+		switch lr.Mode {
+		case "bare":
+			bare[lr.Round] = lr.RPS
+		case mode:
+			ours[lr.Round] = lr.RPS
+		}
+	}
+	var out []float64
+	for n, b := range bare {
+		if o, ok := ours[n]; ok && b > 0 {
+			out = append(out, o/b)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // Markdown renders BENCHMARKS.md.
@@ -325,7 +362,7 @@ func (rep *Report) Markdown() string {
 				}
 				byRound[lr.Round][lr.Mode] = lr.RPS
 			}
-			w("Each round (servers in turn; the table above is the median):\n\n| round |")
+			w("Each round (servers in turn; the table above is the median of each column, the target uses the median of the per-round ratios):\n\n| round |")
 			for _, l := range rep.Load {
 				w(" %s |", l.Mode)
 			}
