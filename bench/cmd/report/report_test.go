@@ -101,7 +101,7 @@ func TestTargets(t *testing.T) {
 	check("≥ 5× faster than gorilla/sessions (read)", true, true) // 25000/1450
 	check("≥ 5× faster than gorilla/sessions (rmw)", true, true)  // 8×
 	check("cookie ≥ 40% smaller", true, true)                     // 66%
-	check("wrapped hello-world ≥ 85%", true, true)                // 90%
+	check("wrapped hello-world ≥ 85%", true, false)               // one paired round: 81%
 }
 
 func TestMarkdown(t *testing.T) {
