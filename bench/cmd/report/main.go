@@ -39,6 +39,7 @@ func main() {
 	loadDuration := flag.String("load-duration", "10s", "wrk -d per server and round")
 	loadRounds := flag.Int("load-rounds", 3, "load test rounds (median taken)")
 	commit := flag.String("commit", "", "the commit measured (default: git rev-parse HEAD of the checkout)")
+	loadIn := flag.String("load-in", "", "read load.sh output from this file instead of running it")
 	note := flag.String("note", "", "a remark printed under the machine table (e.g. other load on the machine)")
 	flag.Parse()
 
@@ -86,12 +87,25 @@ func main() {
 	if *in != "" && !benchtimeSet {
 		rep.Benchtime = "(from " + filepath.Base(*in) + ")"
 	}
-	if *load {
+	switch {
+	case *loadIn != "":
+		f, err := os.Open(*loadIn)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rep.Load, rep.LoadRounds, err = ParseLoad(f)
+		_ = f.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+	case *load:
 		if rep.Load, rep.LoadRounds, err = runLoad(benchDir, *loadDuration, *loadRounds); err != nil {
 			log.Fatal(err)
 		}
 	}
-	rep.LoadAvg = loadStart + " at the start, " + loadAvg() + " at the end"
+	if *in == "" || *load { // something was measured in this run
+		rep.LoadAvg = loadStart + " at the start, " + loadAvg() + " at the end"
+	}
 	if *in == "" || filepath.Clean(*in) != rawPath {
 		if err := os.WriteFile(rawPath, raw, 0o644); err != nil {
 			log.Fatal(err)

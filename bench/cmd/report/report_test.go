@@ -177,7 +177,7 @@ func TestSVG(t *testing.T) {
 	if rects != 1+4+4+2+3 {
 		t.Errorf("%d rects, want 14", rects)
 	}
-	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.5× open+decode", "1076 B", "Test CPU", "90% · 18000 req/s"} {
+	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.5× open+decode", "1076 B", "Test CPU", "90% · 18000 req/s", "target 85%"} {
 		if !strings.Contains(allText.String(), want) {
 			t.Errorf("SVG text lacks %q", want)
 		}
