@@ -77,6 +77,9 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		Observer:               httpx.NewSlogObserver(log),
 		InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP,
 		Now:                    cfg.Now,
+		// Every store of the demo (memory, bolt, Redis) keeps each user's
+		// live sessions: "Your devices" and the admin's session lists.
+		TrackSessions: true,
 	})
 	if err != nil {
 		_ = closeStore()
@@ -95,6 +98,8 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 	mux.HandleFunc("POST /cart/clear", a.cartClear)
 	mux.HandleFunc("GET /admin", a.admin)
 	mux.HandleFunc("POST /admin/force-logout", a.forceLogout)
+	mux.HandleFunc("POST /admin/revoke-session", a.adminRevokeSession)
+	mux.HandleFunc("POST /devices/logout", a.deviceLogout)
 	mux.HandleFunc("GET /api/session", a.apiSession)
 
 	// Cross-origin POSTs are refused before the session is even opened.
@@ -172,6 +177,14 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.Rejected() != nil && d.Notice == "" {
 		d.Notice = "Your previous session ended (" + httpx.ReasonLabel(s.Rejected()) + ")."
+	}
+	if s.Authenticated() {
+		devs, err := a.devices(r, s.UserID(), s)
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "list sessions", "user", s.UserID(), "err", err)
+			d.Error = "Your devices cannot be listed: the session store is unavailable."
+		}
+		d.Devices = devs
 	}
 	a.render(w, r, http.StatusOK, "home", d)
 }
@@ -256,6 +269,12 @@ func (a *app) admin(w http.ResponseWriter, r *http.Request) {
 		if u.Name != s.UserID() {
 			d.Users = append(d.Users, u.Name)
 		}
+		devs, err := a.devices(r, u.Name, s)
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "list sessions", "user", u.Name, "err", err)
+			d.Error = "Sessions cannot be listed: the session store is unavailable."
+		}
+		d.UserSessions = append(d.UserSessions, userSessions{User: u.Name, Sessions: devs})
 	}
 	a.render(w, r, http.StatusOK, "admin", d)
 }

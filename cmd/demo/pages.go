@@ -78,7 +78,11 @@ type pageData struct {
 	Catalogue []product
 
 	// admin
-	Users []string
+	Users        []string
+	UserSessions []userSessions
+
+	// home: the user's own sessions
+	Devices []device
 }
 
 var funcs = template.FuncMap{
@@ -131,6 +135,12 @@ The server keeps only a per-user epoch (for "log out everywhere") and a short li
 <form method="post" action="/logout-everywhere" class="inline"><button id="logout-everywhere">Log out everywhere</button></form>
 <form method="post" action="/logout" class="inline"><button class="secondary">Log out</button></form>
 {{else}}<p>You are not signed in. <a href="/login">Log in</a> as one of the demo users.</p>{{end}}</section>
+{{if .User}}<section id="devices"><h2>Your devices</h2>
+<p class="muted">Every live session of your user, oldest first (kept by the store with <code>Config.TrackSessions</code>).</p>
+<table><tr><th>Session</th><th>Created</th><th>Last seen</th><th>Client</th><th>Network</th><th></th></tr>
+{{range .Devices}}<tr class="device"><td><code>{{.Tag}}</code>{{if .Current}} <strong>(this device)</strong>{{end}}</td><td>{{ts .Created}}</td><td>{{ts .LastSeen}}</td><td>{{.Client}}</td><td>{{.Network}}</td>
+<td><form method="post" action="/devices/logout" class="inline"><input type="hidden" name="tag" value="{{.Tag}}"><button class="secondary">Log out that device</button></form></td></tr>
+{{end}}</table></section>{{end}}
 {{template "facts" .Facts}}{{template "bottom"}}`
 
 const loginPage = `{{template "top" .}}<h1>Log in</h1>
@@ -158,6 +168,13 @@ const adminPage = `{{template "top" .}}<h1>Admin</h1>
 <p>This bumps the user's epoch in the store: every session issued to that user before now is refused, on every instance sharing the store.</p>
 <form method="post" action="/admin/force-logout"><label>User <select name="user" id="target">{{range .Users}}<option>{{.}}</option>{{end}}</select></label>
 <button id="force-logout">Force logout</button></form></section>
+<section id="sessions"><h2>Active sessions</h2>
+<p class="muted">Each demo user's live sessions. "Revoke" logs out that one device: its session ID is revoked until it would have expired.</p>
+{{range .UserSessions}}<h3><code>{{.User}}</code>: {{len .Sessions}} session(s)</h3>
+{{if .Sessions}}<table><tr><th>Session</th><th>Created</th><th>Last seen</th><th>Client</th><th>Network</th><th></th></tr>
+{{$user := .User}}{{range .Sessions}}<tr class="session" data-user="{{$user}}"><td><code>{{.Tag}}</code>{{if .Current}} <strong>(you, now)</strong>{{end}}</td><td>{{ts .Created}}</td><td>{{ts .LastSeen}}</td><td>{{.Client}}</td><td>{{.Network}}</td>
+<td>{{if not .Current}}<form method="post" action="/admin/revoke-session" class="inline"><input type="hidden" name="user" value="{{$user}}"><input type="hidden" name="id" value="{{.ID}}"><button class="secondary">Revoke</button></form>{{end}}</td></tr>
+{{end}}</table>{{end}}{{end}}</section>
 {{template "facts" .Facts}}{{template "bottom"}}`
 
 const errorPage = `{{template "top" .}}<h1>{{.Title}}</h1>{{template "bottom"}}`
