@@ -118,6 +118,7 @@ func (rep *Report) SVG() string {
 		top := y - 34 - len(lbars)*rowH
 		fmt.Fprintf(&panels, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#0f766e" stroke-width="1.5" stroke-dasharray="5 3" stroke-opacity="0.7"/>`+"\n", xt, top-4, xt, y-34)
 		fmt.Fprintf(&panels, `<text x="%.1f" y="%d" font-size="11" fill="#0f766e" text-anchor="middle">target 85%%</text>`+"\n", xt, y-6)
+		y += 14
 	}
 	height := y + 24
 
