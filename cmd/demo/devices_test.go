@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 )
 
@@ -118,7 +119,17 @@ func adminRevoke(t *testing.T, h http.Handler) {
 	if !strings.Contains(page, "<code>"+tagOf(a1)+"</code>") || !strings.Contains(page, "<code>"+tagOf(a2)+"</code>") {
 		t.Error("alice's session tags are not on the admin page")
 	}
-	first := rows[0][2]
+	// Two logins in the same millisecond may list in either order: pick
+	// a1's row by its tag.
+	var first string
+	for _, row := range rows {
+		if id, err := codec.ParseSessionID(row[2]); err == nil && id.Tag() == tagOf(a1) {
+			first = row[2]
+		}
+	}
+	if first == "" {
+		t.Fatalf("no revoke form for alice's first session %s", tagOf(a1))
+	}
 
 	for name, tc := range map[string]struct {
 		c    *client
