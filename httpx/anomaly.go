@@ -20,8 +20,9 @@ type ClientChangeAction uint8
 
 const (
 	// ClientChangeReport raises an EventAnomaly and serves the session as
-	// usual. It is the default: networks change (mobile, VPN) far more
-	// often than cookies are stolen.
+	// usual, re-binding it to the new client so that the event is raised
+	// once per change. It is the default: networks change (mobile, VPN)
+	// far more often than cookies are stolen.
 	ClientChangeReport ClientChangeAction = iota
 	// ClientChangeReauthenticate raises the event and logs the user out of
 	// this session (new session ID, old one revoked); the session's other
@@ -174,6 +175,10 @@ func (m *Manager) checkClient(s *Session) bool {
 	reason := fmt.Errorf("%w: %s changed since login", ErrClientChanged, what)
 	m.emit(s, Event{Kind: EventAnomaly, Reason: reason, SessionTag: h.ID.Tag(), UserID: h.UserID})
 	switch m.cfg.OnClientChange {
+	case ClientChangeReport:
+		// Bind to the client now presenting the session, so the event is
+		// raised once per change rather than on every request.
+		m.bind(s)
 	case ClientChangeRefuse:
 		s.p = nil
 		s.fromClient = false
@@ -217,28 +222,41 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 	if haveNet {
 		info.Network = netp.String()
 	}
-	if haveNet {
-		if others, err := m.tracker.Sessions(s.ctx, userID); err == nil {
-			for _, o := range others {
-				if o.Network == "" || o.Network == info.Network || s.now.Sub(o.LastSeen) > m.cfg.SimultaneousWindow {
-					continue
-				}
-				if m.distant(o.Network, netp) {
-					m.emit(s, Event{Kind: EventAnomaly, Reason: fmt.Errorf("%w: %s and %s", ErrSimultaneousUse, o.Network, info.Network), SessionTag: o.ID.Tag(), UserID: userID})
-					break
-				}
+	others, err := m.tracker.Sessions(s.ctx, userID)
+	if err != nil {
+		return fmt.Errorf("httpx: login: list sessions: %w", err)
+	}
+	idle := m.checker.Policy().IdleTimeout
+	reported := false
+	for _, o := range others {
+		// A session that idled out is dead even though its entry lives
+		// until its absolute deadline: it must not hold a slot.
+		if !o.LastSeen.Add(idle).After(s.now) {
+			if err := m.tracker.RemoveSession(s.ctx, userID, o.ID); err != nil {
+				return fmt.Errorf("httpx: login: forget idle session: %w", err)
 			}
+			continue
+		}
+		if reported || !haveNet || o.Network == "" || o.Network == info.Network || s.now.Sub(o.LastSeen) > m.cfg.SimultaneousWindow {
+			continue
+		}
+		if m.distant(o.Network, netp) {
+			m.emit(s, Event{Kind: EventAnomaly, Reason: fmt.Errorf("%w: %s and %s", ErrSimultaneousUse, o.Network, info.Network), SessionTag: o.ID.Tag(), UserID: userID})
+			reported = true
 		}
 	}
 	evicted, err := m.tracker.AddSession(s.ctx, userID, info, m.cfg.MaxSessionsPerUser, m.cfg.OnSessionLimit == EvictOldest)
-	if err != nil {
-		return fmt.Errorf("httpx: login: %w", err)
-	}
+	// Sessions the store evicted are revoked even if the add itself then
+	// failed (a store may evict and still report an error, e.g. a write
+	// not replicated in time): an evicted session must not stay usable.
 	for _, e := range evicted {
-		if err := m.store.Revoke(s.ctx, e.ID, e.Expires); err != nil {
-			return fmt.Errorf("httpx: login: revoke evicted session: %w", err)
+		if rerr := m.store.Revoke(s.ctx, e.ID, e.Expires); rerr != nil {
+			return fmt.Errorf("httpx: login: revoke evicted session: %w", rerr)
 		}
 		m.emit(s, Event{Kind: EventDestroyed, SessionTag: e.ID.Tag(), UserID: userID})
+	}
+	if err != nil {
+		return fmt.Errorf("httpx: login: %w", err)
 	}
 	return nil
 }
@@ -297,7 +315,7 @@ func (m *Manager) RevokeSession(ctx context.Context, userID string, id codec.Ses
 	if err != nil {
 		return err
 	}
-	until := time.Now().Add(m.checker.Policy().AbsoluteTimeout)
+	until := m.cfg.Now().Add(m.checker.Policy().AbsoluteTimeout)
 	for _, si := range sessions {
 		if si.ID == id {
 			until = si.Expires

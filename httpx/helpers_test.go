@@ -24,7 +24,7 @@ type clock struct {
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)} }
+func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()

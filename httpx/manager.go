@@ -132,12 +132,28 @@ func (m *Manager) ForceLogout(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("httpx: ForceLogout: empty user ID")
 	}
-	_, err := m.store.BumpEpoch(ctx, userID)
-	return err
+	if _, err := m.store.BumpEpoch(ctx, userID); err != nil {
+		return err
+	}
+	if m.tracker != nil {
+		// Every tracked session of the user is dead now: free their slots.
+		sessions, err := m.tracker.Sessions(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, si := range sessions {
+			if err := m.tracker.RemoveSession(ctx, userID, si.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LogoutAll logs every user out everywhere (the global epoch is bumped).
-// Anonymous sessions are not affected.
+// Anonymous sessions are not affected. Tracked sessions (TrackSessions)
+// are not enumerated here; they stop counting against the concurrent
+// session limit as they idle out.
 func (m *Manager) LogoutAll(ctx context.Context) error {
 	return m.store.BumpGlobalEpoch(ctx)
 }
@@ -164,8 +180,25 @@ func Lookup(ctx context.Context) (*Session, bool) {
 type state struct {
 	s       Session
 	w       writer
-	payload codec.Payload // the decoded session, when it fits
-	pt      [1024]byte    // its plaintext, when it fits
+	ctx     sessionContext
+	payload codec.Payload // the decoded session
+	pt      [512]byte     // its plaintext, when it fits (typical sessions do)
+}
+
+// sessionContext carries the session in the request's context without a
+// separate allocation (it lives in the per-request state).
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+// Value returns the session for the package's key and defers to the parent
+// context otherwise.
+func (c *sessionContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
 }
 
 // Wrap returns next wrapped by the session middleware: the request's
@@ -190,7 +223,8 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		} else {
 			h.Add("Vary", "Cookie")
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		st.ctx = sessionContext{Context: r.Context(), s: s}
+		r = r.WithContext(&st.ctx)
 		st.w.r = r
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
