@@ -9,7 +9,7 @@
 // 32-byte [Key]. The additional data binds the version byte, the key ID and
 // a caller-given context (for example the cookie name), so an envelope made
 // for one cookie does not open as another. The exact format, the derivation
-// labels and test vectors are in the project's SPEC.md (spec/sealed.md).
+// labels and test vectors are in the project's SPEC.md.
 //
 // # Keys
 //

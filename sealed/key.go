@@ -34,7 +34,7 @@ const (
 // KeyPrefix starts the text form of a key written by [Key.Export].
 const KeyPrefix = "ssk1_"
 
-// Derivation labels (HKDF-SHA256 info strings); see spec/sealed.md.
+// Derivation labels (HKDF-SHA256 info strings); see SPEC.md.
 const (
 	keyIDInfo     = "sealedsession sealed v1 key id"
 	subkeyInfoPfx = "sealedsession sealed v1 subkey for purpose "
@@ -172,7 +172,7 @@ func parseKey(s string) (*Key, string) {
 
 // ID returns the key's ID: the first 4 bytes of HKDF-SHA256 with the
 // secret as input keying material, an empty salt and the info string
-// "sealedsession sealed v1 key id", read big-endian (see spec/sealed.md).
+// "sealedsession sealed v1 key id", read big-endian (see SPEC.md).
 func (k *Key) ID() KeyID { return k.id }
 
 // String returns "sealed.Key(<id>)". It never includes the secret.
@@ -208,5 +208,5 @@ func (k *Key) equal(o *Key) bool {
 }
 
 // trimWS removes the white space the text forms allow around a key: space,
-// tab, CR and LF (see spec/sealed.md).
+// tab, CR and LF (see SPEC.md).
 func trimWS(s string) string { return strings.Trim(s, " \t\r\n") }

@@ -218,7 +218,7 @@ func TestFormattingNeverPrintsSecret(t *testing.T) {
 	}
 }
 
-// TestDerivationExample pins the intermediate values that spec/sealed.md
+// TestDerivationExample pins the intermediate values that SPEC.md
 // gives as a worked example.
 func TestDerivationExample(t *testing.T) {
 	k := testKey(t, 0)

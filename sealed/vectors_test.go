@@ -13,7 +13,7 @@ import (
 )
 
 // vectorFile is one known-answer case of testdata/vectors (see
-// spec/sealed.md, "Test vectors"). The files are written by
+// SPEC.md, "Test vectors"). The files are written by
 // testdata/gen_vectors.go, which implements the spec independently.
 type vectorFile struct {
 	fields map[string]string

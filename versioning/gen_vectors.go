@@ -5,7 +5,7 @@
 //
 // Every vector uses the default policy (idle 30m, absolute 24h, renew
 // threshold 1m, clock skew 30s). The expectations below are stated by hand
-// from spec/versioning.md, not computed by the Checker.
+// from SPEC.md, not computed by the Checker.
 package main
 
 import (

@@ -1,7 +1,7 @@
 //go:build ignore
 
 // gen_vectors writes the known-answer vectors in vectors/ and the fuzz seed
-// corpora in fuzz/. It implements the envelope from spec/sealed.md on its
+// corpora in fuzz/. It implements the envelope from SPEC.md on its
 // own (HKDF-SHA256, XChaCha20-Poly1305, base64url), without importing the
 // sealed package, so the vectors check the package against the spec.
 //

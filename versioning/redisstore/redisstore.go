@@ -55,7 +55,7 @@
 // replicas before it is acknowledged; a write they did not confirm returns
 // an error matching [ErrNotReplicated]. An acknowledged bump then survives
 // a failover to any replica that confirmed it (see the spec,
-// spec/redisstore.md, for the exact guarantee and what WAIT does not cover).
+// SPEC.md, for the exact guarantee and what WAIT does not cover).
 // Messages are ASCII: "1 u <epoch> <userID>", "1 g <epoch>" and
 // "1 r <until unix ms> <32 lower-case hex digits>" (see [Message]).
 package redisstore

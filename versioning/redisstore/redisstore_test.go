@@ -373,7 +373,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestOutageAndRecovery(t *testing.T) {
 	// Persist every write so a restart keeps the epochs, as production
-	// Redis must (see spec/redisstore.md).
+	// Redis must (see SPEC.md).
 	srv := redistest.Start(t, redistest.WithArgs("--appendonly", "yes", "--appendfsync", "always"))
 	prefix := uniquePrefix(t)
 	clock := &fakeClock{}
