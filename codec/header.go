@@ -170,6 +170,7 @@ type VersionError struct {
 	Version uint8
 }
 
+// Error describes the failure; it never contains key material.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("codec: unsupported payload format version %d", e.Version)
 }

@@ -174,6 +174,7 @@ type TypeError struct {
 	Err error
 }
 
+// Error describes the failure; it never contains key material.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("codec: value %q does not decode into %s: %v", e.Name, e.Type, e.Err)
 }

@@ -44,6 +44,7 @@ type SizeError struct {
 	Chunks, MaxChunks int
 }
 
+// Error describes the failure; it never contains key material.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("httpx: session needs %d bytes in %d cookie(s), over the budget of %d bytes in at most %d cookies",
 		e.Size, e.Chunks, e.Budget, e.MaxChunks)

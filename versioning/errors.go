@@ -52,6 +52,7 @@ type EpochError struct {
 	Current uint64 // effective epoch in the store
 }
 
+// Error describes the failure; it never contains key material.
 func (e *EpochError) Error() string {
 	return fmt.Sprintf("versioning: user epoch bumped (session has %d, current %d)", e.Have, e.Current)
 }
@@ -66,6 +67,7 @@ type RevokedError struct {
 	UserID string          // the session's user, "" if anonymous
 }
 
+// Error describes the failure; it never contains key material.
 func (e *RevokedError) Error() string {
 	return "versioning: session " + e.ID.Tag() + " revoked"
 }
@@ -80,6 +82,7 @@ type StoreError struct {
 	Err error  // the store's error
 }
 
+// Error describes the failure; it never contains key material.
 func (e *StoreError) Error() string {
 	return "versioning: store unavailable (" + e.Op + "): " + e.Err.Error()
 }
@@ -96,6 +99,7 @@ type VersionError struct {
 	Version uint8 // the version found
 }
 
+// Error describes the failure; it never contains key material.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("versioning: unsupported payload format version %d (current %d)", e.Version, codec.Version)
 }
