@@ -1,20 +1,136 @@
-package main
+package browsertest
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/http"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/sealedsession/sealedsession/sealed"
 )
+
+// demoBin is the demo binary, built once by TestMain.
+var demoBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+// runMain builds ./cmd/demo from the repository root (the parent of this
+// module) into a temporary folder, then runs the tests.
+func runMain(m *testing.M) int {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browsertest:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "sealedsession-browsertest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browsertest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	demoBin = filepath.Join(dir, "demo")
+	cmd := exec.Command("go", "build", "-o", demoBin, "./cmd/demo")
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "browsertest: building the demo in %s: %v\n", root, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// logBuf is a goroutine-safe copy of a process's stderr.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening url=(http://127\.0\.0\.1:[0-9]+)/`)
+
+// startDemo runs the demo binary on a free loopback port with a memory
+// store, a fresh key and its own data folder, and returns its base URL once
+// it listens. The test's cleanup stops it (SIGTERM, then SIGKILL after 15 s)
+// and reports a panic or a non-zero exit.
+func startDemo(t *testing.T) string {
+	t.Helper()
+	k, err := sealed.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(demoBin, "-addr", "127.0.0.1:0", "-data", data, "-store", "memory")
+	cmd.Env = append(os.Environ(), "SESSION_KEYS="+k.Export())
+	log := &logBuf{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+			t.Errorf("demo exited before the end of the test (%v):\n%s", cmd.ProcessState, log.String())
+			return
+		default:
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("demo did not stop within 15s of SIGTERM; killed")
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("demo exit code %d after SIGTERM:\n%s", code, log.String())
+		}
+		if s := log.String(); strings.Contains(s, "panic") {
+			t.Errorf("demo log mentions a panic:\n%s", s)
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listeningRE.FindStringSubmatch(log.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-done:
+			t.Fatalf("demo exited at start-up:\n%s", log.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("demo did not listen within 15s:\n%s", log.String())
+	return ""
+}
 
 // findChromium returns the path of a Chromium or Chrome binary, or "".
 func findChromium() string {
@@ -27,29 +143,6 @@ func findChromium() string {
 		}
 	}
 	return ""
-}
-
-// serveDemo runs the demo on a loopback port and returns its base URL.
-func serveDemo(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Error(err)
-		}
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // sessionCookiesOf returns the browser's session cookies for base, read
@@ -76,6 +169,7 @@ func submit(ctx context.Context, id string) error {
 	return err
 }
 
+// text returns the text of the element with the given id.
 func text(ctx context.Context, id string) (string, error) {
 	return chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
 }
@@ -113,20 +207,20 @@ func whoAmI(t *testing.T, ctx context.Context, base string) string {
 	return who
 }
 
-// TestBrowser drives the demo with headless Chromium over plain http on
-// 127.0.0.1 (a secure context for cookies, so __Host- and Secure work).
+// TestBrowser drives the demo process with headless Chromium over plain
+// http on 127.0.0.1 (a secure context for cookies, so __Host- and Secure
+// work).
 func TestBrowser(t *testing.T) {
 	chromium := findChromium()
 	if chromium == "" {
 		if os.Getenv("SEALEDSESSION_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("no chromium binary found (looked for chromium, chromium-browser, google-chrome; or set CHROMIUM) and SEALEDSESSION_REQUIRE_CHROMIUM=1")
+			t.Fatal("no chromium binary found (looked for chromium, chromium-browser, google-chrome, google-chrome-stable; or set CHROMIUM) and SEALEDSESSION_REQUIRE_CHROMIUM=1")
 		}
 		t.Skip("skipping the browser test: no chromium binary found (install Debian's chromium, or set CHROMIUM=/path; SEALEDSESSION_REQUIRE_CHROMIUM=1 makes this a failure)")
 	}
-	h, _ := newTestApp(t, nil)
-	base := serveDemo(t, h)
+	base := startDemo(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
