@@ -63,13 +63,23 @@ func TestNotReplicated(t *testing.T) {
 	if !waitUntil(10*time.Second, online) {
 		t.Fatal("replica not online")
 	}
-	const wait = 200 * time.Millisecond
+	const wait = 400 * time.Millisecond // below newClient's 500 ms ReadTimeout; generous for a loaded CI machine
 	s := openStore(t, newClient(t, master.Addr()), &Options{Prefix: uniquePrefix(t), MinReplicas: 1, WaitTimeout: wait}, nil)
 	ctx := t.Context()
 	id := codec.SessionID{1}
-	if e, err := s.BumpEpoch(ctx, "alice"); err != nil || e != 1 {
-		info, _ := master.Do("INFO", "replication")
-		t.Fatalf("BumpEpoch = %d, %v\n%s", e, err, info)
+	// The first acknowledged write may race the replica's first ACK on a
+	// loaded machine: retry a bounded number of times (each retry bumps).
+	var bumps uint64
+	for i := 0; ; i++ {
+		e, err := s.BumpEpoch(ctx, "alice")
+		bumps++
+		if err == nil && e == bumps {
+			break
+		}
+		if i == 4 || !errors.Is(err, ErrNotReplicated) {
+			info, _ := master.Do("INFO", "replication")
+			t.Fatalf("BumpEpoch = %d, %v\n%s", e, err, info)
+		}
 	}
 	if err := s.BumpGlobalEpoch(ctx); err != nil {
 		t.Fatal(err)
@@ -98,15 +108,15 @@ func TestNotReplicated(t *testing.T) {
 		t.Errorf("unreplicated BumpEpoch took %v, want about WaitTimeout %v", took, wait)
 	}
 	// The write happened on the master: the cache may only go up.
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 4 {
-		t.Errorf("Epoch after the unconfirmed bumps = %d, %v; want 4 (2 own + 2 global)", e, err)
+	if e, err := s.Epoch(ctx, "alice"); err != nil || e != bumps+3 {
+		t.Errorf("Epoch after the unconfirmed bumps = %d, %v; want %d (%d own + 2 global)", e, err, bumps+3, bumps+1)
 	}
 
 	replica.Restart()
 	if !waitUntil(10*time.Second, online) {
 		t.Fatal("replica not back online")
 	}
-	if e, err := s.BumpEpoch(ctx, "alice"); err != nil || e != 5 {
-		t.Errorf("BumpEpoch with the replica back = %d, %v; want 5", e, err)
+	if e, err := s.BumpEpoch(ctx, "alice"); err != nil || e != bumps+4 {
+		t.Errorf("BumpEpoch with the replica back = %d, %v; want %d", e, err, bumps+4)
 	}
 }
