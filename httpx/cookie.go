@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // cookieSet is what a request carried of the session's cookie names.
@@ -137,7 +138,7 @@ func (m *Manager) setCookieLine(name string, value []byte, maxAge int) string {
 	b = append(b, '=')
 	b = append(b, value...)
 	b = m.appendAttrs(b, maxAge)
-	return string(b)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never touched again
 }
 
 // clearLine returns the Set-Cookie value that deletes cookie name.

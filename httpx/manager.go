@@ -218,11 +218,8 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		}
 		st.w = writer{ResponseWriter: w, s: s, r: r}
 		h := w.Header()
-		if _, ok := h["Vary"]; !ok {
-			h["Vary"] = varyCookie
-		} else {
-			h.Add("Vary", "Cookie")
-		}
+		// A fresh slice each time: handlers may write into header slices.
+		h["Vary"] = append(h["Vary"], "Cookie")
 		st.ctx = sessionContext{Context: r.Context(), s: s}
 		r = r.WithContext(&st.ctx)
 		st.w.r = r
@@ -233,10 +230,6 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		}
 	})
 }
-
-// varyCookie is shared; its capacity equals its length, so an append by
-// anyone copies rather than writing into it.
-var varyCookie = []string{"Cookie"}
 
 // load reads and checks the session a request carries into s.
 func (m *Manager) load(r *http.Request, s *Session, st *state) {

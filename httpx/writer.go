@@ -159,7 +159,7 @@ func markPrivate(h http.Header) {
 	cc := h.Get("Cache-Control")
 	switch {
 	case cc == "":
-		h.Set("Cache-Control", "private, no-cache=\"Set-Cookie\"")
+		h["Cache-Control"] = []string{"private, no-cache=\"Set-Cookie\""}
 	case strings.Contains(cc, "no-store") || strings.Contains(cc, "private"):
 	default:
 		cc = strings.ReplaceAll(cc, "public", "private")
