@@ -62,22 +62,41 @@ SESSION_KEYS=$(go run ./cmd/sealctl keygen 2>/dev/null)
 export SESSION_KEYS
 echo "SESSION_KEYS set (one key; the same ring on every instance)"
 
-port=${REDIS_PORT:-}
-if [ -z "$port" ]; then
+# pick_port: a random loopback port nothing listens on now.
+pick_port() {
+	local p
 	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 30000))
-		port_free "$port" && break
+		p=$((20000 + RANDOM % 30000))
+		port_free "$p" && { echo "$p"; return; }
 	done
-fi
-step "start redis-server on 127.0.0.1:$port"
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-	--dir "$work" --logfile "$work/redis.log" &
-pids+=($!)
-for _ in $(seq 100); do
-	redis_ping "$port" 2>/dev/null && break
-	sleep 0.05
+	echo "$p"
+}
+
+# Start redis-server; if it cannot bind (another process took the port in
+# the meantime, as parallel tests do) try another port, three times.
+started=0
+for attempt in 1 2 3; do
+	port=${REDIS_PORT:-$(pick_port)}
+	step "start redis-server on 127.0.0.1:$port"
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$work" --logfile "$work/redis.log" &
+	rpid=$!
+	for _ in $(seq 400); do
+		redis_ping "$port" 2>/dev/null && { started=1; break; }
+		kill -0 "$rpid" 2>/dev/null || break # it exited: port taken?
+		sleep 0.05
+	done
+	if [ "$started" = 1 ]; then
+		pids+=("$rpid")
+		break
+	fi
+	kill "$rpid" 2>/dev/null || true
+	wait "$rpid" 2>/dev/null || true
+	echo "redis-server did not answer on port $port (attempt $attempt):" >&2
+	tail -n 3 "$work/redis.log" >&2 2>/dev/null || true
+	[ -n "${REDIS_PORT:-}" ] && break
 done
-redis_ping "$port" || { echo "redis-server did not answer on port $port" >&2; exit 1; }
+[ "$started" = 1 ] || { echo "redis-server could not be started" >&2; exit 1; }
 echo "redis answers PONG"
 
 urls=()
