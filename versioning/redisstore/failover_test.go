@@ -278,7 +278,14 @@ func testFailover(t *testing.T, replicas int) {
 		t.Errorf("new master holds bob's counter %q, below the highest acknowledged %d", got, maxAcked)
 	}
 	if replicas == 1 {
-		if role, _ := st.Master.Do("ROLE"); !strings.HasPrefix(role, "slave") {
+		// The sentinels turn the restarted old master into a replica of
+		// the new one; on a loaded machine that can take a while.
+		isReplica := func() bool {
+			role, _ := st.Master.Do("ROLE")
+			return strings.HasPrefix(role, "slave")
+		}
+		if !waitUntil(30*time.Second, isReplica) {
+			role, _ := st.Master.Do("ROLE")
 			t.Errorf("restarted old master has role %q, want a replica", role)
 		}
 	}
@@ -326,11 +333,11 @@ func testFailover(t *testing.T, replicas int) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, versioning.ErrStoreUnavailable) || try == 5 {
+		if !errors.Is(err, versioning.ErrStoreUnavailable) || try == 40 {
 			t.Fatalf("ForceLogout after the failover, try %d: %v", try, err)
 		}
 		t.Logf("ForceLogout after the failover, try %d: %v (retrying)", try, err)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 	for name, app := range map[string]*failoverApp{"fail-closed": closedApp, "serve-stale": staleApp} {
 		if !waitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }) {
