@@ -531,16 +531,3 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("bad store: exit %d, want 1", code)
 	}
 }
-
-func TestTakeMinReplicas(t *testing.T) {
-	spec, n, err := takeMinReplicas("redis://127.0.0.1:6379/0?min_replicas=2&dial_timeout=1s")
-	if err != nil || n != 2 || strings.Contains(spec, "min_replicas") || !strings.Contains(spec, "dial_timeout=1s") {
-		t.Fatalf("%q %d %v", spec, n, err)
-	}
-	if _, _, err := takeMinReplicas("redis://127.0.0.1:6379/0?min_replicas=x"); err == nil {
-		t.Fatal("bad min_replicas accepted")
-	}
-	if spec, n, err := takeMinReplicas("redis://127.0.0.1:6379/0"); err != nil || n != 0 || spec != "redis://127.0.0.1:6379/0" {
-		t.Fatalf("%q %d %v", spec, n, err)
-	}
-}

@@ -16,6 +16,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/storespec"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -181,7 +182,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		s, closeStore, err := openStore(*store)
 		if err != nil {
 			fmt.Fprintf(stderr, "sealctl inspect: %v\n", err)
-			if errors.Is(err, errStoreUsage) {
+			if errors.Is(err, storespec.ErrUsage) {
 				return exitUsage
 			}
 			return exitFailure
