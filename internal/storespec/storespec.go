@@ -100,7 +100,7 @@ func openRedis(spec string, o Options) (versioning.Store, func() error, string, 
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, nil, "", fmt.Errorf("Redis at %s does not answer: %w", opts.Addr, err)
+		return nil, nil, "", fmt.Errorf("redis at %s does not answer: %w", opts.Addr, err)
 	}
 	r, err := redisstore.New(client, &redisstore.Options{MinReplicas: minReplicas})
 	if err != nil {
@@ -110,7 +110,7 @@ func openRedis(spec string, o Options) (versioning.Store, func() error, string, 
 	if err := r.WaitReady(ctx); err != nil {
 		_ = r.Close()
 		_ = client.Close()
-		return nil, nil, "", fmt.Errorf("Redis store not ready: %w", err)
+		return nil, nil, "", fmt.Errorf("redis store not ready: %w", err)
 	}
 	closeBoth := func() error {
 		_ = r.Close()
