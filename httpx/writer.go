@@ -120,22 +120,24 @@ func (s *Session) write(h http.Header) error {
 	}
 	markPrivate(h)
 
-	e := Event{SessionTag: hd.ID.Tag(), UserID: hd.UserID}
+	var kind EventKind
 	switch {
 	case s.migrated:
-		e.Kind = EventMigrated
+		kind = EventMigrated
 	case s.regenerated:
-		e.Kind = EventRegenerated
+		kind = EventRegenerated
 	case created:
-		e.Kind = EventCreated
+		kind = EventCreated
 	case s.reseal:
-		e.Kind = EventResealed
+		kind = EventResealed
 	case s.renew:
-		e.Kind = EventRenewed
+		kind = EventRenewed
 	default:
 		return nil // a change to a current session: not an event
 	}
-	m.emit(s, e)
+	if m.cfg.Observer != nil {
+		m.emit(s, Event{Kind: kind, SessionTag: hd.ID.Tag(), UserID: hd.UserID})
+	}
 	return nil
 }
 
