@@ -345,6 +345,9 @@ func (m *Manager) loadLegacy(s *Session, value string) {
 func (m *Manager) reject(s *Session, reason error, h *codec.Header) {
 	s.rejected = reason
 	s.clearBad = !errors.Is(reason, versioning.ErrStoreUnavailable)
+	if m.cfg.Observer == nil {
+		return
+	}
 	e := Event{Kind: EventRejected, Reason: reason}
 	if h != nil {
 		e.SessionTag = h.ID.Tag()
