@@ -15,14 +15,6 @@ import (
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
 
-// sealPurpose is the HKDF purpose of the subkeys that seal sessions.
-const sealPurpose = "sealedsession/session"
-
-// bearerContext is the associated data for tokens carried in an
-// Authorization header; no cookie name can produce it, so a token and a
-// cookie cannot stand in for each other.
-const bearerContext = "Authorization: Bearer"
-
 // Manager is the session middleware. Create one with New; it is safe for
 // concurrent use by any number of requests.
 type Manager struct {
@@ -74,19 +66,15 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.Join(ErrConfig, err)
 	}
 	for i := range m.names {
-		if i == 0 {
-			m.names[i] = c.CookieName
-		} else {
-			m.names[i] = c.CookieName + "-" + string(rune('0'+i))
-		}
+		m.names[i] = ChunkName(c.CookieName, i)
 	}
 	for n := 1; n <= HardMaxChunks; n++ {
-		m.contexts[n] = append([]byte(c.CookieName+"\x00"), byte(n))
+		m.contexts[n] = CookieContext(c.CookieName, n)
 	}
-	m.bearer = []byte(bearerContext)
+	m.bearer = []byte(BearerContext)
 	m.attrLen = m.maxAttrLen()
 	m.chunkMax = MaxSetCookieLine - len(m.names[HardMaxChunks-1]) - 1 - m.attrLen
-	m.sealer, err = sealed.NewSealer(c.Keys, sealPurpose, &sealed.SealerOptions{MaxSize: max(c.MaxTotalCookieBytes, 64<<10)})
+	m.sealer, err = sealed.NewSealer(c.Keys, SealPurpose, &sealed.SealerOptions{MaxSize: max(c.MaxTotalCookieBytes, 64<<10)})
 	if err != nil {
 		return nil, errors.Join(ErrConfig, err)
 	}

@@ -61,7 +61,7 @@ func FuzzSealedPayload(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	sealer, err := sealed.NewSealer(ring, "sealedsession/session", nil)
+	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func FuzzSealedPayload(f *testing.F) {
 	}))
 	f.Fuzz(func(t *testing.T, plaintext []byte, chunks uint8) {
 		n := 1 + int(chunks%4)
-		ctx := append([]byte(m.CookieName()+"\x00"), byte(n))
+		ctx := httpx.CookieContext(m.CookieName(), n)
 		text, err := sealer.Seal(nil, plaintext, ctx)
 		if err != nil {
 			return // too large to seal: never reaches a client
@@ -122,11 +122,7 @@ func chunkCookies(name, text string, n int) string {
 	size := (len(text) + n - 1) / n
 	for i := 0; i < n; i++ {
 		lo, hi := min(i*size, len(text)), min((i+1)*size, len(text))
-		cn := name
-		if i > 0 {
-			cn = name + "-" + string(rune('0'+i))
-		}
-		parts = append(parts, cn+"="+text[lo:hi])
+		parts = append(parts, httpx.ChunkName(name, i)+"="+text[lo:hi])
 	}
 	return strings.Join(parts, "; ")
 }

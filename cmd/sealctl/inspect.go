@@ -16,22 +16,17 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/storespec"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
 
-// These mirror the documented wire rules of package httpx: sessions are
-// sealed for the purpose "sealedsession/session"; a cookie session's
-// associated context is the cookie's base name, a zero byte, and the
-// number of chunk cookies as one byte; a Bearer token's context is
-// "Authorization: Bearer". Chunks are named base, base-1, ..., base-8 and
-// their values are concatenated in that order.
+// The wire rules (purpose, associated-data contexts, chunk names) come
+// from package httpx, so inspect opens exactly what the middleware writes.
 const (
-	sessionPurpose = "sealedsession/session"
-	bearerContext  = "Authorization: Bearer"
-	maxChunks      = 9
-	maxInputBytes  = 64 << 10
+	maxChunks     = httpx.HardMaxChunks
+	maxInputBytes = 64 << 10
 )
 
 // Status values inspect reports.
@@ -134,9 +129,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return report(stdout, stderr, &out, statusNotOpenable, err.Error())
 	}
 	ctxText := "cookie " + *name + fmt.Sprintf(", %d chunk(s)", n)
-	ad := append([]byte(*name+"\x00"), byte(n))
+	ad := httpx.CookieContext(*name, n)
 	if *bearer {
-		ctxText, ad = "Authorization: Bearer token", []byte(bearerContext)
+		ctxText, ad = "Authorization: Bearer token", []byte(httpx.BearerContext)
 	}
 	env, err := readEnvelope(text)
 	if err != nil {
@@ -155,7 +150,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "inspect", fmt.Errorf("SESSION_KEYS: %w", err))
 	}
-	sealer, err := sealed.NewSealer(ring, sessionPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
+	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
 	if err != nil {
 		return fail(stderr, "inspect", err)
 	}
@@ -259,11 +254,7 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 	for i, v := range inputs {
 		v = strings.TrimSpace(v)
 		if k, val, ok := strings.Cut(v, "="); ok {
-			want := name
-			if i > 0 {
-				want = fmt.Sprintf("%s-%d", name, i)
-			}
-			if k != want {
+			if want := httpx.ChunkName(name, i); k != want {
 				return "", 0, fmt.Errorf("value %d is named %q, expected %q (chunks go in order: %s, %s-1, ...)", i+1, k, want, name, name)
 			}
 			v = val
@@ -296,10 +287,11 @@ func joinHeader(line, name string) (string, int, error) {
 			continue
 		}
 		idx := -1
-		if k == name {
-			idx = 0
-		} else if rest, ok := strings.CutPrefix(k, name+"-"); ok && len(rest) == 1 && rest[0] >= '1' && rest[0] <= '8' {
-			idx = int(rest[0] - '0')
+		for i := 0; i < maxChunks; i++ {
+			if k == httpx.ChunkName(name, i) {
+				idx = i
+				break
+			}
 		}
 		if idx < 0 {
 			others = append(others, k)
