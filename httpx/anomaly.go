@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -210,17 +211,7 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 	if m.tracker == nil {
 		return nil
 	}
-	info := versioning.SessionInfo{
-		ID:       id,
-		Created:  s.now,
-		LastSeen: s.now,
-		Expires:  s.now.Add(m.checker.Policy().AbsoluteTimeout),
-		Client:   describeClient(s.req),
-	}
-	netp, haveNet := m.clientNet(s.req)
-	if haveNet {
-		info.Network = netp.String()
-	}
+	info, netp, haveNet := m.sessionInfo(s, id, s.now)
 	others, err := m.tracker.Sessions(s.ctx, userID)
 	if err != nil {
 		return fmt.Errorf("httpx: login: list sessions: %w", err)
@@ -258,6 +249,24 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 		return fmt.Errorf("httpx: login: %w", err)
 	}
 	return nil
+}
+
+// sessionInfo describes session id of the request's client for the
+// tracker: created at created, seen now, ending at its absolute deadline.
+// It also returns the client's network prefix, if known.
+func (m *Manager) sessionInfo(s *Session, id codec.SessionID, created time.Time) (versioning.SessionInfo, netip.Prefix, bool) {
+	info := versioning.SessionInfo{
+		ID:       id,
+		Created:  created,
+		LastSeen: s.now,
+		Expires:  created.Add(m.checker.Policy().AbsoluteTimeout),
+		Client:   describeClient(s.req),
+	}
+	netp, ok := m.clientNet(s.req)
+	if ok {
+		info.Network = netp.String()
+	}
+	return info, netp, ok
 }
 
 // distant reports whether two networks are far apart: by the

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
-	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // Session is the session of one request, as a handler sees it. Get it with
@@ -206,10 +205,7 @@ func (s *Session) Regenerate() error {
 		return err
 	}
 	old := s.header().ID
-	info := versioning.SessionInfo{ID: id, Created: s.IssuedAt(), LastSeen: s.now, Expires: s.AbsoluteDeadline(), Client: describeClient(s.req)}
-	if p, ok := s.m.clientNet(s.req); ok {
-		info.Network = p.String()
-	}
+	info, _, _ := s.m.sessionInfo(s, id, s.IssuedAt())
 	if _, err := s.m.tracker.AddSession(s.ctx, user, info, 0, false); err != nil {
 		return fmt.Errorf("httpx: regenerate: %w", err)
 	}
