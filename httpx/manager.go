@@ -392,19 +392,13 @@ func (m *Manager) plan(textLen int) (n, size int, err error) {
 }
 
 // maxAge returns the cookie lifetime in whole seconds for a session whose
-// header is h, at now: the nearer of the idle and absolute deadlines.
+// header is h, at now: until the idle deadline, which the Checker already
+// caps at the absolute one.
 func (m *Manager) maxAge(h *codec.Header, now time.Time) int {
-	d := earlier(m.checker.IdleDeadline(h), m.checker.AbsoluteDeadline(h)).Sub(now)
+	d := m.checker.IdleDeadline(h).Sub(now)
 	secs := int(d / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
 	return secs
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

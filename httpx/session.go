@@ -127,12 +127,20 @@ func (s *Session) LastSeen() time.Time {
 // IdleDeadline returns when the session ends if no request renews it
 // (never later than the absolute deadline).
 func (s *Session) IdleDeadline() time.Time {
-	return earlier(s.LastSeen().Add(s.m.checker.Policy().IdleTimeout), s.AbsoluteDeadline())
+	h := s.times()
+	return s.m.checker.IdleDeadline(&h)
 }
 
 // AbsoluteDeadline returns when the session ends however active it is.
 func (s *Session) AbsoluteDeadline() time.Time {
-	return s.IssuedAt().Add(s.m.checker.Policy().AbsoluteTimeout)
+	h := s.times()
+	return s.m.checker.AbsoluteDeadline(&h)
+}
+
+// times is the header's issued-at and last-seen as the deadlines see them
+// (now, for a session that has not been issued yet).
+func (s *Session) times() codec.Header {
+	return codec.Header{IssuedAt: s.IssuedAt(), LastSeen: s.LastSeen()}
 }
 
 // Generation returns the session's generation counter: it rises on login
