@@ -5,27 +5,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/tracklist"
 )
 
 var _ versioning.SessionTracker = (*Store)(nil)
 
-// maxClient is the longest SessionInfo.Client kept, in bytes.
-const maxClient = 128
-
 var bucketSessions = []byte("sessions")
 
+// live returns a copy of list without the entries expired at now (the
+// mirror's own list is never changed in place: a write may still fail).
 func live(list []versioning.SessionInfo, now time.Time) []versioning.SessionInfo {
-	return slices.DeleteFunc(slices.Clone(list), func(si versioning.SessionInfo) bool { return !now.Before(si.Expires) })
+	return tracklist.Live(slices.Clone(list), now)
 }
-
-func byCreated(a, b versioning.SessionInfo) int { return a.Created.Compare(b.Created) }
 
 // putSessions writes userID's list (or deletes the key for an empty one).
 func putSessions(tx *bolt.Tx, userID string, list []versioning.SessionInfo) error {
@@ -74,9 +71,7 @@ func (s *Store) AddSession(ctx context.Context, userID string, info versioning.S
 	if !now.Before(info.Expires) {
 		return nil, nil
 	}
-	if len(info.Client) > maxClient {
-		info.Client = strings.ToValidUTF8(info.Client[:maxClient], "")
-	}
+	info = tracklist.ClipClient(info)
 	// The list is computed under wmu (no other writer can change it) and
 	// committed before the mirror changes.
 	var (
@@ -88,21 +83,10 @@ func (s *Store) AddSession(ctx context.Context, userID string, info versioning.S
 		s.mu.RLock()
 		list = live(s.sessions[userID], now)
 		s.mu.RUnlock()
-		if i := slices.IndexFunc(list, func(si versioning.SessionInfo) bool { return si.ID == info.ID }); i >= 0 {
-			list[i] = info
-			return putSessions(tx, userID, list)
+		list, evicted, refused = tracklist.Add(list, info, limit, evictOldest)
+		if refused {
+			return nil
 		}
-		if limit > 0 && len(list) >= limit {
-			if !evictOldest {
-				refused = true
-				return nil
-			}
-			slices.SortStableFunc(list, byCreated)
-			n := len(list) - limit + 1
-			evicted = slices.Clone(list[:n])
-			list = slices.Delete(list, 0, n)
-		}
-		list = append(list, info)
 		return putSessions(tx, userID, list)
 	}, func() {
 		if !refused {
@@ -179,7 +163,7 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]versioning.Sessi
 	if out == nil {
 		out = []versioning.SessionInfo{}
 	}
-	slices.SortStableFunc(out, byCreated)
+	slices.SortStableFunc(out, tracklist.ByCreated)
 	return out, nil
 }
 

@@ -3,25 +3,14 @@ package memstore
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/tracklist"
 )
 
 var _ versioning.SessionTracker = (*Store)(nil)
-
-// maxClient is the longest SessionInfo.Client kept, in bytes.
-const maxClient = 128
-
-// live returns the entries of list that have not expired at now, in
-// place.
-func live(list []versioning.SessionInfo, now time.Time) []versioning.SessionInfo {
-	return slices.DeleteFunc(list, func(si versioning.SessionInfo) bool { return !now.Before(si.Expires) })
-}
-
-func byCreated(a, b versioning.SessionInfo) int { return a.Created.Compare(b.Created) }
 
 // AddSession records a new live session of userID, enforcing limit
 // atomically (see versioning.SessionTracker). An info whose Expires is not
@@ -34,29 +23,14 @@ func (s *Store) AddSession(ctx context.Context, userID string, info versioning.S
 	if !now.Before(info.Expires) {
 		return nil, nil
 	}
-	if len(info.Client) > maxClient {
-		info.Client = strings.ToValidUTF8(info.Client[:maxClient], "")
-	}
+	info = tracklist.ClipClient(info)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	list := live(s.sessions[userID], now)
-	if i := slices.IndexFunc(list, func(si versioning.SessionInfo) bool { return si.ID == info.ID }); i >= 0 {
-		list[i] = info
-		s.setSessionsLocked(userID, list)
-		return nil, nil
+	list, evicted, refused := tracklist.Add(tracklist.Live(s.sessions[userID], now), info, limit, evictOldest)
+	s.setSessionsLocked(userID, list)
+	if refused {
+		return nil, versioning.ErrTooManySessions
 	}
-	var evicted []versioning.SessionInfo
-	if limit > 0 && len(list) >= limit {
-		if !evictOldest {
-			s.setSessionsLocked(userID, list)
-			return nil, versioning.ErrTooManySessions
-		}
-		slices.SortStableFunc(list, byCreated)
-		n := len(list) - limit + 1
-		evicted = slices.Clone(list[:n])
-		list = slices.Delete(list, 0, n)
-	}
-	s.setSessionsLocked(userID, append(list, info))
 	if s.nsessions >= s.nextSessionSweep {
 		s.sweepSessionsLocked(now)
 	}
@@ -77,7 +51,7 @@ func (s *Store) setSessionsLocked(userID string, list []versioning.SessionInfo) 
 // the revocation sweep.
 func (s *Store) sweepSessionsLocked(now time.Time) {
 	for user, list := range s.sessions {
-		s.setSessionsLocked(user, live(list, now))
+		s.setSessionsLocked(user, tracklist.Live(list, now))
 	}
 	s.nextSessionSweep = max(2*s.nsessions, minSweep)
 }
@@ -124,6 +98,6 @@ func (s *Store) Sessions(ctx context.Context, userID string) ([]versioning.Sessi
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortStableFunc(out, byCreated)
+	slices.SortStableFunc(out, tracklist.ByCreated)
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/tracklist"
 )
 
 // Session tracking (versioning.SessionTracker) keeps three keys per user,
@@ -33,7 +34,7 @@ import (
 var _ versioning.SessionTracker = (*Store)(nil)
 
 // maxClient is the longest SessionInfo.Client kept, in bytes.
-const maxClient = 128
+const maxClient = tracklist.MaxClient
 
 // trackPrelude defines the helpers every tracker script uses. KEYS are
 // always tc, tx, th of one user; ARGV[1] is now in unix ms.
@@ -243,9 +244,7 @@ func (s *Store) AddSession(ctx context.Context, userID string, info versioning.S
 	if info.Expires.UnixMilli() <= now.UnixMilli() {
 		return nil, nil
 	}
-	if len(info.Client) > maxClient {
-		info.Client = strings.ToValidUTF8(info.Client[:maxClient], "")
-	}
+	info = tracklist.ClipClient(info)
 	evict := "0"
 	if evictOldest {
 		evict = "1"
