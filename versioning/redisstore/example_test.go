@@ -69,7 +69,7 @@ func ExampleOptions_minReplicas() {
 		Addrs:         []string{"127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381"}, // sentinels
 		DialTimeout:   200 * time.Millisecond,
 		DialerRetries: 1,
-		ReadTimeout:   time.Second, // above WaitTimeout
+		ReadTimeout:   time.Second, // the WAIT has its own deadline
 	})
 	defer client.Close()
 

@@ -117,8 +117,9 @@ type Options struct {
 	// It needs a *redis.Client (single node or Sentinel failover client)
 	// or a *redis.ClusterClient.
 	MinReplicas int
-	// WaitTimeout bounds the WAIT of MinReplicas. It must be below the
-	// client's ReadTimeout. Default 1s.
+	// WaitTimeout bounds the WAIT of MinReplicas. The WAIT is read with a
+	// deadline of its own above WaitTimeout, so the client's ReadTimeout
+	// does not cut it. Default 1s.
 	WaitTimeout time.Duration
 }
 
@@ -249,7 +250,7 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 		return nil, err
 	}
 	if o.MinReplicas > 0 {
-		if err := checkWaitClient(client, o.WaitTimeout); err != nil {
+		if err := checkWaitClient(client); err != nil {
 			return nil, err
 		}
 	}

@@ -3,28 +3,19 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // checkWaitClient reports whether client can carry a write followed by
-// WAIT on one connection, and whether its read timeout leaves room for
-// the WAIT.
-func checkWaitClient(client redis.UniversalClient, wait time.Duration) error {
-	var readTimeout time.Duration
-	switch c := client.(type) {
-	case *redis.Client:
-		readTimeout = c.Options().ReadTimeout
-	case *redis.ClusterClient:
-		readTimeout = c.Options().ReadTimeout
-	default:
-		return fmt.Errorf("%w: MinReplicas needs a *redis.Client or *redis.ClusterClient, not %T", ErrInvalidOptions, client)
+// WAIT on one connection. The WAIT's read deadline is its own (above
+// WaitTimeout), so the client's ReadTimeout does not constrain it.
+func checkWaitClient(client redis.UniversalClient) error {
+	switch client.(type) {
+	case *redis.Client, *redis.ClusterClient:
+		return nil
 	}
-	if readTimeout > 0 && wait >= readTimeout {
-		return fmt.Errorf("%w: WaitTimeout %v is not below the client's ReadTimeout %v", ErrInvalidOptions, wait, readTimeout)
-	}
-	return nil
+	return fmt.Errorf("%w: MinReplicas needs a *redis.Client or *redis.ClusterClient, not %T", ErrInvalidOptions, client)
 }
 
 // write runs a write script. With MinReplicas it is followed by WAIT on
@@ -44,10 +35,8 @@ func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args
 	return s.writeReplicated(ctx, sc, keys, args)
 }
 
-// writeReplicated sends the script and WAIT in one pipeline. A go-redis
-// pipeline on a *redis.Client uses one connection, and WAIT counts the
-// replicas that acknowledged every write made on its connection so far.
-// On a Cluster the pipeline goes to the master of the store's slot: every
+// writeReplicated sends the script, then WAIT, on one connection taken
+// from the node's pool. On a Cluster the connection goes to the master of the store's slot: every
 // key of the store is in that one slot (the {v} hash tag).
 func (s *Store) writeReplicated(ctx context.Context, sc *redis.Script, keys []string, args []any) (reply *redis.Cmd, err error) {
 	var node *redis.Client
@@ -70,31 +59,21 @@ func (s *Store) writeReplicated(ctx context.Context, sc *redis.Script, keys []st
 	default:
 		return nil, fmt.Errorf("MinReplicas with %T", s.client) // refused by New
 	}
-	ms := s.opts.WaitTimeout.Milliseconds()
-	run := func(load bool) (*redis.Cmd, *redis.IntCmd) {
-		pipe := node.Pipeline()
-		var cmd *redis.Cmd
-		if load {
-			cmd = sc.Eval(ctx, pipe, keys, args...)
-		} else {
-			cmd = sc.EvalSha(ctx, pipe, keys, args...)
-		}
-		wait := redis.NewIntCmd(ctx, "wait", s.opts.MinReplicas, ms)
-		_ = pipe.Process(ctx, wait)
-		// Exec's error is the first failed command's: both are
-		// inspected below.
-		_, _ = pipe.Exec(ctx)
-		return cmd, wait
-	}
-	cmd, wait := run(false)
-	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		// A new master (after a failover) starts with an empty script
-		// cache; EVAL loads it.
-		cmd, wait = run(true)
-	}
+	// One connection carries the script and the WAIT (WAIT counts the
+	// replicas that acknowledged every write made on its connection). The
+	// WAIT is sent with go-redis's Wait, which gives the read its own
+	// deadline above WaitTimeout: the client's ReadTimeout never cuts it,
+	// so an unconfirmed write always ends as ErrNotReplicated, never as an
+	// i/o timeout. A pipeline would read both replies under ReadTimeout.
+	conn := node.Conn()
+	defer conn.Close()
+	// Run sends EVALSHA and falls back to EVAL on NOSCRIPT (a new master
+	// after a failover starts with an empty script cache).
+	cmd := sc.Run(ctx, conn, keys, args...)
 	if err = cmd.Err(); err != nil {
 		return nil, err
 	}
+	wait := conn.Wait(ctx, s.opts.MinReplicas, s.opts.WaitTimeout)
 	n, werr := wait.Result()
 	if werr != nil {
 		return cmd, fmt.Errorf("%w: WAIT failed: %w", ErrNotReplicated, werr)

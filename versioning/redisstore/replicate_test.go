@@ -28,8 +28,7 @@ func TestMinReplicasOptions(t *testing.T) {
 		{c, Options{MinReplicas: -1}},
 		{c, Options{MinReplicas: 1, WaitTimeout: -time.Second}},
 		{c, Options{MinReplicas: 1, WaitTimeout: time.Microsecond}},
-		{c, Options{MinReplicas: 1, WaitTimeout: time.Second}}, // not below ReadTimeout
-		{ring, Options{MinReplicas: 1}},                        // WAIT needs one connection to the master
+		{ring, Options{MinReplicas: 1}}, // WAIT needs one connection to the master
 	} {
 		if s, err := New(tc.client, &tc.o); !errors.Is(err, ErrInvalidOptions) {
 			if s != nil {
@@ -37,6 +36,16 @@ func TestMinReplicasOptions(t *testing.T) {
 			}
 			t.Errorf("New(%T, %+v) = %v, want ErrInvalidOptions", tc.client, tc.o, err)
 		}
+	}
+	// The WAIT has a read deadline of its own: a WaitTimeout at or above
+	// the client's ReadTimeout is accepted.
+	for _, w := range []time.Duration{time.Second, 2 * time.Second} {
+		s, err := New(c, &Options{MinReplicas: 1, WaitTimeout: w})
+		if err != nil {
+			t.Errorf("WaitTimeout %v with ReadTimeout 1s: %v", w, err)
+			continue
+		}
+		s.Close()
 	}
 	s, err := New(slow, &Options{MinReplicas: 1})
 	if err != nil {
@@ -63,7 +72,10 @@ func TestNotReplicated(t *testing.T) {
 	if !waitUntil(10*time.Second, online) {
 		t.Fatal("replica not online")
 	}
-	const wait = 400 * time.Millisecond // below newClient's 500 ms ReadTimeout; generous for a loaded CI machine
+	// Above newClient's 500 ms ReadTimeout on purpose: the WAIT has a read
+	// deadline of its own, so an unconfirmed write ends as ErrNotReplicated,
+	// never as the client's i/o timeout.
+	const wait = 700 * time.Millisecond
 	s := openStore(t, newClient(t, master.Addr()), &Options{Prefix: uniquePrefix(t), MinReplicas: 1, WaitTimeout: wait}, nil)
 	ctx := t.Context()
 	id := codec.SessionID{1}

@@ -1,0 +1,77 @@
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestNoOrphanWhenTestBinaryDies runs this test binary again as a child
+// that starts a redis-server and then hangs; the child is SIGKILLed (as
+// go test's -timeout or a CI runner would) and the redis-server it started
+// must die with it.
+func TestNoOrphanWhenTestBinaryDies(t *testing.T) {
+	if os.Getenv("REDISTEST_ORPHAN_CHILD") == "1" {
+		s := Start(t)
+		fmt.Printf("pid %d\n", s.cmd.Process.Pid)
+		time.Sleep(time.Minute) // killed by the parent long before
+		return
+	}
+	RequireServer(t)
+	child := exec.Command(os.Args[0], "-test.run=^TestNoOrphanWhenTestBinaryDies$", "-test.v")
+	child.Env = append(os.Environ(), "REDISTEST_ORPHAN_CHILD=1")
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "pid "); ok {
+			pid, _ = strconv.Atoi(p)
+			break
+		}
+	}
+	if pid == 0 {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		t.Fatal("child never reported its redis-server")
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("redis-server %d not running while its parent lives: %v", pid, err)
+	}
+	_ = child.Process.Kill()
+	_ = child.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("redis-server %d outlived its killed parent", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid runs. A zombie (dead, not yet reaped by an
+// init that may not reap at all in a container) counts as dead.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
