@@ -240,7 +240,7 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 	// failed (a store may evict and still report an error, e.g. a write
 	// not replicated in time): an evicted session must not stay usable.
 	for _, e := range evicted {
-		if rerr := m.store.Revoke(s.ctx, e.ID, e.Expires); rerr != nil {
+		if rerr := m.store.Revoke(s.ctx, userID, e.ID, e.Expires); rerr != nil {
 			return fmt.Errorf("httpx: login: revoke evicted session: %w", rerr)
 		}
 		m.emit(s, Event{Kind: EventDestroyed, SessionTag: e.ID.Tag(), UserID: userID})
@@ -329,7 +329,7 @@ func (m *Manager) RevokeSession(ctx context.Context, userID string, id codec.Ses
 			until = si.Expires
 		}
 	}
-	if err := m.store.Revoke(ctx, id, until); err != nil {
+	if err := m.store.Revoke(ctx, userID, id, until); err != nil {
 		return err
 	}
 	return m.tracker.RemoveSession(ctx, userID, id)

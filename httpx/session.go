@@ -237,7 +237,7 @@ func (s *Session) regenerateTo(id codec.SessionID) error {
 	p := s.payload()
 	h := p.Header()
 	if s.fromClient && !h.ID.IsZero() {
-		if err := s.m.store.Revoke(s.ctx, h.ID, s.m.checker.AbsoluteDeadline(h)); err != nil {
+		if err := s.m.store.Revoke(s.ctx, h.UserID, h.ID, s.m.checker.RevocationDeadline(h, s.now)); err != nil {
 			return fmt.Errorf("httpx: revoke old session ID: %w", err)
 		}
 	}
@@ -260,7 +260,7 @@ func (s *Session) Logout() error {
 	var err error
 	if s.p != nil && s.fromClient && !s.p.Header().ID.IsZero() {
 		h := s.p.Header()
-		if rerr := s.m.store.Revoke(s.ctx, h.ID, s.m.checker.AbsoluteDeadline(h)); rerr != nil {
+		if rerr := s.m.store.Revoke(s.ctx, h.UserID, h.ID, s.m.checker.RevocationDeadline(h, s.now)); rerr != nil {
 			err = fmt.Errorf("httpx: logout: revoke session ID: %w", rerr)
 		}
 		s.m.untrack(s.ctx, h.UserID, h.ID)

@@ -195,9 +195,9 @@ func (f *flakyStore) Epoch(ctx context.Context, u string) (uint64, error) {
 	return f.Store.Epoch(ctx, u)
 }
 
-func (f *flakyStore) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
+func (f *flakyStore) Lookup(ctx context.Context, u string, id codec.SessionID) (versioning.SessionState, error) {
 	if f.fail.Load() {
-		return false, f.err()
+		return versioning.SessionState{}, f.err()
 	}
-	return f.Store.IsRevoked(ctx, id)
+	return f.Store.Lookup(ctx, u, id)
 }

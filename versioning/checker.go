@@ -2,6 +2,7 @@ package versioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -116,13 +117,36 @@ func (c *Checker) IdleDeadline(h *codec.Header) time.Time {
 	return idle
 }
 
+// RevocationDeadline returns until when a logout of h's session, at now,
+// must keep its ID revoked (the until to give Store.Revoke): the earlier of
+// the session's absolute deadline and now + idle timeout + clock skew.
+//
+// Why that is enough: every copy of the cookie that anyone may hold was
+// issued no later than now, so its sealed last-seen is at most now plus the
+// clock skew (another instance's clock may run ahead by that much, and
+// Check refuses anything further in the future). Check refuses such a copy
+// at its last-seen plus the idle timeout, and at its absolute deadline,
+// whatever any store says. After RevocationDeadline no copy can pass Check,
+// so the revocation would protect nothing. It is also never later than the
+// absolute deadline, so revocations live at most min(idle, absolute) +
+// skew: with the defaults 30.5 minutes instead of 24 hours.
+func (c *Checker) RevocationDeadline(h *codec.Header, now time.Time) time.Time {
+	d := now.Add(c.p.IdleTimeout + c.p.ClockSkew)
+	if abs := c.AbsoluteDeadline(h); abs.Before(d) {
+		return abs
+	}
+	return d
+}
+
 // Check decides whether the session described by h is current, in this
 // order: payload version; issued-at and last-seen no further in the future
-// than the clock skew; absolute timeout; idle timeout; then, with a Store,
-// revocation of h.ID and, for an authenticated session (h.UserID != ""),
-// the user epoch (h.UserEpoch must equal the store's effective epoch: a
-// lower one was logged out by a bump; a higher one means the store lost
-// increments and can no longer vouch for the session).
+// than the clock skew; absolute timeout; idle timeout; then, with a Store
+// and for an authenticated session only (h.UserID != ""), one
+// Store.Lookup: revocation of h.ID for that user, and the user epoch
+// (h.UserEpoch must equal the store's effective epoch: a lower one was
+// logged out by a bump; a higher one means the store lost increments and
+// can no longer vouch for the session). Anonymous sessions never reach the
+// store: they are never revoked and have no epoch.
 //
 // It returns Fresh or Renew with a nil error, or Rejected with an error
 // matching one of ErrUnsupportedVersion, ErrIssuedInFuture,
@@ -179,34 +203,28 @@ func (c *Checker) CheckAt(ctx context.Context, h *codec.Header, now time.Time) (
 }
 
 func (c *Checker) checkStore(ctx context.Context, h *codec.Header) (Verdict, error) {
-	revoked, err := c.store.IsRevoked(ctx, h.ID)
-	if err != nil {
-		if c.stale == nil {
-			return Rejected, &StoreError{Op: "revocation", Err: err}
-		}
-		revoked, err = c.stale.IsRevokedStale(ctx, h.ID, c.maxStale)
-		if err != nil {
-			return Rejected, &StoreError{Op: "revocation", Err: err}
-		}
-	}
-	if revoked {
-		return Rejected, &RevokedError{ID: h.ID, UserID: h.UserID}
-	}
 	if h.UserID == "" {
+		// Anonymous sessions carry no privilege: they are never revoked
+		// and have no epoch, so the store is not consulted at all.
 		return Fresh, nil
 	}
-	epoch, err := c.store.Epoch(ctx, h.UserID)
+	st, err := c.store.Lookup(ctx, h.UserID, h.ID)
 	if err != nil {
-		if c.stale == nil {
-			return Rejected, &StoreError{Op: "epoch", Err: err}
+		// A counter out of range is corrupt or forged state: never
+		// answered from a cache.
+		if c.stale == nil || errors.Is(err, ErrEpochOverflow) {
+			return Rejected, &StoreError{Op: "lookup", Err: err}
 		}
-		epoch, err = c.stale.EpochStale(ctx, h.UserID, c.maxStale)
+		st, err = c.stale.LookupStale(ctx, h.UserID, h.ID, c.maxStale)
 		if err != nil {
-			return Rejected, &StoreError{Op: "epoch", Err: err}
+			return Rejected, &StoreError{Op: "lookup", Err: err}
 		}
 	}
-	if h.UserEpoch != epoch {
-		return Rejected, &EpochError{UserID: h.UserID, Have: h.UserEpoch, Current: epoch}
+	if st.Revoked {
+		return Rejected, &RevokedError{ID: h.ID, UserID: h.UserID}
+	}
+	if h.UserEpoch != st.Epoch {
+		return Rejected, &EpochError{UserID: h.UserID, Have: h.UserEpoch, Current: st.Epoch}
 	}
 	return Fresh, nil
 }

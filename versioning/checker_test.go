@@ -181,17 +181,72 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 		t.Fatalf("anonymous after global bump: %v, %v", v, err)
 	}
 
-	// Revocation applies to anonymous and authenticated sessions.
-	for _, user := range []string{"", "alice"} {
-		h := header(user, 2)
-		if err := s.Revoke(ctx, h.ID, ch.AbsoluteDeadline(h)); err != nil {
-			t.Fatal(err)
-		}
-		v, err := ch.Check(ctx, h)
-		var re *versioning.RevokedError
-		if v != versioning.Rejected || !errors.Is(err, versioning.ErrRevoked) || !errors.As(err, &re) || re.ID != h.ID {
-			t.Fatalf("revoked %q: %v, %v", user, v, err)
-		}
+	// Revocation applies to authenticated sessions, per user.
+	h := header("alice", 2)
+	if err := s.Revoke(ctx, "alice", h.ID, ch.RevocationDeadline(h, c.t)); err != nil {
+		t.Fatal(err)
+	}
+	v, err = ch.Check(ctx, h)
+	var re *versioning.RevokedError
+	if v != versioning.Rejected || !errors.Is(err, versioning.ErrRevoked) || !errors.As(err, &re) || re.ID != h.ID {
+		t.Fatalf("revoked: %v, %v", v, err)
+	}
+	// The same ID under another user is not revoked.
+	other := *h
+	other.UserID, other.UserEpoch = "bob", 1
+	if v, err := ch.Check(ctx, &other); v != versioning.Fresh || err != nil {
+		t.Fatalf("revocation leaked to another user: %v, %v", v, err)
+	}
+	// Anonymous sessions are never revoked: the store records nothing.
+	anon := header("", 0)
+	if err := s.Revoke(ctx, "", anon.ID, ch.RevocationDeadline(anon, c.t)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ch.Check(ctx, anon); v != versioning.Fresh || err != nil {
+		t.Fatalf("anonymous revocation took effect: %v, %v", v, err)
+	}
+}
+
+func TestAnonymousNeverConsultsStore(t *testing.T) {
+	c := &clock{t: t0}
+	s := &mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
+		t.Error("Lookup called for an anonymous session")
+		return versioning.SessionState{}, errDown
+	}}
+	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
+	if v, err := ch.Check(t.Context(), header("", 0)); v != versioning.Fresh || err != nil {
+		t.Fatalf("anonymous: %v, %v", v, err)
+	}
+}
+
+func TestRevocationDeadline(t *testing.T) {
+	c := &clock{t: t0}
+	ch := newChecker(t, c, versioning.CheckerOptions{})
+	p := ch.Policy()
+	h := header("alice", 0)
+	// Early in the session: logout + idle + skew.
+	now := t0.Add(time.Hour)
+	if got, want := ch.RevocationDeadline(h, now), now.Add(p.IdleTimeout+p.ClockSkew); !got.Equal(want) {
+		t.Errorf("RevocationDeadline = %v, want %v", got, want)
+	}
+	// Near the absolute deadline: the absolute deadline.
+	now = t0.Add(p.AbsoluteTimeout - time.Minute)
+	if got, want := ch.RevocationDeadline(h, now), ch.AbsoluteDeadline(h); !got.Equal(want) {
+		t.Errorf("RevocationDeadline near the end = %v, want %v", got, want)
+	}
+	// No copy issued up to now passes Check after the deadline: the copy
+	// with the latest possible last-seen (now + skew, from a clock ahead).
+	now = t0.Add(time.Hour)
+	d := ch.RevocationDeadline(h, now)
+	cp := *h
+	cp.LastSeen = now.Add(p.ClockSkew)
+	c.t = d
+	if v, err := ch.Check(t.Context(), &cp); v != versioning.Rejected || !errors.Is(err, versioning.ErrIdleExpired) {
+		t.Errorf("a copy seen at logout+skew passes Check at the revocation deadline: %v, %v", v, err)
+	}
+	c.t = d.Add(-time.Millisecond)
+	if v, _ := ch.Check(t.Context(), &cp); v == versioning.Rejected {
+		t.Error("the deadline is later than needed (the copy was already dead a millisecond before)")
 	}
 }
 
@@ -199,22 +254,45 @@ var errDown = errors.New("connection refused")
 
 func TestStoreFailClosed(t *testing.T) {
 	c := &clock{t: t0}
-	for _, which := range []string{"epoch", "revocation"} {
-		s := &mock.Store{}
-		if which == "epoch" {
-			s.EpochFunc = func(context.Context, string) (uint64, error) { return 0, errDown }
-		} else {
-			s.IsRevokedFunc = func(context.Context, codec.SessionID) (bool, error) { return false, errDown }
+	s := &mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
+		return versioning.SessionState{}, errDown
+	}}
+	for _, policy := range []versioning.StoreFailurePolicy{versioning.FailClosed, versioning.ServeStale} {
+		// ServeStale with a store that has no cache fails closed too.
+		ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: policy})
+		v, err := ch.Check(t.Context(), header("alice", 0))
+		var se *versioning.StoreError
+		if v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) || !errors.Is(err, errDown) || !errors.As(err, &se) || se.Op != "lookup" {
+			t.Fatalf("%v: %v, %v", policy, v, err)
 		}
-		for _, policy := range []versioning.StoreFailurePolicy{versioning.FailClosed, versioning.ServeStale} {
-			// ServeStale with a store that has no cache fails closed too.
-			ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: policy})
-			v, err := ch.Check(t.Context(), header("alice", 0))
-			var se *versioning.StoreError
-			if v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) || !errors.Is(err, errDown) || !errors.As(err, &se) || se.Op != which {
-				t.Fatalf("%s failure, %v: %v, %v", which, policy, v, err)
-			}
-		}
+	}
+}
+
+func TestEpochOverflowFailsClosed(t *testing.T) {
+	c := &clock{t: t0}
+	if _, err := versioning.EffectiveEpoch(1, 1<<64-1); !errors.Is(err, versioning.ErrEpochOverflow) || !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Fatalf("EffectiveEpoch overflow: %v", err)
+	}
+	if e, err := versioning.EffectiveEpoch(1<<63, 1<<63-1); err != nil || e != 1<<64-1 {
+		t.Fatalf("EffectiveEpoch at the limit: %d, %v", e, err)
+	}
+	staleCalled := false
+	s := &mock.StaleStore{
+		Store: mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
+			_, err := versioning.EffectiveEpoch(1, 1<<64-1)
+			return versioning.SessionState{}, err
+		}},
+		LookupStaleFunc: func(context.Context, string, codec.SessionID, time.Duration) (versioning.SessionState, error) {
+			staleCalled = true
+			return versioning.SessionState{}, nil
+		},
+	}
+	ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale})
+	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochOverflow) {
+		t.Fatalf("overflow: %v, %v", v, err)
+	}
+	if staleCalled {
+		t.Error("an overflow was answered from the stale cache")
 	}
 }
 
@@ -225,12 +303,13 @@ func TestStoreServeStale(t *testing.T) {
 	var staleErr error
 	s := &mock.StaleStore{
 		Store: mock.Store{
-			EpochFunc:     func(context.Context, string) (uint64, error) { return 0, errDown },
-			IsRevokedFunc: func(context.Context, codec.SessionID) (bool, error) { return false, errDown },
+			LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
+				return versioning.SessionState{}, errDown
+			},
 		},
-		EpochStaleFunc: func(_ context.Context, _ string, maxAge time.Duration) (uint64, error) {
+		LookupStaleFunc: func(_ context.Context, _ string, _ codec.SessionID, maxAge time.Duration) (versioning.SessionState, error) {
 			gotAge = maxAge
-			return staleEpoch, staleErr
+			return versioning.SessionState{Epoch: staleEpoch}, staleErr
 		},
 	}
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale, MaxStale: 5 * time.Second})
@@ -284,7 +363,7 @@ func benchCheck(b *testing.B, user string) {
 	// A few revocations so the revocation map is not trivially empty.
 	for range 100 {
 		id, _ := codec.NewSessionID()
-		_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+		_ = s.Revoke(ctx, "user-1234", id, time.Now().Add(time.Hour))
 	}
 	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
 	if err != nil {
@@ -319,7 +398,7 @@ func BenchmarkCheckAt(b *testing.B) {
 			_, _ = s.BumpEpoch(ctx, "user-1234")
 			for range 100 {
 				id, _ := codec.NewSessionID()
-				_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+				_ = s.Revoke(ctx, "user-1234", id, time.Now().Add(time.Hour))
 			}
 			ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
 			if err != nil {
@@ -342,7 +421,7 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	s := memstore.New()
 	ctx := context.Background()
 	_, _ = s.BumpEpoch(ctx, "alice")
-	_ = s.Revoke(ctx, codec.SessionID{1}, time.Now().Add(time.Hour))
+	_ = s.Revoke(ctx, "alice", codec.SessionID{1}, time.Now().Add(time.Hour))
 	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func (e *RevokedError) Is(target error) bool { return target == ErrRevoked }
 // StoreError is a Store failure seen by the Checker. It matches
 // ErrStoreUnavailable and unwraps to the store's own error.
 type StoreError struct {
-	Op  string // "epoch" or "revocation"
+	Op  string // "lookup" (the Checker's one per-user read)
 	Err error  // the store's error
 }
 

@@ -52,7 +52,7 @@ func main() {
 		{name: "epoch-bumped", user: "alice", userEpoch: 2, storeUser: 2, storeGlobal: 1, expect: "epoch bumped"},
 		{name: "global-bump", user: "alice", userEpoch: 0, storeGlobal: 1, expect: "epoch bumped"},
 		{name: "anonymous-ignores-epochs", userEpoch: 0, storeGlobal: 5, expect: "fresh"},
-		{name: "revoked-anonymous", revoked: true, expect: "revoked"},
+		{name: "anonymous-never-revoked", comment: "anonymous session IDs are never revoked (a store records nothing for them)", revoked: true, expect: "fresh"},
 		{name: "revoked-before-epoch", comment: "revocation is checked before the epoch", user: "alice", storeUser: 1, revoked: true, expect: "revoked"},
 		{name: "expired-before-revoked", comment: "timeouts are checked before the store", lastSeen: -31 * time.Minute, issued: -time.Hour, revoked: true, expect: "idle expired"},
 	}

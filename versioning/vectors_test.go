@@ -116,7 +116,7 @@ func TestVectors(t *testing.T) {
 			UserEpoch: parseUint("user-epoch"),
 		}
 		if v["revoked"] == "true" {
-			if err := s.Revoke(ctx, h.ID, now.Add(time.Hour)); err != nil {
+			if err := s.Revoke(ctx, user, h.ID, now.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -8,7 +8,7 @@
 //	sealctl rotate [-keys-file F]        print SESSION_KEYS with a fresh primary, old keys kept
 //	sealctl inspect [flags] [VALUE...]   open a session cookie (or -header: a Cookie header line)
 //	sealctl bump [-store S] USER         log USER out everywhere (bump the user's epoch)
-//	sealctl revoke [-store S] [-until T] SESSIONID   refuse one session ID until T
+//	sealctl revoke -user U [-store S] [-until T] SESSIONID   refuse one session ID of user U until T
 //
 // Exit codes: 0 success (inspect: the session is current), 1 failure or a
 // session that is expired, refused or not openable, 2 usage error.

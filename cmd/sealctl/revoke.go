@@ -11,10 +11,12 @@ import (
 )
 
 func runRevoke(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("revoke", "[-store S] [-until DURATION|RFC3339] SESSIONID",
-		"Refuses one session (its 32-hex-digit ID, as 'sealctl inspect' prints it) until -until.\n"+
-			"Make -until at least the session's absolute deadline; after it the entry expires by itself.", stderr)
+	fs := newFlags("revoke", "-user USER [-store S] [-until DURATION|RFC3339] SESSIONID",
+		"Refuses one session of USER (its 32-hex-digit ID and user, as 'sealctl inspect' prints them) until -until.\n"+
+			"Revocations are kept per user; anonymous sessions are never revoked. Make -until at least the\n"+
+			"session's idle timeout plus clock skew (or its absolute deadline, if sooner); after it the entry expires by itself.", stderr)
 	store := storeFlag(fs)
+	user := fs.String("user", "", "the session's user ID (required: revocations are kept per user)")
 	until := fs.String("until", "24h", "how long from now (e.g. 25h) or until when (RFC 3339 time)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -25,6 +27,9 @@ func runRevoke(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageError(fs, stderr, "missing SESSIONID")
 	case len(pos) > 1:
 		return usageError(fs, stderr, "one SESSIONID at a time, got %d arguments", len(pos))
+	}
+	if *user == "" {
+		return usageError(fs, stderr, "missing -user (anonymous sessions are never revoked)")
 	}
 	id, err := codec.ParseSessionID(pos[0])
 	if err != nil {
@@ -46,10 +51,10 @@ func runRevoke(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageError(fs, stderr, "-until %q: want a duration (25h) or an RFC 3339 time (2030-01-02T15:04:05Z)", *until)
 	}
 	return withStore("revoke", *store, stderr, func(ctx context.Context, s versioning.Store) error {
-		if err := s.Revoke(ctx, id, t); err != nil {
+		if err := s.Revoke(ctx, *user, id, t); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "session %s (tag %s) revoked until %s\n", id, id.Tag(), t.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stdout, "session %s (tag %s) of user %q revoked until %s\n", id, id.Tag(), *user, t.UTC().Format(time.RFC3339))
 		return nil
 	})
 }

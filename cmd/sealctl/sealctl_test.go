@@ -55,9 +55,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bump", "a", "b"},
 		{"bump", "-store", "postgres://x", "alice"},
 		{"revoke"},
-		{"revoke", "abc"},
-		{"revoke", "-until", "soon", strings.Repeat("ab", 16)},
-		{"revoke", strings.Repeat("ab", 16), "-until", "-5m"},
+		{"revoke", "-user", "alice", "abc"},
+		{"revoke", "-user", "alice", "-until", "soon", strings.Repeat("ab", 16)},
+		{"revoke", "-user", "alice", strings.Repeat("ab", 16), "-until", "-5m"},
+		{"revoke", strings.Repeat("ab", 16)},
 		{"inspect", "-header", "-bearer", "x"},
 		{"inspect", "-idle", "2h", "-absolute", "1h", "x"},
 		{"inspect", "-name", "a;b", "x"},
@@ -167,7 +168,7 @@ func TestBumpAndRevoke(t *testing.T) {
 	}
 	other, _ := codec.NewSessionID()
 	// Flags after the positional argument work too.
-	r := sealctl(t, "", "", "revoke", id.String(), "-store", store, "-until", "2h")
+	r := sealctl(t, "", "", "revoke", id.String(), "-user", "alice", "-store", store, "-until", "2h")
 	if r.code != exitOK || !strings.Contains(r.stdout, id.Tag()) {
 		t.Fatalf("revoke: %d %q %q", r.code, r.stdout, r.stderr)
 	}
@@ -184,11 +185,14 @@ func TestBumpAndRevoke(t *testing.T) {
 	if e, _ := s.Epoch(ctx, "bob"); e != 0 {
 		t.Errorf("bob's epoch %d, want 0", e)
 	}
-	if ok, err := s.IsRevoked(ctx, id); err != nil || !ok {
+	if st, err := s.Lookup(ctx, "alice", id); err != nil || !st.Revoked {
 		t.Errorf("revoked ID not revoked (%v)", err)
 	}
-	if ok, _ := s.IsRevoked(ctx, other); ok {
+	if st, _ := s.Lookup(ctx, "alice", other); st.Revoked {
 		t.Error("another ID is revoked")
+	}
+	if st, _ := s.Lookup(ctx, "bob", id); st.Revoked {
+		t.Error("the ID is revoked for another user")
 	}
 	// While the file is open (locked), bump fails with a hint.
 	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop it first") {
@@ -371,7 +375,8 @@ func TestInspectDemoCookie(t *testing.T) {
 
 	// Revoked in a store.
 	path := newBolt(t)
-	if r := sealctl(t, "", "", "revoke", "-store", "bolt:"+path, parseInspect(t, sealctl(t, keys, "", "inspect", "-header", header)).Header.SessionID); r.code != exitOK {
+	hdr := parseInspect(t, sealctl(t, keys, "", "inspect", "-header", header)).Header
+	if r := sealctl(t, "", "", "revoke", "-store", "bolt:"+path, "-user", hdr.User, hdr.SessionID); r.code != exitOK {
 		t.Fatalf("revoke: %s", r.stderr)
 	}
 	r = sealctl(t, keys, "", "inspect", "-header", "-store", "bolt:"+path, header)

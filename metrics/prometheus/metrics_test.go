@@ -142,11 +142,11 @@ func TestScrapeOverHTTP(t *testing.T) {
 	}
 	var storeDown atomic.Bool
 	store := &mock.Store{
-		IsRevokedFunc: func(context.Context, codec.SessionID) (bool, error) {
+		LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
 			if storeDown.Load() {
-				return false, errors.New("connection refused")
+				return versioning.SessionState{}, errors.New("connection refused")
 			}
-			return false, nil
+			return versioning.SessionState{}, nil
 		},
 	}
 	clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}

@@ -3,8 +3,10 @@ package boltstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +27,8 @@ func open(t *testing.T, path string, o *boltstore.Options) *boltstore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) versioning.Store {
-		return open(t, filepath.Join(t.TempDir(), "store.db"), nil)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"), &boltstore.Options{Now: now})
 	})
 }
 
@@ -46,58 +48,153 @@ func TestDurableAcrossReopen(t *testing.T) {
 	if err := s.BumpGlobalEpoch(ctx); err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
 	live, gone := codec.SessionID{1}, codec.SessionID{2}
-	if err := s.Revoke(ctx, live, time.Now().Add(time.Hour)); err != nil {
+	if err := s.Revoke(ctx, "alice", live, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, gone, time.Now().Add(50*time.Millisecond)); err != nil {
+	if err := s.Revoke(ctx, "alice", gone, now.Add(50*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
 
-	s = open(t, path, nil)
+	s = open(t, path, &boltstore.Options{Now: func() time.Time { return now.Add(time.Second) }})
 	for user, want := range map[string]uint64{"alice": 3, "": 2, "bob": 1} {
 		if e, err := s.Epoch(ctx, user); err != nil || e != want {
 			t.Errorf("after reopen Epoch(%q) = %d, %v; want %d", user, e, err, want)
 		}
 	}
-	if r, err := s.IsRevoked(ctx, live); err != nil || !r {
-		t.Errorf("after reopen a live revocation is lost: %v, %v", r, err)
+	if st, err := s.Lookup(ctx, "alice", live); err != nil || !st.Revoked || st.Epoch != 3 {
+		t.Errorf("after reopen a live revocation or the epoch is lost: %+v, %v", st, err)
 	}
-	if r, err := s.IsRevoked(ctx, gone); err != nil || r {
-		t.Errorf("after reopen an expired revocation is reported: %v, %v", r, err)
+	if st, err := s.Lookup(ctx, "alice", gone); err != nil || st.Revoked {
+		t.Errorf("after reopen an expired revocation is reported: %+v, %v", st, err)
 	}
-	// Open deleted the expired entry from the file.
-	if n, err := s.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("Sweep after reopen = %d, %v; want 1 live entry", n, err)
+	// Open dropped the expired entry.
+	if _, n := s.Len(); n != 1 {
+		t.Errorf("after reopen %d revocations held, want 1 live entry", n)
 	}
 }
 
 func TestSweepBoundsFile(t *testing.T) {
-	defer boltstore.SetMinSweep(16)()
 	now := time.Unix(1_700_000_000, 0)
-	clock := func() time.Time { return now }
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	path := filepath.Join(t.TempDir(), "store.db")
-	s := open(t, path, &boltstore.Options{Now: clock})
+	s := open(t, path, &boltstore.Options{Now: clock, SweepInterval: -1})
 	ctx := t.Context()
 	for i := range 200 {
 		var id codec.SessionID
 		id[0], id[1] = byte(i), byte(i>>8)
-		if err := s.Revoke(ctx, id, now.Add(time.Second)); err != nil {
+		if err := s.Revoke(ctx, fmt.Sprint("user", i%50), id, clock().Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
 		now = now.Add(time.Second)
+		mu.Unlock()
+	}
+	// A user's write drops that user's ended revocations: at most a
+	// second's worth per user is left before any sweep.
+	if _, n := s.Len(); n > 50 {
+		t.Fatalf("%d revocations held after 200 expired ones: writes do not prune", n)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("Sweep = %d, %v; want 0 left", n, err)
 	}
 	_ = s.Close()
 	// Count what is left in the file by reopening with a clock at the
 	// start, so nothing is skipped as expired on load.
 	start := time.Unix(0, 0)
 	s2 := open(t, path, &boltstore.Options{Now: func() time.Time { return start }})
-	if n, err := s2.Sweep(ctx); err != nil || n > 32 {
-		t.Fatalf("%d revocations left in the file after 200 expired ones (%v): not swept", n, err)
+	if users, n := s2.Len(); users != 0 || n != 0 {
+		t.Fatalf("%d users, %d revocations left in the file after all expired and a sweep", users, n)
+	}
+}
+
+// TestAnonymousWritesNothing: revoking anonymous sessions neither grows the
+// file nor the mirror.
+func TestAnonymousWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := open(t, path, nil)
+	fi0, _ := os.Stat(path)
+	for range 2000 {
+		id, _ := codec.NewSessionID()
+		if err := s.Revoke(t.Context(), "", id, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi1, _ := os.Stat(path)
+	if users, n := s.Len(); users != 0 || n != 0 || fi1.Size() != fi0.Size() {
+		t.Fatalf("anonymous revocations grew the store: %d users, %d revocations, file %d -> %d bytes", users, n, fi0.Size(), fi1.Size())
+	}
+}
+
+// TestFileReuseAndCompaction: the file stops growing under churn (freed
+// pages are reused), and shrinks after a mass expiry (compaction).
+func TestFileReuseAndCompaction(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	path := filepath.Join(t.TempDir(), "store.db")
+	s := open(t, path, &boltstore.Options{Now: clock, SweepInterval: -1, CompactMinBytes: 256 << 10})
+	ctx := t.Context()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	// Revocations are written one transaction per user here, in batches
+	// to keep the test fast: a batch of users, all ended before the next.
+	batch := func(round int) {
+		for i := range 500 {
+			id, _ := codec.NewSessionID()
+			if err := s.Revoke(ctx, fmt.Sprintf("r%d-user%d", round, i), id, clock().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		advance(2 * time.Minute)
+		if _, err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch(0)
+	first := size()
+	for r := 1; r < 4; r++ {
+		batch(r)
+	}
+	if grown := size(); grown > 2*first {
+		t.Fatalf("file grew from %d to %d bytes under churn of the same volume: pages not reused", first, grown)
+	}
+	// A mass of live revocations, then their mass expiry.
+	for i := range 8000 {
+		id, _ := codec.NewSessionID()
+		if err := s.Revoke(ctx, fmt.Sprint("mass", i), id, clock().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := size()
+	advance(2 * time.Minute)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	small := size()
+	t.Logf("file: %d bytes after churn, %d with 8000 live revocations, %d after they expired (%d compactions)", first, big, small, s.Compactions())
+	if s.Compactions() == 0 || small > big/4 {
+		t.Fatalf("file %d bytes after a mass expiry (was %d): not compacted", small, big)
+	}
+	// The store still works on the compacted file, and it is durable.
+	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	s2 := open(t, path, &boltstore.Options{Now: clock})
+	if e, err := s2.Epoch(ctx, "alice"); err != nil || e != 1 {
+		t.Fatalf("after compaction and reopen Epoch = %d, %v", e, err)
 	}
 }
 
@@ -143,14 +240,14 @@ func checkWrites(t *testing.T, s versioning.Store) {
 	if err := s.BumpGlobalEpoch(ctx); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("BumpGlobalEpoch = %v", err)
 	}
-	if err := s.Revoke(ctx, codec.SessionID{9}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
+	if err := s.Revoke(ctx, "alice", codec.SessionID{9}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("Revoke = %v", err)
 	}
 	// A failed write must not reach the in-memory mirror.
 	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
 		t.Errorf("Epoch after a failed bump = %d, want 1", e)
 	}
-	if r, _ := s.IsRevoked(ctx, codec.SessionID{9}); r {
+	if st, _ := s.Lookup(ctx, "alice", codec.SessionID{9}); st.Revoked {
 		t.Error("a failed Revoke is visible")
 	}
 }

@@ -1,8 +1,4 @@
 package boltstore
 
-// SetMinSweep lowers the sweep threshold for a test and restores it after.
-func SetMinSweep(n int) (restore func()) {
-	old := minSweep
-	minSweep = n
-	return func() { minSweep = old }
-}
+// Compactions returns how many times the file was compacted.
+func (s *Store) Compactions() int64 { return s.compacts.Load() }

@@ -57,14 +57,14 @@ func TestWriteFailureMidLife(t *testing.T) {
 	if err := s.BumpGlobalEpoch(ctx); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("BumpGlobalEpoch = %v", err)
 	}
-	if err := s.Revoke(ctx, codec.SessionID{3}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
+	if err := s.Revoke(ctx, "alice", codec.SessionID{3}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("Revoke = %v", err)
 	}
 	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
 		t.Errorf("Epoch after failed writes = %d, %v; want 1", e, err)
 	}
-	if r, err := s.IsRevoked(ctx, codec.SessionID{3}); err != nil || r {
-		t.Errorf("a failed Revoke is visible: %v, %v", r, err)
+	if st, err := s.Lookup(ctx, "alice", codec.SessionID{3}); err != nil || st.Revoked {
+		t.Errorf("a failed Revoke is visible: %+v, %v", st, err)
 	}
 	_ = s.Close()
 }

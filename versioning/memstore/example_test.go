@@ -19,11 +19,11 @@ func ExampleNew() {
 	fmt.Println("after ForceLogout:", e)
 
 	id, _ := codec.NewSessionID()
-	_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
-	r, _ := s.IsRevoked(ctx, id)
-	fmt.Println("revoked:", r)
+	_ = s.Revoke(ctx, "alice", id, time.Now().Add(time.Hour))
+	st, _ := s.Lookup(ctx, "alice", id)
+	fmt.Println("epoch:", st.Epoch, "revoked:", st.Revoked)
 	// Output:
 	// before: 0
 	// after ForceLogout: 1
-	// revoked: true
+	// epoch: 1 revoked: true
 }

@@ -3,6 +3,13 @@
 // every epoch is 0 again (bumped sessions become valid again) and every
 // revocation is forgotten. Use versioning/boltstore for a durable store on
 // one machine and versioning/redisstore for many.
+//
+// State is kept per user in a sharded map: a read locks one shard for
+// reading, a write one shard. Ended revocations are dropped when a read
+// meets them, and by a sweep that runs every SweepInterval (default
+// DefaultSweepInterval) one shard at a time, so no sweep stalls readers of
+// the other shards; a shard's map is rebuilt when a sweep leaves it at a
+// quarter of its peak size, so memory returns after a mass expiry.
 package memstore
 
 import (
@@ -14,27 +21,26 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
 
-// minSweep is the revocation count below which no sweep runs.
-const minSweep = 1024
+// DefaultSweepInterval is how often a Store drops ended revocations and
+// sessions by default.
+const DefaultSweepInterval = time.Minute
 
 // Store is an in-memory versioning.Store. It is safe for concurrent use.
-// Reads take a shared lock only; revocations expire lazily on read and are
-// swept, amortised, on write, so memory stays proportional to the live
-// revocations.
 type Store struct {
-	now     func() time.Time
-	closed  atomic.Bool
-	nrevoke atomic.Int64 // len(revoked), read without the lock
+	now    func() time.Time
+	closed atomic.Bool
+	global atomic.Uint64
+	users  *usertable.Table // revocation untils in unix nanoseconds
 
-	mu        sync.RWMutex
-	epochs    map[string]uint64
-	global    uint64
-	revoked   map[codec.SessionID]int64 // until, Unix nanoseconds
-	nextSweep int
+	sweepEvery time.Duration
+	timerMu    sync.Mutex
+	timer      *time.Timer
 
 	// Live sessions per user (versioning.SessionTracker).
+	mu               sync.RWMutex
 	sessions         map[string][]versioning.SessionInfo
 	nsessions        int
 	nextSessionSweep int
@@ -52,13 +58,24 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// New returns an empty Store.
+// WithSweepInterval sets how often the store drops ended revocations and
+// sessions in the background (default DefaultSweepInterval); d < 0 turns
+// the background sweep off (reads and writes still prune what they meet).
+func WithSweepInterval(d time.Duration) Option {
+	return func(s *Store) {
+		if d != 0 {
+			s.sweepEvery = d
+		}
+	}
+}
+
+// New returns an empty Store. Unless WithSweepInterval turned it off, a
+// timer sweeps it until Close.
 func New(opts ...Option) *Store {
 	s := &Store{
-		now:       time.Now,
-		epochs:    make(map[string]uint64),
-		revoked:   make(map[codec.SessionID]int64),
-		nextSweep: minSweep,
+		now:        time.Now,
+		users:      usertable.New(),
+		sweepEvery: DefaultSweepInterval,
 
 		sessions:         make(map[string][]versioning.SessionInfo),
 		nextSessionSweep: minSweep,
@@ -66,7 +83,28 @@ func New(opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.sweepEvery > 0 {
+		s.timerMu.Lock()
+		s.timer = time.AfterFunc(s.sweepEvery, s.tick)
+		s.timerMu.Unlock()
+	}
 	return s
+}
+
+// minSweep is the session count below which no amortised session sweep
+// runs.
+const minSweep = 1024
+
+func (s *Store) tick() {
+	if s.closed.Load() {
+		return
+	}
+	s.Sweep()
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if !s.closed.Load() {
+		s.timer.Reset(s.sweepEvery)
+	}
 }
 
 var _ versioning.Store = (*Store)(nil)
@@ -97,11 +135,27 @@ func (s *Store) Epoch(ctx context.Context, userID string) (uint64, error) {
 	if err := s.ready(ctx); err != nil {
 		return 0, err
 	}
-	s.mu.RLock()
-	e := s.epochs[userID] + s.global
-	s.mu.RUnlock()
-	return e, nil
+	return versioning.EffectiveEpoch(s.users.Get(userID).Epoch, s.global.Load())
 }
+
+// Lookup returns the user's effective epoch and whether id is revoked for
+// that user; the zero state for userID "".
+func (s *Store) Lookup(ctx context.Context, userID string, id codec.SessionID) (versioning.SessionState, error) {
+	if err := s.ready(ctx); err != nil {
+		return versioning.SessionState{}, err
+	}
+	if userID == "" {
+		return versioning.SessionState{}, nil
+	}
+	u, revoked := s.users.Lookup(userID, id, s.now().UnixNano())
+	e, err := versioning.EffectiveEpoch(u, s.global.Load())
+	if err != nil {
+		return versioning.SessionState{}, err
+	}
+	return versioning.SessionState{Epoch: e, Revoked: revoked}, nil
+}
+
+var errCounterMax = fmt.Errorf("memstore: counter at its maximum: %w", versioning.ErrEpochOverflow)
 
 // BumpEpoch increments the user's counter and returns the new effective
 // epoch.
@@ -109,12 +163,19 @@ func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
 	if err := s.ready(ctx); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
-	n := s.epochs[userID] + 1
-	s.epochs[userID] = n
-	e := n + s.global
-	s.mu.Unlock()
-	return e, nil
+	full := false
+	u := s.users.Update(userID, func(u usertable.User) usertable.User {
+		if u.Epoch == 1<<64-1 {
+			full = true
+			return u
+		}
+		u.Epoch++
+		return u
+	})
+	if full {
+		return 0, errCounterMax
+	}
+	return versioning.EffectiveEpoch(u.Epoch, s.global.Load())
 }
 
 // BumpGlobalEpoch increments the global counter.
@@ -122,82 +183,60 @@ func (s *Store) BumpGlobalEpoch(ctx context.Context) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.global++
-	s.mu.Unlock()
-	return nil
+	for {
+		g := s.global.Load()
+		if g == 1<<64-1 {
+			return errCounterMax
+		}
+		if s.global.CompareAndSwap(g, g+1) {
+			return nil
+		}
+	}
 }
 
-// Revoke records id as revoked until the given time (the later of this and
-// any earlier revocation of id). An until not after now records nothing.
-func (s *Store) Revoke(ctx context.Context, id codec.SessionID, until time.Time) error {
+// Revoke records id of userID as revoked until the given time (the later
+// of this and any earlier revocation of id). An until not after now, or
+// userID "", records nothing.
+func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, until time.Time) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
 	now := s.now().UnixNano()
 	u := until.UnixNano()
-	if u <= now {
+	if userID == "" || u <= now {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.revoked[id]; !ok || old < u {
-		s.revoked[id] = u
-	}
-	if len(s.revoked) >= s.nextSweep {
-		s.sweepLocked(now)
-	}
-	s.nrevoke.Store(int64(len(s.revoked)))
+	s.users.Update(userID, func(usr usertable.User) usertable.User {
+		n, _ := usr.WithRevocation(id, u, now)
+		return n
+	})
 	return nil
 }
 
-// sweepLocked deletes expired revocations and schedules the next sweep
-// when the map has doubled, so sweeping costs amortised O(1) per Revoke.
-func (s *Store) sweepLocked(now int64) {
-	for id, u := range s.revoked {
-		if u <= now {
-			delete(s.revoked, id)
-		}
-	}
-	s.nextSweep = max(2*len(s.revoked), minSweep)
-}
-
-// Sweep deletes every expired revocation now and returns how many remain.
-// Stores sweep by themselves; Sweep is for tests and operators.
+// Sweep drops every ended revocation and tracked session now (one shard
+// of users at a time) and returns how many revocations remain. The store
+// sweeps by itself; Sweep is for tests and operators.
 func (s *Store) Sweep() int {
-	now := s.now().UnixNano()
+	now := s.now()
+	_, revs := s.users.Sweep(now.UnixNano(), nil)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sweepLocked(now)
-	s.nrevoke.Store(int64(len(s.revoked)))
-	return len(s.revoked)
+	s.sweepSessionsLocked(now)
+	s.mu.Unlock()
+	return revs
 }
 
-// Len returns the number of revocation entries held, including expired
-// ones not yet swept.
-func (s *Store) Len() int { return int(s.nrevoke.Load()) }
+// Len returns the number of users with state (an epoch or a revocation)
+// and of revocation entries held, including ended ones not yet swept.
+func (s *Store) Len() (users, revocations int) { return s.users.Len() }
 
-// IsRevoked reports whether id is revoked and its revocation has not
-// expired.
-func (s *Store) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
-	if err := s.ready(ctx); err != nil {
-		return false, err
-	}
-	if s.nrevoke.Load() == 0 {
-		return false, nil
-	}
-	s.mu.RLock()
-	u, ok := s.revoked[id]
-	s.mu.RUnlock()
-	if !ok {
-		return false, nil
-	}
-	return s.now().UnixNano() < u, nil
-}
-
-// Close marks the store closed; later calls fail with an error matching
-// versioning.ErrClosed. Close always returns nil.
+// Close marks the store closed and stops its sweep timer; later calls fail
+// with an error matching versioning.ErrClosed. Close always returns nil.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.timerMu.Lock()
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timerMu.Unlock()
 	return nil
 }

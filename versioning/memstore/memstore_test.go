@@ -1,6 +1,8 @@
 package memstore_test
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -11,7 +13,9 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) versioning.Store { return memstore.New() })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
+		return memstore.New(memstore.WithClock(now))
+	})
 }
 
 type clock struct{ t time.Time }
@@ -21,43 +25,125 @@ func (c *clock) now() time.Time { return c.t }
 func TestInjectedClockExpiry(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	s := memstore.New(memstore.WithClock(c.now))
+	defer s.Close()
 	id, _ := codec.NewSessionID()
-	if err := s.Revoke(t.Context(), id, c.t.Add(time.Hour)); err != nil {
+	if err := s.Revoke(t.Context(), "alice", id, c.t.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	c.t = c.t.Add(time.Hour - time.Nanosecond)
-	if r, _ := s.IsRevoked(t.Context(), id); !r {
+	if st, _ := s.Lookup(t.Context(), "alice", id); !st.Revoked {
 		t.Fatal("not revoked just before until")
 	}
 	c.t = c.t.Add(time.Nanosecond)
-	if r, _ := s.IsRevoked(t.Context(), id); r {
+	if st, _ := s.Lookup(t.Context(), "alice", id); st.Revoked {
 		t.Fatal("still revoked at until")
+	}
+	// The read pruned the ended revocation: the user holds nothing now.
+	if users, revs := s.Len(); users != 0 || revs != 0 {
+		t.Fatalf("after a read met the ended revocation: %d users, %d revocations held", users, revs)
 	}
 }
 
-func TestSweepBoundsMemory(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s := memstore.New(memstore.WithClock(c.now))
-	// 10 000 short revocations that all expire; the map must not grow past
-	// the sweep bound.
-	for i := range 10_000 {
-		var id codec.SessionID
-		id[0], id[1] = byte(i), byte(i>>8)
-		if err := s.Revoke(t.Context(), id, c.t.Add(time.Second)); err != nil {
+func TestAnonymousWritesNothing(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	for range 10_000 {
+		id, _ := codec.NewSessionID()
+		if err := s.Revoke(t.Context(), "", id, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		c.t = c.t.Add(time.Second) // each expires once the next is added
 	}
-	if n := s.Len(); n > 1024 {
-		t.Fatalf("%d revocation entries held after 10000 expired ones; sweeping is not bounding memory", n)
+	if users, revs := s.Len(); users != 0 || revs != 0 {
+		t.Fatalf("anonymous revocations grew the store: %d users, %d revocations", users, revs)
 	}
+}
+
+func TestSweepDropsExpired(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	s := memstore.New(memstore.WithClock(c.now), memstore.WithSweepInterval(-1))
+	defer s.Close()
+	for i := range 10_000 {
+		id, _ := codec.NewSessionID()
+		if err := s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = s.BumpEpoch(t.Context(), "kept")
+	if users, revs := s.Len(); users != 10_001 || revs != 10_000 {
+		t.Fatalf("before expiry: %d users, %d revocations", users, revs)
+	}
+	c.t = c.t.Add(time.Second)
 	if n := s.Sweep(); n != 0 {
-		t.Fatalf("Sweep left %d entries, want 0", n)
+		t.Fatalf("Sweep left %d revocations, want 0", n)
+	}
+	if users, _ := s.Len(); users != 1 {
+		t.Fatalf("Sweep left %d users, want 1 (the one with an epoch)", users)
+	}
+	if e, _ := s.Epoch(t.Context(), "kept"); e != 1 {
+		t.Fatalf("Sweep lost an epoch: %d", e)
+	}
+}
+
+// TestTimerSweep: with no reads and no writes, ended revocations still go.
+func TestTimerSweep(t *testing.T) {
+	var mu = make(chan time.Time, 1)
+	mu <- time.Unix(1_700_000_000, 0)
+	now := func() time.Time { t := <-mu; mu <- t; return t }
+	s := memstore.New(memstore.WithClock(now), memstore.WithSweepInterval(time.Millisecond))
+	defer s.Close()
+	id, _ := codec.NewSessionID()
+	if err := s.Revoke(t.Context(), "alice", id, now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	<-mu
+	mu <- time.Unix(1_700_000_002, 0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, revs := s.Len(); revs == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not sweep an ended revocation within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMemoryReturnsAfterMassExpiry: a million ended revocations, swept,
+// leave the heap near where it started.
+func TestMemoryReturnsAfterMassExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates ~200 MB")
+	}
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	s := memstore.New(memstore.WithClock(c.now), memstore.WithSweepInterval(-1))
+	defer s.Close()
+	before := heap()
+	const n = 300_000
+	for i := range n {
+		var id codec.SessionID
+		id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
+		_ = s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second))
+	}
+	full := heap()
+	c.t = c.t.Add(time.Second)
+	s.Sweep()
+	after := heap()
+	t.Logf("heap: %d KiB empty, %d KiB with %d revocations, %d KiB after they expired", before>>10, full>>10, n, after>>10)
+	if grown := int64(after) - int64(before); grown > int64(full-before)/10 {
+		t.Fatalf("after a mass expiry the store still holds %d KiB (%d KiB when full): maps were not rebuilt", grown>>10, (full-before)>>10)
 	}
 }
 
 func BenchmarkEpoch(b *testing.B) {
 	s := memstore.New()
+	defer s.Close()
 	ctx := b.Context()
 	_, _ = s.BumpEpoch(ctx, "alice")
 	b.ReportAllocs()
@@ -68,19 +154,20 @@ func BenchmarkEpoch(b *testing.B) {
 	}
 }
 
-func BenchmarkIsRevoked(b *testing.B) {
+func BenchmarkLookup(b *testing.B) {
 	s := memstore.New()
+	defer s.Close()
 	ctx := b.Context()
 	for i := range 1000 {
 		var id codec.SessionID
 		id[0], id[1] = byte(i), byte(i>>8)
-		_ = s.Revoke(ctx, id, time.Now().Add(time.Hour))
+		_ = s.Revoke(ctx, fmt.Sprint("user", i%100), id, time.Now().Add(time.Hour))
 	}
 	miss := codec.SessionID{0xff, 0xff, 0xff}
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, err := s.IsRevoked(ctx, miss); r || err != nil {
-			b.Fatal(r, err)
+		if st, err := s.Lookup(ctx, "user7", miss); st.Revoked || err != nil {
+			b.Fatal(st, err)
 		}
 	}
 }

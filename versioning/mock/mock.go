@@ -16,8 +16,8 @@ type Store struct {
 	EpochFunc           func(ctx context.Context, userID string) (uint64, error)
 	BumpEpochFunc       func(ctx context.Context, userID string) (uint64, error)
 	BumpGlobalEpochFunc func(ctx context.Context) error
-	RevokeFunc          func(ctx context.Context, id codec.SessionID, until time.Time) error
-	IsRevokedFunc       func(ctx context.Context, id codec.SessionID) (bool, error)
+	RevokeFunc          func(ctx context.Context, userID string, id codec.SessionID, until time.Time) error
+	LookupFunc          func(ctx context.Context, userID string, id codec.SessionID) (versioning.SessionState, error)
 	CloseFunc           func() error
 }
 
@@ -48,19 +48,19 @@ func (s *Store) BumpGlobalEpoch(ctx context.Context) error {
 }
 
 // Revoke calls RevokeFunc.
-func (s *Store) Revoke(ctx context.Context, id codec.SessionID, until time.Time) error {
+func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, until time.Time) error {
 	if s.RevokeFunc == nil {
 		return nil
 	}
-	return s.RevokeFunc(ctx, id, until)
+	return s.RevokeFunc(ctx, userID, id, until)
 }
 
-// IsRevoked calls IsRevokedFunc.
-func (s *Store) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
-	if s.IsRevokedFunc == nil {
-		return false, nil
+// Lookup calls LookupFunc.
+func (s *Store) Lookup(ctx context.Context, userID string, id codec.SessionID) (versioning.SessionState, error) {
+	if s.LookupFunc == nil {
+		return versioning.SessionState{}, nil
 	}
-	return s.IsRevokedFunc(ctx, id)
+	return s.LookupFunc(ctx, userID, id)
 }
 
 // Close calls CloseFunc.
@@ -74,24 +74,15 @@ func (s *Store) Close() error {
 // StaleStore is a Store that also implements versioning.StaleReader.
 type StaleStore struct {
 	Store
-	EpochStaleFunc     func(ctx context.Context, userID string, maxAge time.Duration) (uint64, error)
-	IsRevokedStaleFunc func(ctx context.Context, id codec.SessionID, maxAge time.Duration) (bool, error)
+	LookupStaleFunc func(ctx context.Context, userID string, id codec.SessionID, maxAge time.Duration) (versioning.SessionState, error)
 }
 
 var _ versioning.StaleReader = (*StaleStore)(nil)
 
-// EpochStale calls EpochStaleFunc.
-func (s *StaleStore) EpochStale(ctx context.Context, userID string, maxAge time.Duration) (uint64, error) {
-	if s.EpochStaleFunc == nil {
-		return 0, nil
+// LookupStale calls LookupStaleFunc.
+func (s *StaleStore) LookupStale(ctx context.Context, userID string, id codec.SessionID, maxAge time.Duration) (versioning.SessionState, error) {
+	if s.LookupStaleFunc == nil {
+		return versioning.SessionState{}, nil
 	}
-	return s.EpochStaleFunc(ctx, userID, maxAge)
-}
-
-// IsRevokedStale calls IsRevokedStaleFunc.
-func (s *StaleStore) IsRevokedStale(ctx context.Context, id codec.SessionID, maxAge time.Duration) (bool, error) {
-	if s.IsRevokedStaleFunc == nil {
-		return false, nil
-	}
-	return s.IsRevokedStaleFunc(ctx, id, maxAge)
+	return s.LookupStaleFunc(ctx, userID, id, maxAge)
 }

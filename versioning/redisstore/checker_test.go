@@ -22,6 +22,7 @@ func TestCheckerPolicyDuringOutage(t *testing.T) {
 	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s, 1) // our own message dropped alice: what follows caches her
 	pol := versioning.Policy{Now: clock.Now}
 	closed, err := versioning.NewChecker(pol, versioning.CheckerOptions{Store: s})
 	if err != nil {

@@ -47,15 +47,15 @@ func ExampleNew() {
 
 // Invalidation messages are plain text; ParseMessage reads them back.
 func ExampleParseMessage() {
-	m, err := redisstore.ParseMessage("1 u 3 alice")
+	m, err := redisstore.ParseMessage("2 17 u alice")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(m.Kind == redisstore.KindUser, m.Value, m.UserID)
-	_, err = redisstore.ParseMessage("1 u 03 alice")
+	fmt.Println(m.Seq, m.Kind == redisstore.KindUser, m.UserID)
+	_, err = redisstore.ParseMessage("2 18 g 18446744073709551615") // above 2^63-1: forged
 	fmt.Println(errors.Is(err, redisstore.ErrBadMessage))
 	// Output:
-	// true 3 alice
+	// 17 true alice
 	// true
 }
 

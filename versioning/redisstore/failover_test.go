@@ -270,7 +270,7 @@ func testFailover(t *testing.T, replicas int) {
 	if ackedBefore == 0 || acked == ackedBefore {
 		t.Fatalf("%d bumps acknowledged before the kill, %d in all: the run did not straddle the failover", ackedBefore, acked)
 	}
-	got, err := promoted.Do("GET", bumper.userKey("bob"))
+	got, err := promoted.Do("GET", bumper.epochKey("bob"))
 	if err != nil {
 		t.Fatal(err)
 	}

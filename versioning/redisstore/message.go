@@ -1,12 +1,10 @@
 package redisstore
 
 import (
-	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-
-	"github.com/sealedsession/sealedsession/codec"
 )
 
 // MessageKind says what an invalidation message announces.
@@ -14,56 +12,68 @@ type MessageKind byte
 
 // The kinds of invalidation message. The byte values are the wire form.
 const (
-	// KindUser announces a user's new own epoch counter.
+	// KindUser announces that a user's state (epoch or revocations)
+	// changed: caches drop that user and refetch it on demand.
 	KindUser MessageKind = 'u'
 	// KindGlobal announces the new global epoch counter.
 	KindGlobal MessageKind = 'g'
-	// KindRevoke announces a revoked session ID and its expiry.
-	KindRevoke MessageKind = 'r'
 )
 
 // maxUserIDLen bounds the user ID in a message (codec allows 255 bytes).
 const maxUserIDLen = 255
 
-// Message is one decoded invalidation message (see the package
-// documentation for the wire form).
+// maxCounter is the largest counter value Redis can hold (INCR works on
+// signed 64-bit integers). Any larger value read from Redis, in a message
+// or a reply, is corrupt or forged and refused.
+const maxCounter = math.MaxInt64
+
+// Message is one decoded invalidation message. Its wire form is ASCII:
+// "2 <seq> u <userID>" or "2 <seq> g <global epoch>", where seq is the
+// value of the store's sequence counter, incremented by every write in the
+// same atomic step as its PUBLISH, so that a subscriber sees a gap when it
+// missed a message.
 type Message struct {
-	Kind    MessageKind     // what the message announces
-	Value   uint64          // KindUser, KindGlobal: the new counter; KindRevoke: until, unix milliseconds
-	UserID  string          // KindUser only
-	Session codec.SessionID // KindRevoke only
+	Seq    uint64      // the sequence number (1, 2, ...)
+	Kind   MessageKind // what the message announces
+	Value  uint64      // KindGlobal: the new global counter
+	UserID string      // KindUser only
 }
 
 // ParseMessage decodes one invalidation message. Anything but the exact
-// forms written by this package gives an error matching ErrBadMessage; it
-// never panics.
+// forms written by this package, including any number above the largest
+// Redis integer (2^63-1), gives an error matching ErrBadMessage; it never
+// panics.
 func ParseMessage(s string) (Message, error) {
-	rest, ok := strings.CutPrefix(s, "1 ")
-	if !ok || len(rest) < 3 || rest[1] != ' ' {
-		return Message{}, badMessage("unknown version or shape")
+	rest, ok := strings.CutPrefix(s, "2 ")
+	if !ok {
+		return Message{}, badMessage("unknown version")
 	}
-	m := Message{Kind: MessageKind(rest[0])}
-	rest = rest[2:]
-	num, tail, _ := strings.Cut(rest, " ")
-	v, err := parseUint(num)
+	num, rest, ok := strings.Cut(rest, " ")
+	if !ok {
+		return Message{}, badMessage("no kind")
+	}
+	seq, err := parseCounter(num)
 	if err != nil {
 		return Message{}, err
 	}
-	m.Value = v
+	if seq == 0 {
+		return Message{}, badMessage("sequence 0")
+	}
+	if len(rest) < 3 || rest[1] != ' ' {
+		return Message{}, badMessage("bad shape")
+	}
+	m := Message{Seq: seq, Kind: MessageKind(rest[0])}
+	arg := rest[2:]
 	switch m.Kind {
 	case KindGlobal:
-		if num != rest {
-			return Message{}, badMessage("trailing data")
-		}
-	case KindUser:
-		if num == rest || tail == "" || len(tail) > maxUserIDLen {
-			return Message{}, badMessage("bad user ID")
-		}
-		m.UserID = tail
-	case KindRevoke:
-		if _, err := hexDecode(m.Session[:], tail); err != nil {
+		if m.Value, err = parseCounter(arg); err != nil {
 			return Message{}, err
 		}
+	case KindUser:
+		if arg == "" || len(arg) > maxUserIDLen {
+			return Message{}, badMessage("bad user ID")
+		}
+		m.UserID = arg
 	default:
 		return Message{}, badMessage("unknown kind")
 	}
@@ -74,18 +84,17 @@ func ParseMessage(s string) (Message, error) {
 func (m Message) String() string {
 	switch m.Kind {
 	case KindUser:
-		return "1 u " + strconv.FormatUint(m.Value, 10) + " " + m.UserID
+		return "2 " + strconv.FormatUint(m.Seq, 10) + " u " + m.UserID
 	case KindGlobal:
-		return "1 g " + strconv.FormatUint(m.Value, 10)
-	case KindRevoke:
-		return "1 r " + strconv.FormatUint(m.Value, 10) + " " + hex.EncodeToString(m.Session[:])
+		return "2 " + strconv.FormatUint(m.Seq, 10) + " g " + strconv.FormatUint(m.Value, 10)
 	}
 	return fmt.Sprintf("redisstore.Message(kind %d)", byte(m.Kind))
 }
 
-// parseUint accepts canonical decimal only (no sign, no leading zeros).
-func parseUint(s string) (uint64, error) {
-	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
+// parseCounter accepts canonical decimal only (no sign, no leading zeros)
+// up to maxCounter.
+func parseCounter(s string) (uint64, error) {
+	if s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') {
 		return 0, badMessage("bad number")
 	}
 	for i := 0; i < len(s); i++ {
@@ -94,23 +103,10 @@ func parseUint(s string) (uint64, error) {
 		}
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, badMessage("bad number")
+	if err != nil || v > maxCounter {
+		return 0, badMessage("number out of range")
 	}
 	return v, nil
 }
 
 func badMessage(why string) error { return fmt.Errorf("%w: %s", ErrBadMessage, why) }
-
-// hexDecode decodes exactly len(dst) bytes of lower-case hex from s.
-func hexDecode(dst []byte, s string) (int, error) {
-	if len(s) != 2*len(dst) {
-		return 0, badMessage("bad hex length")
-	}
-	for i := 0; i < len(s); i++ { // lower-case only: one text per ID
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return 0, badMessage("bad hex")
-		}
-	}
-	return hex.Decode(dst, []byte(s))
-}

@@ -4,18 +4,16 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/sealedsession/sealedsession/codec"
 )
 
 func TestParseMessage(t *testing.T) {
-	id := codec.SessionID{0x01, 0xab, 0xff, 15: 0x10}
 	good := []Message{
-		{Kind: KindUser, Value: 1, UserID: "alice"},
-		{Kind: KindUser, Value: 18446744073709551615, UserID: "user with spaces"},
-		{Kind: KindUser, Value: 0, UserID: strings.Repeat("x", 255)},
-		{Kind: KindGlobal, Value: 42},
-		{Kind: KindRevoke, Value: 1767225600000, Session: id},
+		{Seq: 1, Kind: KindUser, UserID: "alice"},
+		{Seq: 9223372036854775807, Kind: KindUser, UserID: "user with spaces"},
+		{Seq: 3, Kind: KindUser, UserID: strings.Repeat("x", 255)},
+		{Seq: 5, Kind: KindGlobal, Value: 42},
+		{Seq: 6, Kind: KindGlobal, Value: 0},
+		{Seq: 7, Kind: KindGlobal, Value: 9223372036854775807},
 	}
 	for _, m := range good {
 		got, err := ParseMessage(m.String())
@@ -23,15 +21,15 @@ func TestParseMessage(t *testing.T) {
 			t.Errorf("ParseMessage(%q) = %+v, %v; want %+v", m.String(), got, err, m)
 		}
 	}
-	if s := (Message{Kind: KindRevoke, Value: 5, Session: id}).String(); s != "1 r 5 01abff00000000000000000000000010" {
-		t.Errorf("revoke message = %q", s)
+	if s := (Message{Seq: 12, Kind: KindGlobal, Value: 5}).String(); s != "2 12 g 5" {
+		t.Errorf("global message = %q", s)
 	}
 	bad := []string{
-		"", "1", "1 ", "1 u", "1 u 1", "1 u 1 ", "2 u 1 alice", "1 x 1 alice", "1 g", "1 g 01", "1 g -1",
-		"1 g 1 extra", "1 g 18446744073709551616", "1 g +1", "1 u 1" + " " + strings.Repeat("x", 256),
-		"1 r 5 01abff0000000000000000000000001", "1 r 5 01ABFF00000000000000000000000010",
-		"1 r 5 01abff0000000000000000000000001g", "1 r 5", "1 r x 01abff00000000000000000000000010",
-		"1  u 1 alice", " 1 u 1 alice",
+		"", "2", "2 ", "2 1", "2 1 ", "2 1 u", "1 u 1 alice", "1 g 7", "2 1 x alice", "2 1 g", "2 1 g 01", "2 1 g -1",
+		"2 1 g 1 extra", "2 0 g 1", "2 01 g 1", "2 1 g +1", "2 1 u " + strings.Repeat("x", 256),
+		// Numbers past the largest Redis integer are forged (issue 14).
+		"2 1 g 18446744073709551615", "2 1 g 9223372036854775808", "2 18446744073709551615 u alice",
+		"2 1 g 18446744073709551616", "2  1 g 1", " 2 1 g 1", "2 1 gg 1", "2 4 u ",
 	}
 	for _, s := range bad {
 		if m, err := ParseMessage(s); !errors.Is(err, ErrBadMessage) {
@@ -43,9 +41,9 @@ func TestParseMessage(t *testing.T) {
 // FuzzParseMessage checks that ParseMessage never panics on channel
 // payloads and that whatever it accepts re-encodes to the same text.
 func FuzzParseMessage(f *testing.F) {
-	f.Add("1 u 3 alice")
-	f.Add("1 g 7")
-	f.Add("1 r 1767225600000 01abff00000000000000000000000010")
+	f.Add("2 1 u alice")
+	f.Add("2 7 g 7")
+	f.Add("2 3 g 18446744073709551615")
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := ParseMessage(s)
 		if err != nil {
@@ -53,6 +51,9 @@ func FuzzParseMessage(f *testing.F) {
 				t.Fatalf("error %v does not match ErrBadMessage", err)
 			}
 			return
+		}
+		if m.Kind == KindGlobal && m.Value > maxCounter {
+			t.Fatalf("ParseMessage(%q) accepted %d", s, m.Value)
 		}
 		if got := m.String(); got != s {
 			t.Fatalf("ParseMessage(%q).String() = %q", s, got)

@@ -111,6 +111,10 @@ func TestSilentPartition(t *testing.T) {
 	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s, 1)
+	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 { // cached
+		t.Fatal(e, err)
+	}
 
 	frozenAt := time.Now()
 	proxy.setFrozen(true)
@@ -125,8 +129,8 @@ func TestSilentPartition(t *testing.T) {
 	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("Epoch during a silent partition = %v, want ErrStoreUnavailable", err)
 	}
-	if e, err := s.EpochStale(ctx, "alice", 0); err != nil || e != 1 {
-		t.Errorf("EpochStale during a silent partition = %d, %v; want 1", e, err)
+	if st, err := s.LookupStale(ctx, "alice", [16]byte{}, 0); err != nil || st.Epoch != 1 {
+		t.Errorf("LookupStale during a silent partition = %+v, %v; want epoch 1", st, err)
 	}
 
 	proxy.setFrozen(false)
@@ -153,8 +157,8 @@ func TestColdStartWhileDown(t *testing.T) {
 	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("Epoch before Redis is up = %v, want ErrStoreUnavailable", err)
 	}
-	if _, err := s.IsRevokedStale(ctx, [16]byte{}, time.Hour); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("IsRevokedStale of a never-loaded cache = %v, want ErrStoreUnavailable", err)
+	if _, err := s.LookupStale(ctx, "alice", [16]byte{}, time.Hour); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Errorf("LookupStale of a never-proven cache = %v, want ErrStoreUnavailable", err)
 	}
 	srv.Restart()
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

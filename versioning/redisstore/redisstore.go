@@ -3,51 +3,75 @@
 // [redis.UniversalClient]: a single node, Sentinel (failover client) or
 // Cluster.
 //
+// # Keys
+//
+// State is kept per user, and sized by what is live. With the default
+// prefix "sealedsession:" the keys are
+//
+//	sealedsession:u{<userID>}:e     the user's own epoch counter (string integer; see userTag for IDs holding '}')
+//	sealedsession:u{<userID>}:r     hash of the user's revocations: field = the 16-byte session ID, value = its end (unix ms)
+//	sealedsession:{v}:g             the global epoch counter
+//	sealedsession:{v}:seq           the message sequence counter
+//
+// and the invalidation channel is "sealedsession:{v}:inval:<DB>" (classic
+// pub/sub; <DB> is the client's database number, so two deployments that
+// differ only by database never hear each other). The hash tag {<userID>}
+// puts each user's keys (and the user's tracked sessions, see
+// [Store.AddSession]) in the user's own Cluster slot, so users spread over
+// the cluster; the global counter, the sequence counter and the channel
+// share the {v} slot. A revocation hash expires (PEXPIREAT) with its last
+// revocation and every write drops the user's ended revocations, so Redis
+// holds only live revocations: about 100 bytes each.
+//
 // # Caching
 //
-// Each Store keeps a local cache: the global epoch, the epochs of the users
-// it has been asked about, and a full mirror of the live revocations. In
-// steady state Epoch and IsRevoked answer from that cache without any Redis
-// round trip. Every write (BumpEpoch, BumpGlobalEpoch, Revoke) runs one Lua
-// script that changes the keys and publishes an invalidation message on a
-// channel in the same atomic step; every Store subscribes to that channel
-// and applies the messages to its cache, so a bump made through one instance
-// reaches the others within milliseconds.
+// Each Store caches the users it is asked about, and only those: their
+// epoch and revocations (or the fact that they have none, a cheap negative
+// answer), in a sharded LRU bounded by Options.CacheBytes. A cached user
+// costs no Redis round trip; a miss costs one (GET and HGETALL of that
+// user's two keys, pipelined). Nothing ever reads the whole keyspace, and
+// start-up waits for no load: a new instance is ready as soon as it has
+// subscribed and read two counters.
 //
-// # Redis failure
+// Every write (BumpEpoch, BumpGlobalEpoch, Revoke) runs a Lua script that
+// changes the user's keys, increments the sequence counter and publishes a
+// message carrying the new sequence number: "this user changed" (each
+// instance drops that user from its cache) or "the global epoch is now n".
+// On a single node or Sentinel this is one atomic script. On a Cluster the
+// user's keys and the sequence counter are in different slots, so the
+// write is two scripts, the change and then its announcement; if the
+// second fails the write returns an error and, as every write is safe to
+// retry (a retry announces again even when there is nothing to change),
+// the caller retries it.
 //
-// The cache is trusted only while the subscription is up and was followed by
-// a full reload. When the subscription breaks (connection lost, or no answer
-// to a health-check PING within Options.HealthCheckInterval) the cache is
-// marked stale and reads go to Redis directly; if Redis cannot answer they
-// return an error matching [versioning.ErrStoreUnavailable] (fail closed).
-// When the subscription is back, the store reloads (global epoch and live
-// revocations; user epochs are dropped and refetched on demand) and trusts
-// its cache again, by itself. Writes always go to Redis and fail with an
-// error matching ErrStoreUnavailable while it is down. Store also implements
-// [versioning.StaleReader]: a Checker configured with
-// [versioning.ServeStale] may get answers from the stale cache for at most
-// Options.MaxStale after the moment the cache stopped being trusted.
+// # Staleness
+//
+// A gap in the sequence numbers means a lost message: the cache is flushed
+// (dropping users costs round trips, never correctness). Every
+// Options.HealthCheckInterval the store reads the sequence counter (one
+// MGET of two small keys); once every message up to that number has been
+// applied, the cache is proven current as of the moment of the read. The
+// cache is trusted only while its last proof is younger than
+// Options.MaxLag: a subscriber that falls behind, or stops hearing, stops
+// trusting itself within MaxLag, and a probe that stays unanswered by the
+// messages for half of MaxLag flushes the cache and proves it again. While
+// the cache is not trusted, reads go to Redis (and fail with an error
+// matching [versioning.ErrStoreUnavailable] when it cannot answer); with
+// [versioning.ServeStale] a Checker may get answers from cached users for
+// at most Options.MaxStale after the last proof. After a reconnect the
+// store flushes its cache and reads the sequence counter: resynchronising
+// costs one command, whatever Redis holds.
 //
 // Epochs live only in Redis: run it with persistence (AOF). A Redis that
 // loses data (restart without persistence, failover to a replica that missed
 // the write) lowers epochs again, and sessions logged out by the lost bumps
-// become valid again.
+// become valid again. The cached global epoch never moves backwards.
 //
-// # Keys and messages
-//
-// With the default prefix "sealedsession:" the keys are
-//
-//	sealedsession:{v}:g            global epoch counter (string integer)
-//	sealedsession:{v}:e:<userID>   a user's own epoch counter
-//	sealedsession:{v}:r:<hex ID>   a revoked session ID, expiring (PXAT) when the revocation ends
-//	sealedsession:{v}:ri           sorted set of revoked IDs scored by their end (unix ms), to reload the mirror
-//
-// and the invalidation channel is "sealedsession:{v}:inval" (classic pub/sub).
-// The hash tag {v} puts every key in one Cluster slot, so the scripts may
-// touch several keys, and it puts the channel name in that slot too, so a
-// go-redis ClusterClient subscribes on the very node that runs the scripts:
-// the subscription and the data share one failure domain.
+// Every counter read from Redis (replies and messages) is checked: a value
+// above the largest Redis integer (2^63-1) is corrupt or forged, and the
+// read fails with an error matching [versioning.ErrEpochOverflow] (and
+// ErrStoreUnavailable), so the session is refused; such a message is
+// dropped and flushes the cache.
 //
 // # Replication
 //
@@ -56,15 +80,13 @@
 // an error matching [ErrNotReplicated]. An acknowledged bump then survives
 // a failover to any replica that confirmed it (see the spec,
 // SPEC.md, for the exact guarantee and what WAIT does not cover).
-// Messages are ASCII: "1 u <epoch> <userID>", "1 g <epoch>" and
-// "1 r <until unix ms> <32 lower-case hex digits>" (see [Message]).
 package redisstore
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,34 +97,44 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
 
 // Defaults for Options fields left zero.
 const (
-	DefaultPrefix              = "sealedsession:" // Options.Prefix
-	DefaultMaxStale            = 30 * time.Second // Options.MaxStale
-	DefaultHealthCheckInterval = time.Second      // Options.HealthCheckInterval
-	DefaultMaxCachedUsers      = 100_000          // Options.MaxCachedUsers
-	DefaultWaitTimeout         = time.Second      // Options.WaitTimeout, when MinReplicas > 0
+	DefaultPrefix              = "sealedsession:"       // Options.Prefix
+	DefaultMaxStale            = 30 * time.Second       // Options.MaxStale
+	DefaultHealthCheckInterval = 250 * time.Millisecond // Options.HealthCheckInterval
+	DefaultMaxLag              = time.Second            // Options.MaxLag
+	DefaultCacheBytes          = 48 << 20               // Options.CacheBytes
+	DefaultWaitTimeout         = time.Second            // Options.WaitTimeout, when MinReplicas > 0
 )
 
 // Options configures a Store. The zero value (or nil) means every default.
 type Options struct {
 	// Prefix starts every key and the channel name. Default "sealedsession:".
-	// Instances that must see each other's bumps use the same prefix. It
-	// must not contain '{' or '}': the store adds the hash tag itself.
+	// Instances that must see each other's bumps use the same prefix (and
+	// database). It must not contain '{' or '}': the store adds the hash
+	// tags itself.
 	Prefix string
-	// MaxStale is the bound on staleness for EpochStale and IsRevokedStale
-	// when they are called with maxAge <= 0. Default 30s.
+	// MaxStale is the bound on staleness for LookupStale when it is called
+	// with maxAge <= 0: how long after the cache's last proof of being
+	// current it may still answer. Default 30s.
 	MaxStale time.Duration
-	// HealthCheckInterval: when the subscription has been silent this long
-	// the store sends a PING on it; without an answer within another
-	// interval the cache is marked stale and the subscription reconnected.
-	// Default 1s.
+	// HealthCheckInterval is how often the store proves its cache current
+	// (it reads the sequence counter), and how long the subscription may be
+	// silent before it is pinged. Default 250ms; at least 10ms.
 	HealthCheckInterval time.Duration
-	// MaxCachedUsers bounds the per-user epoch cache; when it is full it is
-	// emptied and refilled on demand. Default 100000.
-	MaxCachedUsers int
+	// MaxLag bounds how stale a trusted cache can be: the cache answers
+	// only while it was proven current within MaxLag; otherwise reads go
+	// to Redis. Default 1s; at least twice HealthCheckInterval.
+	MaxLag time.Duration
+	// CacheBytes bounds the memory of the per-user cache (estimated: about
+	// 112 bytes plus the user ID per user, 24 per revocation); the least
+	// recently used users are dropped beyond it. Default 48 MiB, which keeps
+	// an instance serving a million active users under 64 MiB of heap for
+	// the cache. Negative disables the cache (every read goes to Redis).
+	CacheBytes int64
 	// Now is the clock used for revocation expiry and staleness. Default
 	// time.Now.
 	Now func() time.Time
@@ -137,8 +169,11 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.HealthCheckInterval == 0 {
 		r.HealthCheckInterval = DefaultHealthCheckInterval
 	}
-	if r.MaxCachedUsers == 0 {
-		r.MaxCachedUsers = DefaultMaxCachedUsers
+	if r.MaxLag == 0 {
+		r.MaxLag = max(DefaultMaxLag, 4*r.HealthCheckInterval)
+	}
+	if r.CacheBytes == 0 {
+		r.CacheBytes = DefaultCacheBytes
 	}
 	if r.Now == nil {
 		r.Now = time.Now
@@ -148,13 +183,13 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	switch {
 	case strings.ContainsAny(r.Prefix, "{}"):
-		return r, fmt.Errorf("%w: Prefix %q contains a brace (the store adds its own hash tag)", ErrInvalidOptions, r.Prefix)
+		return r, fmt.Errorf("%w: Prefix %q contains a brace (the store adds its own hash tags)", ErrInvalidOptions, r.Prefix)
 	case r.MaxStale < 0:
 		return r, fmt.Errorf("%w: MaxStale %v is negative", ErrInvalidOptions, r.MaxStale)
 	case r.HealthCheckInterval < 10*time.Millisecond:
 		return r, fmt.Errorf("%w: HealthCheckInterval %v is below 10ms", ErrInvalidOptions, r.HealthCheckInterval)
-	case r.MaxCachedUsers < 0:
-		return r, fmt.Errorf("%w: MaxCachedUsers %d is negative", ErrInvalidOptions, r.MaxCachedUsers)
+	case r.MaxLag < 2*r.HealthCheckInterval:
+		return r, fmt.Errorf("%w: MaxLag %v is below twice HealthCheckInterval (%v)", ErrInvalidOptions, r.MaxLag, r.HealthCheckInterval)
 	case r.MinReplicas < 0:
 		return r, fmt.Errorf("%w: MinReplicas %d is negative", ErrInvalidOptions, r.MinReplicas)
 	case r.WaitTimeout < 0 || (r.MinReplicas > 0 && r.WaitTimeout < time.Millisecond):
@@ -163,68 +198,114 @@ func (o *Options) withDefaults() (Options, error) {
 	return r, nil
 }
 
-// Lua scripts: each write changes its keys and publishes the invalidation
-// in one atomic step, so no instance can miss a write that took effect.
+// Lua scripts. ARGV[1] is always the channel. A script given the sequence
+// and global keys as its last two KEYS announces its change itself (one
+// atomic step: single node, Sentinel); given only its own keys it does not,
+// and announceScript follows (Cluster).
+const announcePrelude = `
+local function announce(body)
+  local sk, gk = KEYS[#KEYS-1], KEYS[#KEYS]
+  redis.call('INCR', sk)
+  local seq = redis.call('GET', sk)
+  redis.call('PUBLISH', ARGV[1], '2 ' .. seq .. ' ' .. body)
+  return redis.call('GET', gk) or '0'
+end
+`
+
 var (
-	// KEYS: user epoch, global epoch. ARGV: channel, user ID.
-	bumpScript = redis.NewScript(`
-local u = redis.call('INCR', KEYS[1])
-local g = tonumber(redis.call('GET', KEYS[2]) or '0')
-redis.call('PUBLISH', ARGV[1], '1 u ' .. u .. ' ' .. ARGV[2])
-return {u, g}`)
-	// KEYS: global epoch. ARGV: channel.
-	globalScript = redis.NewScript(`
-local g = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[1], '1 g ' .. g)
-return g`)
-	// KEYS: revocation key, index. ARGV: channel, until (unix ms), hex ID.
-	// Keeps the later of an existing and the new until; prunes the index.
-	revokeScript = redis.NewScript(`
-local untilms = tonumber(ARGV[2])
+	// KEYS: user epoch [, seq, global]. ARGV: channel, user ID.
+	// Returns {user epoch} or {user epoch, global}, as strings.
+	bumpScript = redis.NewScript(announcePrelude + `
+redis.call('INCR', KEYS[1])
+local u = redis.call('GET', KEYS[1])
+if #KEYS == 1 then return {u} end
+return {u, announce('u ' .. ARGV[2])}`)
+
+	// KEYS: seq, global. ARGV: channel. Returns the new global, a string.
+	globalScript = redis.NewScript(announcePrelude + `
+redis.call('INCR', KEYS[2])
+return announce('g ' .. redis.call('GET', KEYS[2]))`)
+
+	// KEYS: revocations [, seq, global]. ARGV: channel, user ID, until
+	// (unix ms), raw session ID. Keeps the later of an existing and the
+	// new until, drops the user's ended revocations and makes the hash
+	// expire with its last one. Returns {changed (0|1)} or {changed,
+	// global}; it announces even when nothing changed (a retry of a write
+	// whose announcement failed).
+	revokeScript = redis.NewScript(announcePrelude + `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local old = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[3]) or '0')
-if old >= untilms then return 0 end
-if untilms <= now then return 0 end
-redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-redis.call('PUBLISH', ARGV[1], '1 r ' .. ARGV[2] .. ' ' .. ARGV[3])
-return 1`)
+local untilms = tonumber(ARGV[3])
+local changed = 0
+if untilms > now then
+  local old = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0') or 0
+  if old < untilms then
+    local all = redis.call('HGETALL', KEYS[1])
+    local last = untilms
+    for i = 1, #all, 2 do
+      local u = tonumber(all[i+1])
+      if u == nil or u <= now then
+        redis.call('HDEL', KEYS[1], all[i])
+      elseif u > last then
+        last = u
+      end
+    end
+    redis.call('HSET', KEYS[1], ARGV[4], ARGV[3])
+    redis.call('PEXPIREAT', KEYS[1], last)
+    changed = 1
+  end
+end
+if #KEYS == 1 then return {changed} end
+return {changed, announce('u ' .. ARGV[2])}`)
+
+	// KEYS: seq, global. ARGV: channel, user ID. Cluster: the
+	// announcement of a user write. Returns the global, a string.
+	announceScript = redis.NewScript(announcePrelude + `
+return announce('u ' .. ARGV[2])`)
 )
 
-// Store is a versioning.Store in Redis with a local cache kept current by
-// pub/sub. It is safe for concurrent use. Create it with New and Close it
-// when done; Close does not close the client.
+// Store is a versioning.Store in Redis with a local per-user cache kept
+// current by pub/sub. It is safe for concurrent use. Create it with New and
+// Close it when done; Close does not close the client.
 type Store struct {
-	client redis.UniversalClient
-	opts   Options
+	client  redis.UniversalClient
+	opts    Options
+	cluster bool // writes are two scripts (see the package documentation)
 
-	globalKey, userPrefix, revokePrefix, indexKey, channel string
+	globalKey, seqKey, channel string
 
-	closed  atomic.Bool
-	cancel  context.CancelFunc
-	done    chan struct{}
-	reloads atomic.Int64 // completed reloads
-	applied atomic.Int64 // messages applied
-	bad     atomic.Int64 // messages that did not parse
+	closed atomic.Bool
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	cache  *userCache // nil when disabled
+	global atomic.Uint64
+
+	// Trust: the cache answers while now < trustedUntil (unix ns).
+	trustedUntil atomic.Int64
+
+	syncMu   sync.Mutex
+	sub      bool      // subscribed, and resynchronised since
+	lastSeq  uint64    // last applied sequence number
+	provenAt time.Time // the cache was complete as of then
+	pending  []probe   // sequence numbers read but not yet applied
+	everOK   bool
+	readyCh  chan struct{} // closed on the first proof
+
+	resyncs, flushes, applied, bad, lagFlushes atomic.Int64
 
 	psMu sync.Mutex
 	ps   *redis.PubSub // the subscriber's current PubSub
 
-	mu         sync.RWMutex
-	trusted    bool      // subscription up and reloaded since
-	everLoaded bool      // the cache was trusted at least once
-	staleSince time.Time // when the cache stopped being trusted
-	gen        uint64    // changes on every flush, stale mark and reload
-	global     uint64
-	users      map[string]uint64         // user's own counter
-	revoked    map[codec.SessionID]int64 // until, unix ms
-	readyCh    chan struct{}             // closed on the first reload
-
 	// testHookApplied, when set (tests only, before New returns), is
 	// called by the subscriber after it applied a message.
 	testHookApplied func(Message)
+}
+
+// probe is one read of the sequence counter.
+type probe struct {
+	seq uint64
+	at  time.Time
 }
 
 var (
@@ -234,11 +315,20 @@ var (
 
 // New returns a Store using client, and starts its subscriber in the
 // background. It does not wait for Redis: until the first subscription and
-// reload succeed, reads go to Redis directly (see WaitReady). The client is
+// proof succeed, reads go to Redis directly (see WaitReady). The client is
 // not closed by Close. An error is returned only for a nil client or bad
 // options (matching ErrInvalidOptions).
 func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	return newStore(client, opts, nil)
+}
+
+// clientDB returns the database number of client (0 for a Cluster, which
+// has only database 0, and for client types it cannot inspect).
+func clientDB(client redis.UniversalClient) int {
+	if c, ok := client.(*redis.Client); ok {
+		return c.Options().DB
+	}
+	return 0
 }
 
 func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (*Store, error) {
@@ -254,30 +344,35 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 			return nil, err
 		}
 	}
+	_, cluster := client.(*redis.ClusterClient)
 	base := o.Prefix + "{v}:"
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		client:          client,
 		opts:            o,
+		cluster:         cluster,
 		globalKey:       base + "g",
-		userPrefix:      base + "e:",
-		revokePrefix:    base + "r:",
-		indexKey:        base + "ri",
-		channel:         base + "inval",
+		seqKey:          base + "seq",
+		channel:         base + "inval:" + strconv.Itoa(clientDB(client)),
 		cancel:          cancel,
 		done:            make(chan struct{}),
-		users:           make(map[string]uint64),
-		revoked:         make(map[codec.SessionID]int64),
 		readyCh:         make(chan struct{}),
 		testHookApplied: hook,
+	}
+	if o.CacheBytes > 0 {
+		s.cache = newUserCache(o.CacheBytes)
 	}
 	go s.run(ctx)
 	return s, nil
 }
 
-// WaitReady waits until the store has subscribed and loaded its cache for
-// the first time, or ctx ends (its error is returned, matching
-// ErrStoreUnavailable).
+// Channel returns the name of the invalidation channel.
+func (s *Store) Channel() string { return s.channel }
+
+// WaitReady waits until the store has subscribed and proven its cache
+// current for the first time, or ctx ends (its error is returned, matching
+// ErrStoreUnavailable). The cache starts empty: this takes one command,
+// whatever Redis holds.
 func (s *Store) WaitReady(ctx context.Context) error {
 	if s.closed.Load() {
 		return unavailable("wait ready", versioning.ErrClosed)
@@ -292,39 +387,56 @@ func (s *Store) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Trusted reports whether the local cache is currently trusted (subscribed
-// and reloaded), and if not since when it is stale (zero if it never was
-// trusted).
+// trusted reports whether the cache may answer at now.
+func (s *Store) trusted(now time.Time) bool {
+	return s.cache != nil && now.UnixNano() < s.trustedUntil.Load()
+}
+
+// Trusted reports whether the local cache is currently trusted (proven
+// current within MaxLag), and if not since when it is stale: its last
+// proof (zero if it never had one).
 func (s *Store) Trusted() (ok bool, staleSince time.Time) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.trusted, s.staleSince
+	if s.trusted(s.opts.Now()) {
+		return true, time.Time{}
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	return false, s.provenAt
 }
 
 // Stats is a snapshot of a Store's cache, for metrics and health checks.
 type Stats struct {
-	Trusted         bool      // the cache is trusted (subscribed and reloaded)
-	StaleSince      time.Time // when the cache stopped being trusted; zero if trusted or never loaded
-	Reloads         int64     // completed (re)loads since New
+	Trusted         bool      // the cache is trusted (proven current within MaxLag)
+	StaleSince      time.Time // the last proof, when not trusted; zero if trusted or never proven
+	Resyncs         int64     // resynchronisations (after a (re)subscription, a reset or a lag) since New
+	Flushes         int64     // times the cache was emptied since New
+	LagFlushes      int64     // flushes because messages lagged behind the sequence counter
 	MessagesApplied int64     // invalidation messages applied since New
-	BadMessages     int64     // messages that did not parse (each flushed the user cache)
-	CachedUsers     int       // users whose epoch is cached
-	Revocations     int       // revocations in the mirror (some may have just expired)
+	BadMessages     int64     // messages that did not parse (each flushed the cache)
+	LastSeq         uint64    // last applied sequence number
+	CachedUsers     int       // users in the cache
+	CacheBytes      int64     // the cache's estimated size
 }
 
 // Stats returns a snapshot of the store's cache state.
 func (s *Store) Stats() Stats {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return Stats{
-		Trusted:         s.trusted,
-		StaleSince:      s.staleSince,
-		Reloads:         s.reloads.Load(),
+	ok, since := s.Trusted()
+	st := Stats{
+		Trusted:         ok,
+		StaleSince:      since,
+		Resyncs:         s.resyncs.Load(),
+		Flushes:         s.flushes.Load(),
+		LagFlushes:      s.lagFlushes.Load(),
 		MessagesApplied: s.applied.Load(),
 		BadMessages:     s.bad.Load(),
-		CachedUsers:     len(s.users),
-		Revocations:     len(s.revoked),
 	}
+	s.syncMu.Lock()
+	st.LastSeq = s.lastSeq
+	s.syncMu.Unlock()
+	if s.cache != nil {
+		st.CachedUsers, st.CacheBytes = s.cache.stats()
+	}
+	return st
 }
 
 // check returns the error for a closed store or ended context.
@@ -338,84 +450,249 @@ func (s *Store) check(ctx context.Context, op string) error {
 	return nil
 }
 
-func (s *Store) userKey(userID string) string { return s.userPrefix + userID }
-
-func (s *Store) revokeKey(hexID string) string { return s.revokePrefix + hexID }
-
-// Epoch implements versioning.Store. With a trusted cache it costs no round
-// trip once the user is cached (one GET to fill a miss).
-func (s *Store) Epoch(ctx context.Context, userID string) (uint64, error) {
-	if err := s.check(ctx, "epoch"); err != nil {
-		return 0, err
+// userTag is the common start of a user's keys, with the user's hash tag:
+// "P u{<userID>}". A user ID that would end the tag early (it holds a '}')
+// or make it empty has the tag of a hash of the ID instead, followed by
+// '=' and the ID: "P u{<16 hex digits>}=<userID>", which no plain form
+// can equal (those have ':' after the tag).
+func (s *Store) userTag(userID string) string {
+	if userID != "" && !strings.Contains(userID, "}") {
+		return s.opts.Prefix + "u{" + userID + "}"
 	}
-	s.mu.RLock()
-	if s.trusted {
-		if u, ok := s.users[userID]; ok {
-			e := u + s.global
-			s.mu.RUnlock()
-			return e, nil
-		}
-		gen := s.gen
-		s.mu.RUnlock()
-		return s.fillEpoch(ctx, userID, gen)
-	}
-	s.mu.RUnlock()
-	return s.directEpoch(ctx, userID)
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(userID))
+	return s.opts.Prefix + "u{" + fmt.Sprintf("%016x", h.Sum64()) + "}=" + userID
 }
 
-// fillEpoch reads a user's counter and caches it if nothing invalidated the
-// cache in between.
-func (s *Store) fillEpoch(ctx context.Context, userID string, gen uint64) (uint64, error) {
-	u, err := s.client.Get(ctx, s.userKey(userID)).Uint64()
-	if errors.Is(err, redis.Nil) {
-		u, err = 0, nil
-	}
-	if err != nil {
-		return 0, unavailable("epoch", err)
-	}
-	s.mu.Lock()
-	if s.trusted && s.gen == gen {
-		if len(s.users) >= s.opts.MaxCachedUsers {
-			s.flushUsersLocked()
-		}
-		u = max(u, s.users[userID])
-		s.users[userID] = u
-		e := u + s.global
-		s.mu.Unlock()
-		return e, nil
-	}
-	s.mu.Unlock()
-	// The cache went stale or was flushed while we asked: its global
-	// counter may be behind too, so ask Redis for both.
-	return s.directEpoch(ctx, userID)
-}
+func (s *Store) epochKey(userID string) string { return s.userTag(userID) + ":e" }
 
-// directEpoch reads both counters from Redis (untrusted cache).
-func (s *Store) directEpoch(ctx context.Context, userID string) (uint64, error) {
-	vals, err := s.client.MGet(ctx, s.userKey(userID), s.globalKey).Result()
-	if err != nil {
-		return 0, unavailable("epoch", err)
-	}
-	var sum uint64
-	for _, v := range vals {
-		n, err := counter(v)
-		if err != nil {
-			return 0, unavailable("epoch", err)
-		}
-		sum += n
-	}
-	return sum, nil
-}
+func (s *Store) revKey(userID string) string { return s.userTag(userID) + ":r" }
 
-// counter converts one MGET element (nil or a decimal string).
-func counter(v any) (uint64, error) {
+// errOutOfRange is the cause of a counter read from Redis above 2^63-1.
+var errOutOfRange = fmt.Errorf("counter above the largest Redis integer: %w", versioning.ErrEpochOverflow)
+
+// parseStored converts a counter read from Redis (nil for a missing key).
+func parseStored(v any) (uint64, error) {
 	switch v := v.(type) {
 	case nil:
 		return 0, nil
 	case string:
-		return strconv.ParseUint(v, 10, 64)
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return 0, errOutOfRange
+			}
+			return 0, fmt.Errorf("malformed counter %q", v)
+		}
+		if n > maxCounter {
+			return 0, errOutOfRange
+		}
+		return n, nil
+	case int64:
+		if v < 0 {
+			return 0, fmt.Errorf("negative counter %d", v)
+		}
+		return uint64(v), nil
 	}
 	return 0, fmt.Errorf("unexpected reply type %T", v)
+}
+
+// fetchUser reads a user's epoch counter and live revocations (and the
+// global counter if withGlobal) in one pipelined round trip.
+func (s *Store) fetchUser(ctx context.Context, userID string, withGlobal bool) (usertable.User, uint64, error) {
+	var e *redis.StringCmd
+	var r *redis.MapStringStringCmd
+	var g *redis.StringCmd
+	// The pipeline's own error is the first command's (redis.Nil for a
+	// missing key): each command is checked instead.
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		e = p.Get(ctx, s.epochKey(userID))
+		r = p.HGetAll(ctx, s.revKey(userID))
+		if withGlobal {
+			g = p.Get(ctx, s.globalKey)
+		}
+		return nil
+	})
+	var u usertable.User
+	var err error
+	if u.Epoch, err = stringCounter(e); err != nil {
+		return u, 0, err
+	}
+	if err := r.Err(); err != nil {
+		return u, 0, err
+	}
+	now := s.opts.Now().UnixMilli()
+	for field, val := range r.Val() {
+		until, perr := strconv.ParseInt(val, 10, 64)
+		if len(field) != len(codec.SessionID{}) || perr != nil {
+			continue // not written by this package
+		}
+		if until > now {
+			u.Revs = append(u.Revs, usertable.Rev{ID: codec.SessionID([]byte(field)), Until: until})
+		}
+	}
+	var global uint64
+	if withGlobal {
+		if global, err = stringCounter(g); err != nil {
+			return u, 0, err
+		}
+	}
+	return u, global, nil
+}
+
+// stringCounter converts a GET reply (redis.Nil for a missing key).
+func stringCounter(c *redis.StringCmd) (uint64, error) {
+	v, err := c.Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return parseStored(v)
+}
+
+// user returns userID's state and the global counter: from the cache when
+// it is trusted (filling a miss with one round trip), from Redis
+// otherwise.
+func (s *Store) user(ctx context.Context, userID, op string) (usertable.User, uint64, error) {
+	if s.trusted(s.opts.Now()) {
+		if u, ok := s.cache.get(userID); ok {
+			return u, s.global.Load(), nil
+		}
+		tok := s.cache.begin(userID)
+		u, _, err := s.fetchUser(ctx, userID, false)
+		// Cache only if the cache was still trusted when the answer came
+		// (a flush or an invalidation since begin spoils the token).
+		ok := err == nil && s.trusted(s.opts.Now())
+		s.cache.finish(userID, tok, u, ok)
+		if err != nil {
+			return u, 0, unavailable(op, err)
+		}
+		if ok {
+			return u, s.global.Load(), nil
+		}
+	}
+	u, g, err := s.fetchUser(ctx, userID, true)
+	if err != nil {
+		return u, 0, unavailable(op, err)
+	}
+	return u, max(g, s.global.Load()), nil
+}
+
+// Epoch implements versioning.Store. With a trusted cache it costs no round
+// trip once the user is cached (one to fill a miss).
+func (s *Store) Epoch(ctx context.Context, userID string) (uint64, error) {
+	if err := s.check(ctx, "epoch"); err != nil {
+		return 0, err
+	}
+	u, g, err := s.user(ctx, userID, "epoch")
+	if err != nil {
+		return 0, err
+	}
+	e, err := versioning.EffectiveEpoch(u.Epoch, g)
+	if err != nil {
+		return 0, unavailable("epoch", err)
+	}
+	return e, nil
+}
+
+// Lookup implements versioning.Store: the user's effective epoch and
+// whether id is revoked, from one per-user cache entry (no round trip when
+// cached and trusted; one otherwise). userID "" gives the zero state.
+func (s *Store) Lookup(ctx context.Context, userID string, id codec.SessionID) (versioning.SessionState, error) {
+	if err := s.check(ctx, "lookup"); err != nil {
+		return versioning.SessionState{}, err
+	}
+	if userID == "" {
+		return versioning.SessionState{}, nil
+	}
+	u, g, err := s.user(ctx, userID, "lookup")
+	if err != nil {
+		return versioning.SessionState{}, err
+	}
+	e, err := versioning.EffectiveEpoch(u.Epoch, g)
+	if err != nil {
+		return versioning.SessionState{}, unavailable("lookup", err)
+	}
+	return versioning.SessionState{Epoch: e, Revoked: u.Revoked(id, s.opts.Now().UnixMilli())}, nil
+}
+
+// LookupStale implements versioning.StaleReader: the answer from a cached
+// user if the cache was proven current no longer than maxAge ago (<= 0
+// means Options.MaxStale). A user not in the cache, or an older cache,
+// gives an error matching ErrStoreUnavailable. It never contacts Redis.
+func (s *Store) LookupStale(ctx context.Context, userID string, id codec.SessionID, maxAge time.Duration) (versioning.SessionState, error) {
+	if err := s.check(ctx, "lookup (stale)"); err != nil {
+		return versioning.SessionState{}, err
+	}
+	if userID == "" {
+		return versioning.SessionState{}, nil
+	}
+	if maxAge <= 0 {
+		maxAge = s.opts.MaxStale
+	}
+	now := s.opts.Now()
+	s.syncMu.Lock()
+	proven := s.provenAt
+	s.syncMu.Unlock()
+	if s.cache == nil || proven.IsZero() || now.Sub(proven) > maxAge {
+		return versioning.SessionState{}, unavailable("lookup (stale)", errNotCached)
+	}
+	u, ok := s.cache.peek(userID)
+	if !ok {
+		return versioning.SessionState{}, unavailable("lookup (stale)", errNotCached)
+	}
+	e, err := versioning.EffectiveEpoch(u.Epoch, s.global.Load())
+	if err != nil {
+		return versioning.SessionState{}, unavailable("lookup (stale)", err)
+	}
+	return versioning.SessionState{Epoch: e, Revoked: u.Revoked(id, now.UnixMilli())}, nil
+}
+
+// announceKeys returns the keys that make a user script announce itself
+// (nil on a Cluster, where announceScript follows).
+func (s *Store) announceKeys(keys ...string) []string {
+	if s.cluster {
+		return keys
+	}
+	return append(keys, s.seqKey, s.globalKey)
+}
+
+// userWrite runs a user script and, on a Cluster, its announcement. It
+// returns the script's reply (nil if it did not run), the global counter
+// when known, and the write or replication error.
+func (s *Store) userWrite(ctx context.Context, sc *redis.Script, userID string, keys []string, args ...any) ([]any, uint64, bool, error) {
+	reply, werr := s.write(ctx, sc, s.announceKeys(keys...), append([]any{s.channel, userID}, args...)...)
+	if reply == nil {
+		return nil, 0, false, werr
+	}
+	vals, err := reply.Slice()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if !s.cluster {
+		if len(vals) != 2 {
+			return nil, 0, false, fmt.Errorf("unexpected script reply %v", vals)
+		}
+		g, err := parseStored(vals[1])
+		if err != nil {
+			return vals, 0, false, err
+		}
+		return vals, g, true, werr
+	}
+	if werr != nil {
+		return vals, 0, false, werr
+	}
+	ann, aerr := s.write(ctx, announceScript, []string{s.seqKey, s.globalKey}, s.channel, userID)
+	if ann == nil {
+		return vals, 0, false, aerr
+	}
+	g, err := parseStored(ann.Val())
+	if err != nil {
+		return vals, 0, false, err
+	}
+	return vals, g, true, aerr
 }
 
 // BumpEpoch implements versioning.Store.
@@ -428,28 +705,37 @@ func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
 		// refusing keeps every message parseable.
 		return 0, fmt.Errorf("redisstore: bump epoch: user ID must be 1..%d bytes", maxUserIDLen)
 	}
-	reply, werr := s.write(ctx, bumpScript, []string{s.userKey(userID), s.globalKey}, s.channel, userID)
-	if reply == nil {
-		return 0, unavailable("bump epoch", werr)
+	vals, g, gok, werr := s.userWrite(ctx, bumpScript, userID, []string{s.epochKey(userID)})
+	if vals != nil && s.cache != nil {
+		// The change took effect on the master: drop our copy now, before
+		// our own message comes back.
+		s.cache.invalidate(userID)
 	}
-	vals, err := reply.Int64Slice()
-	if err == nil && (len(vals) != 2 || vals[0] < 0 || vals[1] < 0) {
-		err = fmt.Errorf("unexpected script reply %v", vals)
+	if gok {
+		s.raiseGlobal(g)
 	}
-	if err != nil {
-		return 0, unavailable("bump epoch", err)
-	}
-	u, g := uint64(vals[0]), uint64(vals[1])
-	// The bump took effect on the master (and was published), so the cache
-	// takes it even when it was not replicated: raising is always safe.
-	s.mu.Lock()
-	s.setUserLocked(userID, u)
-	s.global = max(s.global, g)
-	s.mu.Unlock()
 	if werr != nil {
 		return 0, unavailable("bump epoch", werr)
 	}
-	return u + g, nil
+	u, err := parseStored(vals[0])
+	if err != nil {
+		return 0, unavailable("bump epoch", err)
+	}
+	e, err := versioning.EffectiveEpoch(u, max(g, s.global.Load()))
+	if err != nil {
+		return 0, unavailable("bump epoch", err)
+	}
+	return e, nil
+}
+
+// raiseGlobal raises the cached global counter (never lowers it).
+func (s *Store) raiseGlobal(g uint64) {
+	for {
+		old := s.global.Load()
+		if g <= old || s.global.CompareAndSwap(old, g) {
+			return
+		}
+	}
 }
 
 // BumpGlobalEpoch implements versioning.Store.
@@ -457,112 +743,49 @@ func (s *Store) BumpGlobalEpoch(ctx context.Context) error {
 	if err := s.check(ctx, "bump global epoch"); err != nil {
 		return err
 	}
-	reply, werr := s.write(ctx, globalScript, []string{s.globalKey}, s.channel)
+	reply, werr := s.write(ctx, globalScript, []string{s.seqKey, s.globalKey}, s.channel)
 	if reply == nil {
 		return unavailable("bump global epoch", werr)
 	}
-	g, err := reply.Int64()
+	g, err := parseStored(reply.Val())
 	if err != nil {
 		return unavailable("bump global epoch", err)
 	}
-	s.mu.Lock()
-	s.global = max(s.global, uint64(max(g, 0)))
-	s.mu.Unlock()
+	s.raiseGlobal(g)
 	if werr != nil {
 		return unavailable("bump global epoch", werr)
 	}
 	return nil
 }
 
-// Revoke implements versioning.Store.
-func (s *Store) Revoke(ctx context.Context, id codec.SessionID, until time.Time) error {
+// Revoke implements versioning.Store. An anonymous session (userID "")
+// is never revoked: nothing is written.
+func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, until time.Time) error {
 	if err := s.check(ctx, "revoke"); err != nil {
 		return err
+	}
+	if userID == "" {
+		return nil
+	}
+	if len(userID) > maxUserIDLen {
+		return fmt.Errorf("redisstore: revoke: user ID must be 1..%d bytes", maxUserIDLen)
 	}
 	ms := until.UnixMilli()
 	if ms <= s.opts.Now().UnixMilli() {
 		return nil
 	}
-	hexID := hex.EncodeToString(id[:])
-	reply, werr := s.write(ctx, revokeScript, []string{s.revokeKey(hexID), s.indexKey},
-		s.channel, strconv.FormatInt(ms, 10), hexID)
-	if reply == nil {
-		return unavailable("revoke", werr)
+	vals, g, gok, werr := s.userWrite(ctx, revokeScript, userID, []string{s.revKey(userID)},
+		strconv.FormatInt(ms, 10), string(id[:]))
+	if vals != nil && s.cache != nil {
+		s.cache.invalidate(userID)
 	}
-	s.mu.Lock()
-	s.revoked[id] = max(s.revoked[id], ms)
-	s.mu.Unlock()
+	if gok {
+		s.raiseGlobal(g)
+	}
 	if werr != nil {
 		return unavailable("revoke", werr)
 	}
 	return nil
-}
-
-// IsRevoked implements versioning.Store. With a trusted cache it costs no
-// round trip.
-func (s *Store) IsRevoked(ctx context.Context, id codec.SessionID) (bool, error) {
-	if err := s.check(ctx, "is revoked"); err != nil {
-		return false, err
-	}
-	s.mu.RLock()
-	if s.trusted {
-		until, ok := s.revoked[id]
-		s.mu.RUnlock()
-		return ok && until > s.opts.Now().UnixMilli(), nil
-	}
-	s.mu.RUnlock()
-	n, err := s.client.Exists(ctx, s.revokeKey(hex.EncodeToString(id[:]))).Result()
-	if err != nil {
-		return false, unavailable("is revoked", err)
-	}
-	return n > 0, nil
-}
-
-// staleAge returns whether the cache may serve a stale read with bound
-// maxAge. Call with s.mu held.
-func (s *Store) staleOKLocked(maxAge time.Duration) bool {
-	if s.trusted {
-		return true
-	}
-	if maxAge <= 0 {
-		maxAge = s.opts.MaxStale
-	}
-	return s.everLoaded && !s.staleSince.IsZero() && s.opts.Now().Sub(s.staleSince) <= maxAge
-}
-
-// EpochStale implements versioning.StaleReader: the cached effective epoch
-// if the cache is trusted or stale for no longer than maxAge (<= 0 means
-// Options.MaxStale). A user not in the cache, or an older cache, gives an
-// error matching ErrStoreUnavailable. It never contacts Redis.
-func (s *Store) EpochStale(ctx context.Context, userID string, maxAge time.Duration) (uint64, error) {
-	if err := s.check(ctx, "epoch (stale)"); err != nil {
-		return 0, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.staleOKLocked(maxAge) {
-		if u, ok := s.users[userID]; ok {
-			return u + s.global, nil
-		}
-	}
-	return 0, unavailable("epoch (stale)", errNotCached)
-}
-
-// IsRevokedStale implements versioning.StaleReader: the answer from the
-// revocation mirror if the cache is trusted or stale for no longer than
-// maxAge (<= 0 means Options.MaxStale); otherwise an error matching
-// ErrStoreUnavailable. It never contacts Redis.
-func (s *Store) IsRevokedStale(ctx context.Context, id codec.SessionID, maxAge time.Duration) (bool, error) {
-	if err := s.check(ctx, "is revoked (stale)"); err != nil {
-		return false, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if !s.staleOKLocked(maxAge) {
-		return false, unavailable("is revoked (stale)", errNotCached)
-	}
-	until, ok := s.revoked[id]
-	return ok && until > s.opts.Now().UnixMilli(), nil
 }
 
 // Close stops the subscriber and makes every later call fail with an error
@@ -576,23 +799,4 @@ func (s *Store) Close() error {
 	s.cancel()
 	<-s.done
 	return nil
-}
-
-// setUserLocked raises the cached counter of a user (never lowers it).
-func (s *Store) setUserLocked(userID string, u uint64) {
-	if old, ok := s.users[userID]; ok {
-		s.users[userID] = max(old, u)
-		return
-	}
-	if len(s.users) >= s.opts.MaxCachedUsers {
-		s.flushUsersLocked()
-	}
-	s.users[userID] = u
-}
-
-// flushUsersLocked empties the user cache; in-flight fills see the new gen
-// and do not insert.
-func (s *Store) flushUsersLocked() {
-	clear(s.users)
-	s.gen++
 }

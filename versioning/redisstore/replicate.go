@@ -36,15 +36,15 @@ func (s *Store) write(ctx context.Context, sc *redis.Script, keys []string, args
 }
 
 // writeReplicated sends the script, then WAIT, on one connection taken
-// from the node's pool. On a Cluster the connection goes to the master of the store's slot: every
-// key of the store is in that one slot (the {v} hash tag).
+// from the node's pool. On a Cluster the connection goes to the master of
+// the slot of keys[0]: every script touches the keys of one slot only.
 func (s *Store) writeReplicated(ctx context.Context, sc *redis.Script, keys []string, args []any) (reply *redis.Cmd, err error) {
 	var node *redis.Client
 	switch c := s.client.(type) {
 	case *redis.Client:
 		node = c
 	case *redis.ClusterClient:
-		if node, err = c.MasterForKey(ctx, s.globalKey); err != nil {
+		if node, err = c.MasterForKey(ctx, keys[0]); err != nil {
 			return nil, err
 		}
 		defer func() {

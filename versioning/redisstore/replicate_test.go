@@ -96,10 +96,10 @@ func TestNotReplicated(t *testing.T) {
 	if err := s.BumpGlobalEpoch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
+	if err := s.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{s.userKey("alice"), s.globalKey, s.indexKey} {
+	for _, k := range []string{s.epochKey("alice"), s.globalKey, s.revKey("alice"), s.seqKey} {
 		if n, err := replica.Do("EXISTS", k); err != nil || n != "1" {
 			t.Errorf("acknowledged write of %s not on the replica: %q, %v", k, n, err)
 		}
@@ -110,7 +110,7 @@ func TestNotReplicated(t *testing.T) {
 	_, err := s.BumpEpoch(ctx, "alice")
 	took := time.Since(start)
 	errG := s.BumpGlobalEpoch(ctx)
-	errR := s.Revoke(ctx, codec.SessionID{2}, time.Now().Add(time.Minute))
+	errR := s.Revoke(ctx, "alice", codec.SessionID{2}, time.Now().Add(time.Minute))
 	for name, err := range map[string]error{"BumpEpoch": err, "BumpGlobalEpoch": errG, "Revoke": errR} {
 		if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, versioning.ErrStoreUnavailable) {
 			t.Errorf("%s without a replica = %v, want ErrNotReplicated and ErrStoreUnavailable", name, err)

@@ -4,18 +4,26 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/sealedsession/sealedsession/codec"
 )
 
-// run is the subscriber: it owns the PubSub, keeps the trust state and
-// applies invalidation messages until ctx ends.
+// maxPending bounds the probes remembered while messages lag.
+const maxPending = 64
+
+// run is the subscriber: it owns the PubSub, resynchronises after every
+// (re)subscription and applies invalidation messages until ctx ends. A
+// second goroutine proves the cache current (prover).
 func (s *Store) run(ctx context.Context) {
 	defer close(s.done)
+	proverDone := make(chan struct{})
+	go func() {
+		defer close(proverDone)
+		s.prover(ctx)
+	}()
+	defer func() { <-proverDone }()
+
 	interval := s.opts.HealthCheckInterval
 	ps := s.subscribe(ctx)
 	defer s.closePubSub()
@@ -25,43 +33,34 @@ func (s *Store) run(ctx context.Context) {
 
 	backoff := newBackoff(interval)
 	pingSent := false
-	needReload := false
-	// lastHeard is when the subscription last delivered anything: the
-	// cache is known complete up to then.
-	lastHeard := s.opts.Now()
-	lastSweep := time.Now()
+	needResync := false
 	for ctx.Err() == nil {
-		if needReload {
-			if err := s.reload(ctx); err != nil {
-				s.markStale(s.opts.Now())
+		if needResync {
+			if err := s.resync(ctx); err != nil {
+				s.unsubscribed()
 				backoff.sleep(ctx)
 				continue
 			}
-			needReload = false
+			needResync = false
 			backoff.reset()
 		}
 		msg, err := ps.ReceiveTimeout(ctx, interval)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(lastSweep) >= interval {
-			s.sweep()
-			lastSweep = time.Now()
-		}
 		if err != nil {
 			if isTimeout(err) {
 				if pingSent {
 					// No PONG for a whole interval: the connection is
-					// presumed dead since we last heard from it. Start
-					// over with a new subscription.
-					s.markStale(lastHeard)
+					// presumed dead. Start over with a new subscription.
+					s.unsubscribed()
 					s.closePubSub()
 					ps = s.subscribe(ctx)
 					pingSent = false
 					continue
 				}
 				if perr := ps.Ping(ctx); perr != nil {
-					s.markStale(lastHeard)
+					s.unsubscribed()
 					backoff.sleep(ctx)
 					continue
 				}
@@ -69,21 +68,19 @@ func (s *Store) run(ctx context.Context) {
 				continue
 			}
 			// Connection lost (go-redis reconnects and resubscribes on the
-			// next receive) or Redis down: the cache may miss messages
-			// from now on (everything sent before the error was read).
-			s.markStale(s.opts.Now())
+			// next receive) or Redis down: messages may be missed from now.
+			s.unsubscribed()
 			backoff.sleep(ctx)
 			continue
 		}
 		pingSent = false
-		lastHeard = s.opts.Now()
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == s.channel {
-				// (Re)subscribed: anything published before now is in
-				// Redis, anything after arrives as a message.
-				s.markStale(lastHeard)
-				needReload = true
+				// (Re)subscribed: anything published from now on arrives
+				// as a message; resynchronise for what came before.
+				s.unsubscribed()
+				needResync = true
 			}
 		case *redis.Message:
 			if m.Channel == s.channel {
@@ -114,102 +111,188 @@ func (s *Store) closePubSub() {
 	}
 }
 
-// reload loads the global counter and the live revocations, drops the user
-// cache and trusts the cache again.
-func (s *Store) reload(ctx context.Context) error {
-	now := s.opts.Now().UnixMilli()
-	g, err := s.client.Get(ctx, s.globalKey).Uint64()
-	if errors.Is(err, redis.Nil) {
-		g, err = 0, nil
+// readCounters reads the sequence and global counters in one command.
+func (s *Store) readCounters(ctx context.Context) (seq, global uint64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.MaxLag)
+	defer cancel()
+	vals, err := s.client.MGet(ctx, s.seqKey, s.globalKey).Result()
+	if err != nil {
+		return 0, 0, err
 	}
+	if len(vals) != 2 {
+		return 0, 0, errors.New("unexpected MGET reply")
+	}
+	if seq, err = parseStored(vals[0]); err != nil {
+		return 0, 0, err
+	}
+	if global, err = parseStored(vals[1]); err != nil {
+		return 0, 0, err
+	}
+	return seq, global, nil
+}
+
+// resync makes the cache current after a (re)subscription: it reads the
+// counters, empties the cache and trusts it from then on. One command,
+// whatever Redis holds.
+func (s *Store) resync(ctx context.Context) error {
+	at := s.opts.Now()
+	seq, g, err := s.readCounters(ctx)
 	if err != nil {
 		return err
 	}
-	zs, err := s.client.ZRangeByScoreWithScores(ctx, s.indexKey, &redis.ZRangeBy{
-		Min: "(" + strconv.FormatInt(now, 10), Max: "+inf",
-	}).Result()
-	if err != nil {
-		return err
-	}
-	revoked := make(map[codec.SessionID]int64, len(zs))
-	for _, z := range zs {
-		member, ok := z.Member.(string)
-		var id codec.SessionID
-		if !ok || len(member) != 2*len(id) {
-			continue
-		}
-		if _, err := hexDecode(id[:], member); err != nil {
-			continue
-		}
-		revoked[id] = int64(z.Score)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.flushUsersLocked()
-	// Keep entries this instance learned after the snapshot (its own writes
-	// and messages are only ever newer).
-	s.global = max(s.global, g)
-	for id, until := range revoked {
-		s.revoked[id] = max(s.revoked[id], until)
-	}
-	s.trusted = true
-	s.staleSince = time.Time{}
-	s.reloads.Add(1)
-	if !s.everLoaded {
-		s.everLoaded = true
-		close(s.readyCh)
-	}
+	s.raiseGlobal(g)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.flushLocked()
+	s.sub = true
+	s.lastSeq = seq
+	s.pending = s.pending[:0]
+	s.resyncs.Add(1)
+	s.provenLocked(at)
 	return nil
 }
 
-// markStale records that the cache can no longer be trusted; it was known
-// complete up to since.
-func (s *Store) markStale(since time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.trusted {
-		s.trusted = false
-		s.staleSince = since
-		s.gen++
+// flushLocked empties the cache. Call with syncMu held.
+func (s *Store) flushLocked() {
+	if s.cache != nil {
+		s.cache.flush()
+	}
+	s.flushes.Add(1)
+}
+
+// provenLocked records that the cache was complete as of at.
+func (s *Store) provenLocked(at time.Time) {
+	if at.After(s.provenAt) {
+		s.provenAt = at
+	}
+	if s.sub {
+		s.trustedUntil.Store(s.provenAt.Add(s.opts.MaxLag).UnixNano())
+	}
+	if !s.everOK {
+		s.everOK = true
+		close(s.readyCh)
+	}
+}
+
+// unsubscribed stops trusting the cache until the next resync.
+func (s *Store) unsubscribed() {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.sub = false
+	s.trustedUntil.Store(0)
+}
+
+// prover reads the sequence counter every HealthCheckInterval and proves
+// the cache current (see the package documentation).
+func (s *Store) prover(ctx context.Context) {
+	t := time.NewTicker(s.opts.HealthCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.probe(ctx)
+	}
+}
+
+// probe reads the counters once and updates the proof.
+func (s *Store) probe(ctx context.Context) {
+	at := s.opts.Now()
+	seq, g, err := s.readCounters(ctx)
+	if err != nil {
+		return // trust lapses by itself after MaxLag
+	}
+	s.raiseGlobal(g)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if !s.sub {
+		return
+	}
+	switch {
+	case seq < s.lastSeq:
+		// The counter went back: Redis lost data or was emptied. Start
+		// over from what it holds now.
+		s.flushLocked()
+		s.lastSeq = seq
+		s.pending = s.pending[:0]
+		s.resyncs.Add(1)
+		s.provenLocked(at)
+	case seq == s.lastSeq:
+		s.pending = s.pending[:0]
+		s.provenLocked(at)
+	default:
+		if len(s.pending) > 0 && at.Sub(s.pending[0].at) >= s.opts.MaxLag/2 {
+			// Messages published before an earlier probe are still
+			// missing: lost or lagging. Empty the cache instead of waiting.
+			s.flushLocked()
+			s.lagFlushes.Add(1)
+			s.lastSeq = seq
+			s.pending = s.pending[:0]
+			s.provenLocked(at)
+			return
+		}
+		if len(s.pending) == maxPending {
+			s.pending = append(s.pending[:0], s.pending[1:]...)
+		}
+		s.pending = append(s.pending, probe{seq: seq, at: at})
 	}
 }
 
 // apply updates the cache with one invalidation message. A message that
-// does not parse means the cache may have missed something: the user cache
-// is dropped (it refills from Redis on demand).
+// does not parse means the cache may have missed something: it is flushed
+// and proven again by the next probes.
 func (s *Store) apply(payload string) {
 	m, err := ParseMessage(payload)
-	s.mu.Lock()
 	if err != nil {
 		s.bad.Add(1)
-		s.flushUsersLocked()
-	} else {
-		s.applied.Add(1)
-		switch m.Kind {
-		case KindUser:
-			s.setUserLocked(m.UserID, m.Value)
-		case KindGlobal:
-			s.global = max(s.global, m.Value)
-		case KindRevoke:
-			until := int64(min(m.Value, 1<<62))
-			s.revoked[m.Session] = max(s.revoked[m.Session], until)
-		}
+		s.syncMu.Lock()
+		s.flushLocked()
+		s.syncMu.Unlock()
+		return
 	}
-	s.mu.Unlock()
-	if err == nil && s.testHookApplied != nil {
+	s.syncMu.Lock()
+	switch {
+	case !s.sub || m.Seq <= s.lastSeq:
+		// Published before the resync read the counter: the flush that
+		// followed covers it. (A counter that went back is caught by the
+		// next probe.)
+		s.syncMu.Unlock()
+		return
+	case m.Seq != s.lastSeq+1:
+		// A gap: some message was lost. Empty the cache.
+		s.flushLocked()
+	}
+	s.lastSeq = m.Seq
+	switch m.Kind {
+	case KindUser:
+		if s.cache != nil {
+			s.cache.invalidate(m.UserID)
+		}
+	case KindGlobal:
+		s.raiseGlobal(m.Value)
+	}
+	s.applied.Add(1)
+	// Resolve the probes this message catches up with.
+	n := 0
+	for _, p := range s.pending {
+		if p.seq <= s.lastSeq {
+			if p.at.After(s.provenAt) {
+				s.provenAt = p.at
+			}
+			continue
+		}
+		s.pending[n] = p
+		n++
+	}
+	if n != len(s.pending) {
+		s.pending = s.pending[:n]
+		s.provenLocked(s.provenAt)
+	}
+	s.syncMu.Unlock()
+	if s.testHookApplied != nil {
 		s.testHookApplied(m)
-	}
-}
-
-// sweep drops expired revocations from the mirror.
-func (s *Store) sweep() {
-	now := s.opts.Now().UnixMilli()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, until := range s.revoked {
-		if until <= now {
-			delete(s.revoked, id)
-		}
 	}
 }
 

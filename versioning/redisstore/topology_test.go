@@ -1,7 +1,7 @@
 package redisstore
 
 import (
-	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,53 +63,66 @@ func TestCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3)
 	addrs := cl.Addrs()
 	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) versioning.Store {
+		storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
 			if _, ok := newClusterClient(t, addrs...).(*redis.ClusterClient); !ok {
 				t.Fatal("UniversalClient with IsClusterMode is not a ClusterClient")
 			}
-			return openStore(t, newClusterClient(t, addrs...), &Options{Prefix: uniquePrefix(t)}, nil)
+			return openStore(t, newClusterClient(t, addrs...), &Options{Prefix: uniquePrefix(t), Now: now}, nil)
 		})
 	})
-	t.Run("OneSlot", func(t *testing.T) { testOneSlot(t, cl) })
+	t.Run("Slots", func(t *testing.T) { testSlots(t, cl) })
 	t.Run("Propagation", func(t *testing.T) { testClusterPropagation(t, cl) })
 }
 
-// testOneSlot checks the key layout rule: every key a store writes and its
-// channel hash to one slot (CLUSTER KEYSLOT), whatever the user ID holds
-// (braces included), and every key it created is on one node.
-func testOneSlot(t *testing.T, cl *redistest.Cluster) {
+// testSlots checks the key layout rule: each user's keys hash to that
+// user's own slot (CLUSTER KEYSLOT), whatever the user ID holds (braces
+// included), so users spread over the cluster; the global and sequence
+// counters and the channel share the {v} slot.
+func testSlots(t *testing.T, cl *redistest.Cluster) {
 	prefix := uniquePrefix(t)
 	s := openStore(t, newClusterClient(t, cl.Addrs()[0]), &Options{Prefix: prefix}, nil)
 	ctx := t.Context()
 	users := []string{"alice", "a{b}c", "}{", "{", "user with spaces", strings.Repeat("x", maxUserIDLen)}
+	for i := range 20 {
+		users = append(users, fmt.Sprint("user", i))
+	}
 	for _, u := range users {
 		if _, err := s.BumpEpoch(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Revoke(ctx, u, codec.SessionID{0xab, 0xcd}, time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := s.BumpGlobalEpoch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	id := codec.SessionID{0xab, 0xcd}
-	if err := s.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	slot := func(k string) string {
+		got, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	names := []string{s.globalKey, s.indexKey, s.channel, s.revokeKey(hex.EncodeToString(id[:]))}
-	for _, u := range users {
-		names = append(names, s.userKey(u))
-	}
-	want, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", s.globalKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		got, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", n)
-		if err != nil || got != want {
-			t.Errorf("CLUSTER KEYSLOT %q = %s, %v; want %s (the slot of the global key)", n, got, err, want)
+	v := slot(s.globalKey)
+	for _, k := range []string{s.seqKey, s.channel} {
+		if got := slot(k); got != v {
+			t.Errorf("CLUSTER KEYSLOT %q = %s, want %s (the slot of the global key)", k, got, v)
 		}
 	}
-	// Every key the scripts created is on the slot owner, in that slot.
-	owner := slotOwner(t, cl, s.globalKey)
+	slots := map[string]bool{}
+	for _, u := range users {
+		us := slot(s.epochKey(u))
+		for _, k := range append(s.trackKeys(u), s.revKey(u)) {
+			if got := slot(k); got != us {
+				t.Errorf("user %q: key %q in slot %s, its epoch in %s", u, k, got, us)
+			}
+		}
+		slots[us] = true
+	}
+	if len(slots) < len(users)/2 {
+		t.Errorf("%d users in only %d slots: users do not spread", len(users), len(slots))
+	}
 	count := 0
 	for _, n := range cl.Nodes {
 		keys, err := n.Do("KEYS", prefix+"*")
@@ -117,19 +130,15 @@ func testOneSlot(t *testing.T, cl *redistest.Cluster) {
 			t.Fatal(err)
 		}
 		for k := range strings.SplitSeq(keys, "\n") {
-			if k == "" {
-				continue
-			}
-			count++
-			if n != owner {
-				t.Errorf("key %q is on %s, not on the slot owner %s", k, n.Addr(), owner.Addr())
+			if k != "" {
+				count++
 			}
 		}
 	}
-	if want := len(users) + 3; count != want {
-		t.Errorf("found %d keys with the prefix, want %d (users, g, r:<id>, ri)", count, want)
+	if want := 2*len(users) + 2; count != want {
+		t.Errorf("found %d keys with the prefix, want %d (e and r per user, g, seq)", count, want)
 	}
-	t.Logf("all %d keys and the channel in slot %s on %s", count, want, owner.Addr())
+	t.Logf("%d users in %d slots; %d keys", len(users), len(slots), count)
 }
 
 // testClusterPropagation: store A is seeded with one node, store B with
@@ -146,7 +155,7 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 	b := openStore(t, newClusterClient(t, addrs[2]), &Options{Prefix: prefix}, func(m Message) {
 		if m.Kind == KindUser && m.UserID == "alice" {
 			seenAt.Store(time.Now().UnixNano())
-			seen.Store(m.Value)
+			seen.Add(1)
 		}
 	})
 	ctx := t.Context()
@@ -188,7 +197,7 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 			for m := range ps.Channel() {
 				if msg, err := ParseMessage(m.Payload); err == nil && msg.UserID == "alice" {
 					r.at.Store(time.Now().UnixNano())
-					r.value.Store(msg.Value)
+					r.value.Add(1)
 				}
 			}
 		}()
@@ -246,10 +255,10 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 	}
 
 	id := codec.SessionID{7}
-	if err := a.Revoke(ctx, id, time.Now().Add(time.Minute)); err != nil {
+	if err := a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if !waitUntil(2*time.Second, func() bool { r, _ := b.IsRevoked(ctx, id); return r }) {
+	if !waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }) {
 		t.Fatal("revocation not seen by B")
 	}
 	if err := b.BumpGlobalEpoch(ctx); err != nil {
@@ -290,12 +299,12 @@ func TestSentinel(t *testing.T) {
 			name = "MinReplicas1"
 		}
 		t.Run(name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) versioning.Store {
+			storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
 				c := newSentinelClient(t, st)
 				if _, ok := c.(*redis.Client); !ok {
 					t.Fatalf("UniversalClient with MasterName is %T, want a failover *redis.Client", c)
 				}
-				return openStore(t, c, &Options{Prefix: uniquePrefix(t), MinReplicas: minReplicas, WaitTimeout: 500 * time.Millisecond}, nil)
+				return openStore(t, c, &Options{Prefix: uniquePrefix(t), Now: now, MinReplicas: minReplicas, WaitTimeout: 500 * time.Millisecond}, nil)
 			})
 		})
 	}
@@ -307,7 +316,7 @@ func TestSentinel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.Replica.Do("GET", s.userKey("alice"))
+		got, err := st.Replica.Do("GET", s.epochKey("alice"))
 		if err != nil || got != strconv.FormatUint(e, 10) || e != uint64(i+1) {
 			t.Fatalf("bump %d acknowledged as %d; replica has %q, %v", i+1, e, got, err)
 		}

@@ -17,11 +17,12 @@ import (
 )
 
 // Session tracking (versioning.SessionTracker) keeps three keys per user,
-// in the store's {v} slot like every other key:
+// in that user's Cluster slot (hash tag {<userID>}) like the user's epoch
+// and revocations:
 //
-//	P{v}:tc:<userID>   sorted set: member <hex ID>, score = Created (unix ms): the order, for listing and eviction
-//	P{v}:tx:<userID>   sorted set: member <hex ID>, score = Expires (unix ms): pruning
-//	P{v}:th:<userID>   hash: field <hex ID>, value = the entry (see encodeEntry)
+//	Pu{<userID>}:tc   sorted set: member <hex ID>, score = Created (unix ms): the order, for listing and eviction
+//	Pu{<userID>}:tx   sorted set: member <hex ID>, score = Expires (unix ms): pruning
+//	Pu{<userID>}:th   hash: field <hex ID>, value = the entry (see encodeEntry)
 //
 // Every access prunes the entries whose Expires is not after now (the
 // store's clock, Options.Now), and every write sets the three keys to
@@ -128,8 +129,8 @@ var errBadEntry = errors.New("malformed session entry")
 
 // trackKeys returns the user's three tracker keys (tc, tx, th).
 func (s *Store) trackKeys(userID string) []string {
-	base := s.globalKey[:len(s.globalKey)-1] // "P{v}:"
-	return []string{base + "tc:" + userID, base + "tx:" + userID, base + "th:" + userID}
+	tag := s.userTag(userID)
+	return []string{tag + ":tc", tag + ":tx", tag + ":th"}
 }
 
 // encodeEntry is the stored form of an entry, ASCII up to the line feed:

@@ -73,7 +73,7 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// TestTrackerKeys checks the layout: three keys per user in the {v} slot,
+// TestTrackerKeys checks the layout: three keys per user in the user's slot,
 // expiring with the user's latest entry, gone when the last entry goes.
 func TestTrackerKeys(t *testing.T) {
 	srv := redistest.Start(t)
@@ -88,9 +88,13 @@ func TestTrackerKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if k := s.trackKeys("alice")[0]; k != prefix+"u{alice}:tc" {
+		t.Errorf("alice's first tracker key = %q", k)
+	}
 	keys := s.trackKeys("a{b}c")
 	for i, k := range keys {
-		want := prefix + "{v}:" + []string{"tc:", "tx:", "th:"}[i] + "a{b}c"
+		// A user ID holding '}' is tagged by its FNV-1a hash (see userTag).
+		want := prefix + "u{7198c47b008ce261}=a{b}c:" + []string{"tc", "tx", "th"}[i]
 		if k != want {
 			t.Errorf("key %d = %q, want %q", i, k, want)
 		}

@@ -12,7 +12,7 @@ import (
 // trackerTests run only for stores that implement versioning.SessionTracker.
 var trackerTests = []struct {
 	name string
-	fn   func(t *testing.T, s versioning.Store, tr versioning.SessionTracker)
+	fn   func(t *testing.T, s versioning.Store, tr versioning.SessionTracker, c *Clock)
 }{
 	{"TrackerAddList", testTrackerAddList},
 	{"TrackerLimitRefuse", testTrackerRefuse},
@@ -47,11 +47,11 @@ func add(t *testing.T, tr versioning.SessionTracker, user string, si versioning.
 	return ev
 }
 
-func testTrackerAddList(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
+func testTrackerAddList(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
 	if l := sessions(t, tr, "alice"); l == nil || len(l) != 0 {
 		t.Fatalf("Sessions of an unknown user = %#v, want an empty non-nil slice", l)
 	}
-	now := time.Now()
+	now := c.Now()
 	b := info(t, now.Add(-time.Minute), time.Hour)
 	a := info(t, now.Add(-2*time.Minute), time.Hour)
 	add(t, tr, "alice", b, 0, false)
@@ -74,8 +74,8 @@ func testTrackerAddList(t *testing.T, _ versioning.Store, tr versioning.SessionT
 	}
 }
 
-func testTrackerRefuse(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
-	now := time.Now()
+func testTrackerRefuse(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
+	now := c.Now()
 	for i := range 2 {
 		add(t, tr, "alice", info(t, now.Add(time.Duration(i)*time.Second), time.Hour), 2, false)
 	}
@@ -90,8 +90,8 @@ func testTrackerRefuse(t *testing.T, _ versioning.Store, tr versioning.SessionTr
 	add(t, tr, "bob", info(t, now, time.Hour), 2, false)
 }
 
-func testTrackerEvict(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
-	now := time.Now()
+func testTrackerEvict(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
+	now := c.Now()
 	oldest := info(t, now.Add(-3*time.Minute), time.Hour)
 	middle := info(t, now.Add(-2*time.Minute), time.Hour)
 	newest := info(t, now.Add(-time.Minute), time.Hour)
@@ -109,8 +109,8 @@ func testTrackerEvict(t *testing.T, _ versioning.Store, tr versioning.SessionTra
 	}
 }
 
-func testTrackerTouchRemove(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
-	now := time.Now()
+func testTrackerTouchRemove(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
+	now := c.Now()
 	a, b := info(t, now.Add(-time.Minute), time.Hour), info(t, now, time.Hour)
 	add(t, tr, "alice", a, 0, false)
 	add(t, tr, "alice", b, 0, false)
@@ -135,23 +135,25 @@ func testTrackerTouchRemove(t *testing.T, _ versioning.Store, tr versioning.Sess
 	}
 }
 
-func testTrackerExpiry(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
-	now := time.Now()
+func testTrackerExpiry(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
+	now := c.Now()
 	short := info(t, now, 0)
-	short.Expires = time.Now().Add(200 * time.Millisecond)
+	short.Expires = now.Add(200 * time.Millisecond)
 	long := info(t, now, time.Hour)
 	add(t, tr, "alice", short, 0, false)
 	add(t, tr, "alice", long, 0, false)
 	if n := len(sessions(t, tr, "alice")); n != 2 {
 		t.Fatalf("%d sessions before expiry, want 2", n)
 	}
-	deadline := time.Now().Add(800 * time.Millisecond)
-	for len(sessions(t, tr, "alice")) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("an expired session is still listed 600ms after Expires")
-		}
-		time.Sleep(20 * time.Millisecond)
+	c.Set(short.Expires.Add(-time.Millisecond))
+	if n := len(sessions(t, tr, "alice")); n != 2 {
+		t.Fatalf("%d sessions a millisecond before one expires, want 2", n)
 	}
+	c.Set(short.Expires)
+	if n := len(sessions(t, tr, "alice")); n != 1 {
+		t.Fatalf("%d sessions listed once one expired, want 1", n)
+	}
+	now = c.Now()
 	// An expired session does not count against the limit.
 	add(t, tr, "alice", info(t, now, time.Hour), 2, false)
 	// An already expired session records nothing.
@@ -164,12 +166,12 @@ func testTrackerExpiry(t *testing.T, _ versioning.Store, tr versioning.SessionTr
 	}
 }
 
-func testTrackerConcurrent(t *testing.T, _ versioning.Store, tr versioning.SessionTracker) {
+func testTrackerConcurrent(t *testing.T, _ versioning.Store, tr versioning.SessionTracker, c *Clock) {
 	const workers, limit = 8, 3
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, refused := 0, 0
-	now := time.Now()
+	now := c.Now()
 	for i := range workers {
 		si := info(t, now.Add(time.Duration(i)*time.Millisecond), time.Hour)
 		wg.Go(func() {
