@@ -28,9 +28,13 @@
 // logout, [Store.BumpEpoch]) rejects every earlier cookie of that user
 // with [ErrEpochBumped], and [Store.BumpGlobalEpoch] does so for every
 // user. A user the store has never seen has epoch 0, so adopting epochs
-// later logs nobody out. Logout revokes the one session ID until it would
-// have expired anyway ([Store.Revoke]); replaying that cookie then fails
-// with [ErrRevoked], and the entry disappears by itself at its expiry.
+// later logs nobody out. Logout of an authenticated session revokes its ID
+// for that user until any copy of the cookie would have idled out anyway
+// ([Checker.RevocationDeadline], [Store.Revoke]); replaying that cookie
+// then fails with [ErrRevoked], and the entry disappears by itself at its
+// expiry. Anonymous sessions are never revoked, and the Checker consults
+// the store only for authenticated sessions, with one per-user read
+// ([Store.Lookup]).
 //
 // # Store failures
 //
