@@ -61,6 +61,7 @@ const (
 	DefaultCompactMinBytes = 8 << 20       // Options.CompactMinBytes
 	compactTxSize          = 4 << 20       // bytes copied per transaction by Compact
 	revSize                = 16 + 8        // one revocation in a user value
+	sweepChunk             = 256           // users' session lists pruned per hold of the lock
 	legacyBucketEpochs     = "epochs"      // format 1
 	legacyBucketRevoked    = "revocations" // format 1
 	formatVersion          = uint64(2)     // bucket "meta", key "format"
@@ -484,15 +485,26 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	_, revs := s.users.Sweep(now.UnixNano(), func(user string, u usertable.User) {
 		changed = append(changed, change{user, u})
 	})
-	s.mu.Lock()
-	lists := make(map[string][]versioning.SessionInfo)
-	for user, list := range s.sessions {
-		if l := live(list, now); len(l) != len(list) {
-			lists[user] = l
-			s.setSessionsLocked(user, l)
-		}
+	// Tracked sessions: the user list is copied under the read lock, then
+	// pruned a chunk of users per hold of the write lock.
+	s.mu.RLock()
+	users := make([]string, 0, len(s.sessions))
+	for u := range s.sessions {
+		users = append(users, u)
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
+	lists := make(map[string][]versioning.SessionInfo)
+	for i := 0; i < len(users); i += sweepChunk {
+		s.mu.Lock()
+		for _, user := range users[i:min(i+sweepChunk, len(users))] {
+			list, ok := s.sessions[user]
+			if l := live(list, now); ok && len(l) != len(list) {
+				lists[user] = l
+				s.setSessionsLocked(user, l)
+			}
+		}
+		s.mu.Unlock()
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, c := range changed {
 			if err := putUser(tx, c.user, c.u); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/tracklist"
 	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
 
@@ -44,6 +45,7 @@ type Store struct {
 	sessions         map[string][]versioning.SessionInfo
 	nsessions        int
 	nextSessionSweep int
+	sessionsPeak     int // largest len(sessions) since the map was made
 }
 
 // Option configures a Store.
@@ -219,10 +221,44 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 func (s *Store) Sweep() int {
 	now := s.now()
 	_, revs := s.users.Sweep(now.UnixNano(), nil)
-	s.mu.Lock()
-	s.sweepSessionsLocked(now)
-	s.mu.Unlock()
+	s.sweepSessions(now)
 	return revs
+}
+
+// sweepChunk is how many users' session lists a sweep prunes per hold of
+// the lock.
+const sweepChunk = 256
+
+// sweepSessions drops ended tracked sessions of every user, a chunk of
+// users at a time: the user list is copied under the read lock, and the
+// write lock is held for one chunk only.
+func (s *Store) sweepSessions(now time.Time) {
+	s.mu.RLock()
+	users := make([]string, 0, len(s.sessions))
+	for u := range s.sessions {
+		users = append(users, u)
+	}
+	s.mu.RUnlock()
+	for i := 0; i < len(users); i += sweepChunk {
+		s.mu.Lock()
+		for _, u := range users[i:min(i+sweepChunk, len(users))] {
+			if list, ok := s.sessions[u]; ok {
+				s.setSessionsLocked(u, tracklist.Live(list, now))
+			}
+		}
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.nextSessionSweep = max(2*s.nsessions, minSweep)
+	if len(s.sessions) < s.sessionsPeak/4 && s.sessionsPeak >= 1024 {
+		m := make(map[string][]versioning.SessionInfo, len(s.sessions))
+		for k, v := range s.sessions {
+			m[k] = v
+		}
+		s.sessions = m
+		s.sessionsPeak = len(m)
+	}
+	s.mu.Unlock()
 }
 
 // Len returns the number of users with state (an epoch or a revocation)

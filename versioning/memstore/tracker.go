@@ -25,14 +25,20 @@ func (s *Store) AddSession(ctx context.Context, userID string, info versioning.S
 	}
 	info = tracklist.ClipClient(info)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	list, evicted, refused := tracklist.Add(tracklist.Live(s.sessions[userID], now), info, limit, evictOldest)
 	s.setSessionsLocked(userID, list)
+	// Between timer sweeps, a sweep also runs when the entries have
+	// doubled (amortised O(1) per add), a chunk of users at a time.
+	sweep := s.nsessions >= s.nextSessionSweep
+	if sweep {
+		s.nextSessionSweep = max(2*s.nsessions, minSweep)
+	}
+	s.mu.Unlock()
 	if refused {
 		return nil, versioning.ErrTooManySessions
 	}
-	if s.nsessions >= s.nextSessionSweep {
-		s.sweepSessionsLocked(now)
+	if sweep {
+		s.sweepSessions(now)
 	}
 	return evicted, nil
 }
@@ -45,15 +51,7 @@ func (s *Store) setSessionsLocked(userID string, list []versioning.SessionInfo) 
 		return
 	}
 	s.sessions[userID] = list
-}
-
-// sweepSessionsLocked drops expired sessions of every user, amortised like
-// the revocation sweep.
-func (s *Store) sweepSessionsLocked(now time.Time) {
-	for user, list := range s.sessions {
-		s.setSessionsLocked(user, tracklist.Live(list, now))
-	}
-	s.nextSessionSweep = max(2*s.nsessions, minSweep)
+	s.sessionsPeak = max(s.sessionsPeak, len(s.sessions))
 }
 
 // TouchSession sets the LastSeen of a tracked session; an unknown one is
