@@ -156,7 +156,9 @@ func TestZeroRoundTripsInSteadyState(t *testing.T) {
 	c := newClient(t, srv.Addr())
 	counter := &cmdCounter{}
 	c.AddHook(counter)
-	s := openStore(t, c, &Options{Prefix: uniquePrefix(t)}, nil)
+	// A generous MaxLag: a loaded machine must not turn steady state into
+	// direct reads by delaying a probe.
+	s := openStore(t, c, &Options{Prefix: uniquePrefix(t), MaxLag: time.Minute}, nil)
 	ctx := t.Context()
 
 	users := []string{"alice", "bob", "carol"}
@@ -325,7 +327,7 @@ func TestStartWaitsForNoLoad(t *testing.T) {
 	counter := &cmdCounter{}
 	c.AddHook(counter)
 	clock := &fakeClock{}
-	b := openStore(t, c, &Options{Prefix: prefix, Now: clock.Now}, nil)
+	b := openStore(t, c, &Options{Prefix: prefix, Now: clock.Now, MaxLag: time.Minute}, nil)
 	handshake := func(n string) bool { return n == "hello" || n == "client" || n == "ping" }
 	if sent := slices.DeleteFunc(counter.take(), handshake); !slices.Equal(sent, []string{"mget"}) && !slices.Equal(sent, []string{"mget", "mget"}) {
 		t.Errorf("start-up sent %v, want one MGET (of the sequence and global counters)", sent)
@@ -797,7 +799,7 @@ func TestClosedAndCancelled(t *testing.T) {
 func TestCacheBound(t *testing.T) {
 	srv := redistest.Start(t)
 	const bound = 64 * 400 // 400 bytes per shard: a few users each
-	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), CacheBytes: bound}, nil)
+	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), CacheBytes: bound, MaxLag: time.Minute}, nil)
 	for i := range 2000 {
 		if _, err := s.Epoch(t.Context(), fmt.Sprint("user", i)); err != nil {
 			t.Fatal(err)

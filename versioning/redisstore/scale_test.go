@@ -201,7 +201,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	r.ReconnectTrustedAgain = time.Since(killAt)
 
 	// Every user active on one instance (looked up once, 8 at a time).
-	inst := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix}, nil)
+	inst := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
 	heap0 := heapAlloc()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -245,7 +245,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	cc := newClient(t, srv.Addr())
 	counter := &cmdCounter{}
 	cc.AddHook(counter)
-	hot := openStore(t, cc, &Options{Prefix: prefix}, nil)
+	hot := openStore(t, cc, &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
 	users := min(n, 1000)
 	for i := range users {
 		if _, err := hot.Lookup(ctx, scaleUser(i), codec.SessionID{}); err != nil {
@@ -270,7 +270,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	// A Checker read of a cached user: N revocations in Redis against none
 	// (interleaved, best of 5 each, to cancel the machine's noise).
 	empty := redistest.Start(t)
-	emptyStore := openStore(t, newClient(t, empty.Addr()), &Options{Prefix: prefix}, nil)
+	emptyStore := openStore(t, newClient(t, empty.Addr()), &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
 	for range 5 {
 		full, none := checkNs(t, hot, scaleUser(1)), checkNs(t, emptyStore, scaleUser(1))
 		if r.CheckNsFull == 0 || full < r.CheckNsFull {
