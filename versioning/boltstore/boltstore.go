@@ -250,6 +250,18 @@ func (s *Store) load(readOnly bool) error {
 			if err := convertV1(tx); err != nil {
 				return fmt.Errorf("convert format 1: %w", err)
 			}
+		} else if b := tx.Bucket([]byte(legacyBucketEpochs)); format == 1 && b != nil {
+			// Read-only: read a format 1 file's epochs without converting.
+			err := b.ForEach(func(k, v []byte) error {
+				if len(k) == 0 || k[0] != 'u' || len(v) != 8 {
+					return errors.New("malformed epoch entry")
+				}
+				s.users.Set(string(k[1:]), usertable.User{Epoch: binary.BigEndian.Uint64(v)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		if b := tx.Bucket(bucketGlobal); b != nil {
 			if v := b.Get(keyGlobal); v != nil {

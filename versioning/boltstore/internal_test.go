@@ -1,12 +1,15 @@
 package boltstore
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -67,4 +70,61 @@ func TestWriteFailureMidLife(t *testing.T) {
 		t.Errorf("a failed Revoke is visible: %+v, %v", st, err)
 	}
 	_ = s.Close()
+}
+
+// TestFormat1Converted opens a format 1 file (epochs in bucket "epochs",
+// revocations by ID in bucket "revocations"): read-only it shows the
+// epochs; read-write it converts them, drops the revocations, and the
+// file is format 2 afterwards.
+func TestFormat1Converted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for name, kv := range map[string][2][]byte{
+			"epochs":      {[]byte("ualice"), binary.BigEndian.AppendUint64(nil, 3)},
+			"revocations": {make([]byte, 16), binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(time.Hour).UnixNano()))},
+			"global":      {[]byte("epoch"), binary.BigEndian.AppendUint64(nil, 2)},
+			"meta":        {[]byte("format"), binary.BigEndian.AppendUint64(nil, 1)},
+		} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := b.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	for _, ro := range []bool{true, false, false} {
+		s, err := Open(path, &Options{ReadOnly: ro})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := s.Epoch(t.Context(), "alice"); err != nil || e != 5 {
+			t.Errorf("read-only %v: Epoch(alice) = %d, %v; want 5 (3 + global 2)", ro, e, err)
+		}
+		_ = s.Close()
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("epochs")) != nil || tx.Bucket([]byte("revocations")) != nil {
+			t.Error("format 1 buckets left after conversion")
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyFormat); binary.BigEndian.Uint64(v) != formatVersion {
+			t.Errorf("format after conversion = %x", v)
+		}
+		return nil
+	})
 }
