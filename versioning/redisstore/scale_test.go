@@ -109,10 +109,17 @@ func heapAlloc() uint64 {
 func runScale(t *testing.T, n int) scaleResult {
 	r := scaleResult{N: n}
 	srv := redistest.Start(t, redistest.WithArgs("--slowlog-log-slower-than", "1000", "--slowlog-max-len", "1024"))
-	prefix := "scale:"
+	prefix := DefaultPrefix // the key lengths of a default deployment
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 10 * time.Second})
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := t.Context()
+	// Clients with patient timeouts: the big runs share a loaded machine,
+	// and an i/o timeout would end the run, not measure the store.
+	newClient := func(_ testing.TB, addr string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, MaxRetries: -1})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
 	writer := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix}, nil)
 
 	// N users, one live revocation each, in the store's layout. Written
