@@ -128,7 +128,10 @@ func (k Key[T]) Lookup(v Values) (T, error) {
 // unless the stored bytes were already identical. An error (Is ErrType)
 // means T cannot be encoded (channels, functions...); ErrLimit means the
 // value is nested deeper or has more elements than the payload's Limits
-// allow; ErrTooLarge means the value alone exceeds Limits.MaxSize.
+// allow; ErrTooLarge means the value alone exceeds Limits.MaxSize. When
+// the payload's Guard refuses the result (for a session: over the cookie
+// budget, or the response has started), the value is not stored and the
+// Guard's error is returned.
 func (k Key[T]) Set(v Values, val T) error {
 	p := payloadOf(v)
 	if p == nil {
@@ -150,16 +153,18 @@ func (k Key[T]) Set(v Values, val T) error {
 		}
 		return fmt.Errorf("%w: value %q of type %s does not decode back: %v", ErrType, k.name, typeName[T](), err)
 	}
-	p.setRaw(k.name, raw)
-	return nil
+	return p.setRaw(k.name, raw)
 }
 
 // Delete removes the value stored under the key, if any; removing one
-// makes the payload dirty.
-func (k Key[T]) Delete(v Values) {
+// makes the payload dirty. It fails, changing nothing, when the payload's
+// Guard refuses (for a session: once its response has started).
+func (k Key[T]) Delete(v Values) error {
 	if p := payloadOf(v); p != nil {
-		p.del(k.name)
+		_, err := p.del(k.name)
+		return err
 	}
+	return nil
 }
 
 // TypeError reports a stored value that does not decode into the key's
