@@ -95,11 +95,17 @@ func (k Key[T]) Get(v Values) (T, bool) {
 	if !ok {
 		return val, false
 	}
-	if err := unmarshal(p.dm, k.name, raw, &val); err != nil {
+	// The fast path keeps val on the stack; only the general decoder
+	// (which retains its destination) needs a heap copy.
+	if unmarshalHook == nil && fastUnmarshal(raw, &val) {
+		return val, true
+	}
+	var slow T
+	if err := unmarshal(p.dm, k.name, raw, &slow); err != nil {
 		var zero T
 		return zero, false
 	}
-	return val, true
+	return slow, true
 }
 
 // Lookup returns the value stored under the key. If there is none, the

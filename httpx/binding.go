@@ -86,14 +86,16 @@ func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
 	return p, err == nil
 }
 
-func prefixBytes(p netip.Prefix) []byte {
+// prefixHash hashes the significant bytes of a coarse prefix: 3 of an
+// IPv4 /24, 6 of an IPv6 /48.
+func prefixHash(p netip.Prefix) uint32 {
 	a := p.Addr()
 	if a.Is4() {
 		b := a.As4()
-		return b[:3]
+		return fnv32(b[:3])
 	}
 	b := a.As16()
-	return b[:6]
+	return fnv32(b[:6])
 }
 
 func uaHash(r *http.Request) uint32 {
@@ -107,7 +109,7 @@ func uaHash(r *http.Request) uint32 {
 // netHash is the hash of the client's network prefix, 0 when unknown.
 func (m *Manager) netHash(r *http.Request) uint32 {
 	if p, ok := m.clientNet(r); ok {
-		return fnv32(prefixBytes(p))
+		return prefixHash(p)
 	}
 	return 0
 }

@@ -22,6 +22,10 @@ type state struct {
 	cookies cookieTransport
 	payload codec.Payload // the decoded session
 	pt      [512]byte     // its plaintext, when it fits (typical sessions do)
+	// hdr backs the Vary and Cache-Control values the middleware adds,
+	// so they cost no allocation of their own; each is its own
+	// full-capacity slice, so a handler appending to one copies it.
+	hdr [2]string
 }
 
 // newState returns the per-request state with the session's transport
@@ -29,7 +33,7 @@ type state struct {
 func (m *Manager) newState(r *http.Request) *state {
 	st := &state{}
 	s := &st.s
-	s.m, s.ctx, s.req, s.now = m, r.Context(), r, m.now()
+	s.m, s.ctx, s.req, s.now, s.st = m, r.Context(), r, m.now(), st
 	st.cookies.m = m
 	s.t = &st.cookies
 	if m.cfg.AllowBearer {

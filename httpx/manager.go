@@ -234,9 +234,7 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		if m.overhead != nil {
 			s.overhead = time.Since(start)
 		}
-		h := w.Header()
-		// A fresh slice each time: handlers may write into header slices.
-		h["Vary"] = append(h["Vary"], "Cookie")
+		st.addVary(w.Header())
 		st.ctx = sessionContext{Context: r.Context(), s: s}
 		r = r.WithContext(&st.ctx)
 		s.req = r

@@ -178,3 +178,16 @@ func TestTrackedSessionTouchedOnUse(t *testing.T) {
 		assert.WithinDuration(t, clk.Now(), sessions[0].LastSeen, e.m.Policy().RenewThreshold+time.Minute)
 	})
 }
+
+// TestCreatedEventAfterID: a new session whose ID the handler asked for
+// before it was saved is still reported as created.
+func TestCreatedEventAfterID(t *testing.T) {
+	e := newEnv(t, nil)
+	h := e.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		_ = s.Tag()
+		require.NoError(t, noteKey.Set(s, "x"))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, []httpx.EventKind{httpx.EventCreated}, e.rec.kinds())
+}

@@ -34,7 +34,9 @@ func (s *Session) decide() (outcome, EventKind) {
 			return hold, 0
 		}
 		kind := s.change
-		if kind == 0 && s.p.Header().ID.IsZero() {
+		if kind == 0 && !s.fromClient {
+			// Not from the client (none, refused, or logged out): this is
+			// its first seal, even if the handler already asked for its ID.
 			kind = EventCreated
 		}
 		return issue, kind
@@ -57,7 +59,7 @@ func (m *Manager) save(s *Session, h http.Header) error {
 		m.clearLegacy(s, h)
 		if s.UserID() != "" && len(h["Cache-Control"]) == 0 {
 			// Served with a logged-in session: no shared cache may keep it.
-			h["Cache-Control"] = []string{"private"}
+			h["Cache-Control"] = s.headerValue(1, "private")
 		}
 		return nil
 	case drop:
@@ -144,4 +146,27 @@ func markPrivate(h http.Header) {
 		}
 		h["Cache-Control"] = []string{cc}
 	}
+}
+
+// addVary adds "Vary: Cookie" to h: every response of the middleware may
+// depend on the session cookie. Never a slice shared between requests:
+// handlers may write into header slices.
+func (st *state) addVary(h http.Header) {
+	if len(h["Vary"]) == 0 {
+		st.hdr[0] = "Cookie"
+		h["Vary"] = st.hdr[0:1:1]
+		return
+	}
+	h["Vary"] = append(h["Vary"], "Cookie")
+}
+
+// headerValue returns a one-element header value backed by the request's
+// state (slot 0 is Vary's, slot 1 Cache-Control's), or a new slice for a
+// session that has no request state.
+func (s *Session) headerValue(slot int, v string) []string {
+	if s.st == nil {
+		return []string{v}
+	}
+	s.st.hdr[slot] = v
+	return s.st.hdr[slot : slot+1 : slot+1]
 }

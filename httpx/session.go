@@ -33,6 +33,7 @@ type Session struct {
 	now time.Time
 	p   *codec.Payload // nil until a session exists or is asked for
 	t   transport      // how the session travels, chosen once when read
+	st  *state         // the request's state this session lives in
 
 	origID      codec.SessionID // the ID of the session the client presented, if accepted
 	presented   bool            // the request carried a session (valid or not)
