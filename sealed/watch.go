@@ -240,10 +240,11 @@ func WatchKeyringFile(path string, opts *WatchOptions) (*KeyringWatcher, error) 
 // *Keyring for the watcher's whole life.
 func (w *KeyringWatcher) Keyring() *Keyring { return w.ring }
 
-// Reload reads the file now and applies it if its contents changed (see
-// [Keyring.Replace]). It returns nil when the file was applied or is
-// unchanged, and otherwise an error, with the ring kept as it was; either
-// way OnReload is called. It is safe to call at any time, including from
+// Reload reads the file now and applies it (see [Keyring.Replace]), even
+// if polling saw the same contents before (so a ring changed since by
+// Rotate or Remove is set back to the file's). It returns nil when the
+// file was applied or matched the ring already, and otherwise an error,
+// with the ring kept as it was; either way OnReload is called. It is safe to call at any time, including from
 // a signal handler's goroutine and after Close.
 func (w *KeyringWatcher) Reload() error {
 	w.mu.Lock()
