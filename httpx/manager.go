@@ -49,7 +49,8 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: c, store: c.Store, now: c.Policy.Now}
 	if m.store == nil {
-		m.store = memstore.New()
+		// The default store expires revocations by the Manager's clock.
+		m.store = memstore.New(memstore.WithClock(c.Policy.Now))
 	}
 	m.checker, err = versioning.NewChecker(c.Policy, versioning.CheckerOptions{Store: m.store, OnStoreError: c.OnStoreError})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/sealedsession/sealedsession/httpx"
 	otelsession "github.com/sealedsession/sealedsession/metrics/otel"
 	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // clock is a settable clock for the Manager.
@@ -91,7 +92,7 @@ func newHarness(t *testing.T, opts otelsession.Options) *harness {
 	// Near the real time: the default in-memory store expires revocations
 	// by its own clock.
 	h.clk = &clock{t: time.Now().UTC().Truncate(time.Second)}
-	h.mgr, err = httpx.New(httpx.Config{Keys: ring, Now: h.clk.Now, Observer: obs})
+	h.mgr, err = httpx.New(httpx.Config{Keys: ring, Policy: versioning.Policy{Now: h.clk.Now}, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func TestEventsBecomeMetricsAndSpanEvents(t *testing.T) {
 	// A cookie sealed with a key this Manager does not have.
 	otherRing, otherKey := newRing(t)
 	h.keys = append(h.keys, otherKey)
-	other, err := httpx.New(httpx.Config{Keys: otherRing, Now: h.clk.Now})
+	other, err := httpx.New(httpx.Config{Keys: otherRing, Policy: versioning.Policy{Now: h.clk.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
