@@ -21,6 +21,9 @@ const (
 	// CookieConfig.InsecureAllowPlainHTTP, where the __Host- prefix cannot
 	// be used.
 	DefaultInsecureCookieName = "session"
+	// DefaultSecureCookieName is the name used with CookieConfig.Domain or
+	// CookieConfig.Path, which the __Host- prefix does not allow.
+	DefaultSecureCookieName = "__Secure-session"
 	// DefaultMaxHeaderBytes is the default budget for the response header
 	// lines one save writes (every Set-Cookie line, or the Session-Token
 	// line). A default nginx reads the whole response header into one 4
@@ -129,6 +132,29 @@ type CookieConfig struct {
 	// MaxChunks bounds how many cookies one session may be split into.
 	// Default 4, at most 9.
 	MaxChunks int
+	// Domain and Path, for applications that cannot use the __Host-
+	// prefix (one session over several subdomains, an application mounted
+	// under a path). Either one needs a name with the __Secure- prefix
+	// (default "__Secure-session"): the browser still insists on Secure,
+	// but the cookie is no longer locked to one host and the root path, so
+	// a sibling subdomain (with Domain) or another application on the host
+	// (with Path) can set or overwrite it. Sessions stay authenticated
+	// (a planted cookie must still be sealed with your key), but prefer
+	// the default when you can. Default: no Domain, Path "/".
+	Domain, Path string
+	// BrowserSession makes session cookies browser-session cookies (no
+	// Max-Age: the browser drops them when it closes), as OWASP advises for
+	// sensitive applications. Default: persistent cookies. Either way
+	// Session.Remember chooses per session (a "remember me" at login), and
+	// the server enforces the idle and absolute timeouts regardless.
+	BrowserSession bool
+	// MaxAgeIdle gives persistent cookies a Max-Age that ends at the idle
+	// deadline. By default it ends at the absolute deadline, so that the
+	// browser still sends a session that idled out and the application can
+	// tell "your session expired" (Session.Rejected matching
+	// versioning.ErrIdleExpired) from "no session"; the cookie is cleared
+	// on that response.
+	MaxAgeIdle bool
 	// InsecureAllowPlainHTTP drops the Secure attribute and the __Host-
 	// prefix so that cookies work over plain http on a host other than
 	// localhost. Only for local development: a cookie sent in clear can be
@@ -209,13 +235,24 @@ func (c *Config) withDefaults() (Config, error) {
 		return out, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	ck := &out.Cookie
+	scoped := ck.Domain != "" || (ck.Path != "" && ck.Path != "/")
 	if ck.Name == "" {
-		ck.Name = DefaultCookieName
-		if ck.InsecureAllowPlainHTTP {
+		switch {
+		case ck.InsecureAllowPlainHTTP:
 			ck.Name = DefaultInsecureCookieName
+		case scoped:
+			ck.Name = DefaultSecureCookieName
+		default:
+			ck.Name = DefaultCookieName
 		}
 	}
-	if err := validCookieName(ck.Name, ck.InsecureAllowPlainHTTP); err != nil {
+	if ck.Path == "" {
+		ck.Path = "/"
+	}
+	if err := validCookieScope(ck.Domain, ck.Path); err != nil {
+		return out, err
+	}
+	if err := validCookieName(ck.Name, ck.InsecureAllowPlainHTTP, scoped); err != nil {
 		return out, err
 	}
 	if ck.MaxChunks == 0 {
@@ -266,7 +303,30 @@ func (c *Config) withDefaults() (Config, error) {
 	return out, nil
 }
 
-func validCookieName(name string, insecure bool) error {
+// validCookieScope checks Domain and Path: plain host names and paths,
+// nothing that could end the attribute or add another.
+func validCookieScope(domain, path string) error {
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		if !(c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("%w: Cookie.Domain %q has a character not allowed in a host name at byte %d", ErrConfig, domain, i)
+		}
+	}
+	if len(domain) > 253 || strings.HasPrefix(domain, ".") && len(domain) == 1 {
+		return fmt.Errorf("%w: Cookie.Domain %q is not a host name", ErrConfig, domain)
+	}
+	if !strings.HasPrefix(path, "/") || len(path) > 256 {
+		return fmt.Errorf("%w: Cookie.Path %q must start with \"/\" (at most 256 bytes)", ErrConfig, path)
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c < 0x21 || c > 0x7e || c == ';' || c == ',' {
+			return fmt.Errorf("%w: Cookie.Path %q has a character not allowed in a cookie path at byte %d", ErrConfig, path, i)
+		}
+	}
+	return nil
+}
+
+func validCookieName(name string, insecure, scoped bool) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("%w: cookie name %q must be 1 to 64 characters", ErrConfig, name)
 	}
@@ -285,8 +345,17 @@ func validCookieName(name string, insecure bool) error {
 		}
 		return nil
 	}
+	if scoped {
+		if !strings.HasPrefix(name, "__Secure-") {
+			return fmt.Errorf("%w: cookie name %q must start with \"__Secure-\" when Cookie.Domain or Cookie.Path is set (the __Host- prefix forbids both)", ErrConfig, name)
+		}
+		if len(name) == len("__Secure-") {
+			return fmt.Errorf("%w: cookie name %q has nothing after the __Secure- prefix", ErrConfig, name)
+		}
+		return nil
+	}
 	if !strings.HasPrefix(name, "__Host-") {
-		return fmt.Errorf("%w: cookie name %q must start with \"__Host-\" (Secure, Path=/, no Domain); for plain-http development set Cookie.InsecureAllowPlainHTTP", ErrConfig, name)
+		return fmt.Errorf("%w: cookie name %q must start with \"__Host-\" (Secure, Path=/, no Domain); for plain-http development set Cookie.InsecureAllowPlainHTTP, for a Domain or Path use \"__Secure-\" with Cookie.Domain or Cookie.Path", ErrConfig, name)
 	}
 	if len(name) == len("__Host-") {
 		return fmt.Errorf("%w: cookie name %q has nothing after the __Host- prefix", ErrConfig, name)

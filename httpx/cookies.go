@@ -273,10 +273,19 @@ func (cs *cookieSet) join(buf []byte) (text []byte, n int, err error) {
 }
 
 // appendAttrs appends the attributes after "name=value" on every session
-// cookie.
+// cookie. A negative maxAge writes none: a browser-session cookie.
 func (m *Manager) appendAttrs(b []byte, maxAge int) []byte {
-	b = append(b, "; Path=/; Max-Age="...)
-	b = strconv.AppendInt(b, int64(maxAge), 10)
+	ck := &m.cfg.Cookie
+	b = append(b, "; Path="...)
+	b = append(b, ck.Path...)
+	if ck.Domain != "" {
+		b = append(b, "; Domain="...)
+		b = append(b, ck.Domain...)
+	}
+	if maxAge >= 0 {
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, int64(maxAge), 10)
+	}
 	b = append(b, "; HttpOnly"...)
 	if !m.cfg.Cookie.InsecureAllowPlainHTTP {
 		b = append(b, "; Secure"...)
@@ -311,11 +320,6 @@ func (m *Manager) clearLine(name string) string {
 	return string(b)
 }
 
-// clearLegacyLine deletes the legacy cookie (set by gorilla/sessions with
-// Path=/ by default).
-func clearLegacyLine(name string) string {
-	return name + "=; Path=/; Max-Age=0"
-}
 
 // stringBytes returns the bytes of s without copying. The result must
 // never be written to; it is only handed to decoders that read it.

@@ -172,6 +172,68 @@ func ExampleManager_FromContext() {
 		fmt.Println(c.Name, c.MaxAge)
 	}
 	// Output:
-	// __Host-admin 300
-	// __Host-session 1800
+	// __Host-admin 3600
+	// __Host-session 86400
+}
+
+// An API or mobile client starts a session with a plain request; the
+// login handler switches the response to a token, and the client sends it
+// back as "Authorization: Bearer <token>".
+func ExampleSession_UseToken() {
+	key, _ := sealed.GenerateKey()
+	keys, _ := sealed.NewKeyring(key)
+	m, _ := httpx.New(httpx.Config{Keys: keys, AllowBearer: true})
+	api := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if r.URL.Path == "/api/login" { // after checking the credentials
+			if err := s.UseToken(); err != nil {
+				http.Error(w, "tokens are off", http.StatusInternalServerError)
+				return
+			}
+			if err := s.Login("app-user"); err != nil {
+				http.Error(w, "login failed", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprint(w, s.UserID())
+	}))
+
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, httptest.NewRequest("POST", "/api/login", nil))
+	token := rec.Header().Get(httpx.TokenHeader) // the client stores it
+
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec = httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	fmt.Println(rec.Body.String(), len(rec.Result().Cookies()))
+	// Output: app-user 0
+}
+
+// A "remember me" box at login: a persistent cookie for 30 days (never
+// past the absolute timeout); otherwise a browser-session cookie.
+func ExampleSession_Remember() {
+	key, _ := sealed.GenerateKey()
+	keys, _ := sealed.NewKeyring(key)
+	m, _ := httpx.New(httpx.Config{Keys: keys,
+		Policy: versioning.Policy{IdleTimeout: 7 * 24 * time.Hour, AbsoluteTimeout: 30 * 24 * time.Hour},
+		Cookie: httpx.CookieConfig{BrowserSession: true}})
+	login := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if err := s.Login("alice"); err != nil {
+			http.Error(w, "login failed", http.StatusServiceUnavailable)
+			return
+		}
+		if r.FormValue("remember") == "on" {
+			_ = s.Remember(30 * 24 * time.Hour)
+		}
+	}))
+	for _, q := range []string{"/login", "/login?remember=on"} {
+		rec := httptest.NewRecorder()
+		login.ServeHTTP(rec, httptest.NewRequest("POST", q, nil))
+		fmt.Println(q, rec.Result().Cookies()[0].MaxAge)
+	}
+	// Output:
+	// /login 0
+	// /login?remember=on 2592000
 }

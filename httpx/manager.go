@@ -64,7 +64,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.bearer = []byte(BearerContext)
 	m.bearerT = bearerTransport{m: m}
-	m.attrLen = len(m.appendAttrs(nil, 1e9)) // the longest Max-Age
+	m.attrLen = len(m.appendAttrs(nil, 1e9)) // the longest Max-Age (a browser-session cookie has none)
 	m.clearAttrLen = len(m.appendAttrs(nil, 0))
 	m.chunkMax = MaxSetCookieLine - len(m.names[HardMaxChunks-1]) - 1 - m.attrLen
 	m.readMax = max(c.Cookie.MaxHeaderBytes, HardMaxChunks*MaxSetCookieLine)

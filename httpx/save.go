@@ -87,7 +87,7 @@ func (m *Manager) save(s *Session, h http.Header) error {
 		return m.saveFailed(s, err)
 	}
 	*bp = out[:0]
-	s.t.write(h, out[plainLen:], l, m.maxAge(hd, s.now))
+	s.t.write(h, out[plainLen:], l, m.maxAge(s, hd))
 	m.clearLegacy(s, h)
 	markPrivate(h)
 	if kind != 0 && m.cfg.Observer != nil {
@@ -123,12 +123,34 @@ func (m *Manager) clearLegacy(s *Session, h http.Header) {
 	}
 }
 
-// maxAge returns the cookie lifetime in whole seconds for a session whose
-// header is h, at now: until the idle deadline, which the Checker already
-// caps at the absolute one.
-func (m *Manager) maxAge(h *codec.Header, now time.Time) int {
-	d := m.checker.IdleDeadline(h).Sub(now)
-	return max(1, int(d/time.Second))
+// rememberKey holds a session's own cookie lifetime choice
+// (Session.Remember): -1 for a browser-session cookie, otherwise the Unix
+// millisecond until which a persistent cookie lasts. Absent: the Config
+// default.
+var rememberKey = codec.NewReservedKey[int64]("_keep")
+
+// maxAge returns the Max-Age, in whole seconds, of the cookie of a session
+// whose header is h, or -1 for a browser-session cookie (no Max-Age). A
+// persistent cookie lasts until the absolute deadline (the idle one with
+// Cookie.MaxAgeIdle), or until the session's own Remember time if sooner.
+func (m *Manager) maxAge(s *Session, h *codec.Header) int {
+	persistent := !m.cfg.Cookie.BrowserSession
+	var until time.Time
+	if ms, ok := rememberKey.Get(s.p); ok {
+		persistent = ms > 0
+		until = time.UnixMilli(ms)
+	}
+	if !persistent {
+		return -1
+	}
+	end := m.checker.AbsoluteDeadline(h)
+	if m.cfg.Cookie.MaxAgeIdle {
+		end = m.checker.IdleDeadline(h)
+	}
+	if !until.IsZero() && until.Before(end) {
+		end = until
+	}
+	return max(1, int(end.Sub(s.now)/time.Second))
 }
 
 // markPrivate keeps shared caches from storing a response that sets or
@@ -169,4 +191,10 @@ func (s *Session) headerValue(slot int, v string) []string {
 	}
 	s.st.hdr[slot] = v
 	return s.st.hdr[slot : slot+1 : slot+1]
+}
+
+// clearLegacyLine deletes the legacy cookie (set by gorilla/sessions with
+// Path=/ by default).
+func clearLegacyLine(name string) string {
+	return name + "=; Path=/; Max-Age=0"
 }

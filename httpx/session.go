@@ -375,6 +375,56 @@ func (s *Session) Logout() error {
 	return nil
 }
 
+// Remember chooses this session's cookie lifetime, as a "remember me"
+// box at login would: d > 0 makes the cookie persistent for d from now
+// (never past the session's absolute deadline); d == 0 makes it a
+// browser-session cookie, dropped when the browser closes; d < 0 returns
+// to the Config default (Cookie.BrowserSession). The choice is sealed in
+// the session, so it holds across renewals; call it after Login (which
+// starts a new absolute timeout). The server's idle and absolute timeouts
+// apply whatever the cookie's lifetime.
+func (s *Session) Remember(d time.Duration) error {
+	if s.started {
+		return s.late()
+	}
+	switch {
+	case d < 0:
+		return rememberKey.Delete(s)
+	case d == 0:
+		return rememberKey.Set(s, -1)
+	}
+	return rememberKey.Set(s, s.now.Add(d).UnixMilli())
+}
+
+// UseToken makes this response carry the session to an API client as a
+// token in the Session-Token header instead of a cookie (Config.AllowBearer
+// must be set): an API or mobile client starts a session with a plain
+// request (no Authorization header, nothing logged as a rejection), the
+// handler calls UseToken (typically with Login), and the client sends the
+// token back as "Authorization: Bearer <token>", which keeps the session
+// on the token from then on. A cookie the request carried is left as it
+// is (a session it carried goes on in the token too, same ID: logging
+// out of either ends both). UseToken on a request that already came with
+// a token does nothing.
+func (s *Session) UseToken() error {
+	if s.started {
+		return s.late()
+	}
+	if !s.m.cfg.AllowBearer {
+		return fmt.Errorf("httpx: UseToken: %w: set Config.AllowBearer", ErrConfig)
+	}
+	if s.t == &s.m.bearerT {
+		return nil
+	}
+	if _, err := s.m.bearerT.plan(s.sealedLen(), 0); err != nil {
+		return err
+	}
+	s.t = &s.m.bearerT
+	s.presented = false // the token transport carried nothing
+	s.payload().MarkDirty()
+	return nil
+}
+
 // CookieBytes returns how many bytes the session's cookies take (or would
 // take if written now) in the Cookie request header; for a Bearer client,
 // the token's length.
