@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/sealed"
@@ -33,7 +34,9 @@ type state struct {
 func (m *Manager) newState(r *http.Request) *state {
 	st := &state{}
 	s := &st.s
-	s.m, s.ctx, s.req, s.now, s.st = m, r.Context(), r, m.now(), st
+	// Sealed times have millisecond precision: so does the request's
+	// clock, so that deadlines computed now and after a round trip agree.
+	s.m, s.ctx, s.req, s.now, s.st = m, r.Context(), r, m.now().Truncate(time.Millisecond), st
 	st.cookies.m = m
 	s.t = &st.cookies
 	if m.cfg.AllowBearer {
