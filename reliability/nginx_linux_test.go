@@ -1,0 +1,14 @@
+package reliability
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// dieWithParent asks the kernel to SIGKILL nginx when the test binary
+// dies, so a test killed by a timeout or a signal leaves no nginx behind.
+// (The signal follows the OS thread that started it; the Go runtime keeps
+// its threads while the process lives.)
+func dieWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
