@@ -138,7 +138,7 @@ func proxiedLifecycle(t *testing.T, nginxConf string, demoFlags []string, budget
 		t.Fatalf("after the renewal the cart has %d lines, want %d", n, run.lines)
 	}
 
-	// A change: empty the cart (its chunk cookies are cleared), add a line.
+	// A change: empty the cart (any chunk cookies are cleared), add a line.
 	ng.send(t, c, "POST", "/cart/clear", url.Values{}, http.StatusSeeOther)
 	if n := cartLines(t, c, ng, "/cart?msg=cleared"); n != 0 {
 		t.Fatalf("after emptying, the cart has %d lines", n)
