@@ -72,6 +72,12 @@ func (r *recorder) kinds() []httpx.EventKind {
 	return out
 }
 
+func (r *recorder) all() []httpx.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]httpx.Event(nil), r.events...)
+}
+
 func (r *recorder) reset() {
 	r.mu.Lock()
 	r.events = nil
@@ -119,7 +125,19 @@ func app(m *httpx.Manager) http.Handler {
 		s := httpx.FromContext(r.Context())
 		n := 0
 		fmt.Sscan(r.FormValue("n"), &n)
-		_ = blobKey.Set(s, []byte(strings.Repeat("x", n)))
+		if err := blobKey.Set(s, []byte(strings.Repeat("x", n))); err != nil {
+			// Refused when set: the handler answers, the session is as it was.
+			http.Error(w, "refused", http.StatusRequestEntityTooLarge)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /bloat", func(w http.ResponseWriter, r *http.Request) {
+		// Grows the session past the budget behind the values' guard (a
+		// direct header edit), so the save at the end fails.
+		s := httpx.FromContext(r.Context())
+		fill(s)
+		s.Payload().Header().UserID = strings.Repeat("u", 255)
 		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -241,3 +259,17 @@ func cookieHeader(cs []*http.Cookie) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// fill sets 64-byte values under fresh names until the next one would not
+// fit the size budget.
+func fill(s *httpx.Session) {
+	for i := 0; ; i++ {
+		if err := codec.NewKey[[]byte](fmt.Sprintf("f%03d", i)).Set(s, make([]byte, 64)); err != nil {
+			return
+		}
+	}
+}
+
+// raisedBudget is the budget of a deployment whose proxy allows large
+// response headers (docs/proxies.md): sessions past one cookie are chunked.
+func raisedBudget(c *httpx.Config) { c.Cookie.MaxHeaderBytes = 12288 }

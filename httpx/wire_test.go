@@ -14,7 +14,7 @@ import (
 // middleware follows: names of the chunks it writes, and cookies and
 // tokens sealed by hand with SealPurpose and the documented contexts.
 func TestWireRules(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.AllowBearer = true })
+	e := newEnv(t, func(c *httpx.Config) { c.AllowBearer = true; raisedBudget(c) })
 	c := newClient(t, e.srv)
 	resp, _ := c.post("/blob", "n", "5000")
 	cookies := resp.Cookies()

@@ -12,6 +12,7 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // fuzzNow is the fixed clock of FuzzSealedPayload, so seeds stay current.
@@ -57,7 +58,7 @@ func FuzzSealedPayload(f *testing.F) {
 		f.Fatal(err)
 	}
 	rec := &reasonRecorder{}
-	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec, Now: func() time.Time { return fuzzNow }})
+	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec, Policy: versioning.Policy{Now: func() time.Time { return fuzzNow }}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -100,6 +100,10 @@ type demoOpts struct {
 	extra    []string // more flags
 }
 
+// raisedBudget starts the demo with the raised size budget of
+// docs/proxies.md, so that a full cart needs chunk cookies.
+var raisedBudget = []string{"-max-header-bytes", "12288"}
+
 // demo is one running demo process.
 type demo struct {
 	t    testing.TB

@@ -13,6 +13,7 @@ import (
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
 
@@ -48,7 +49,7 @@ func TestFixation(t *testing.T) {
 // TestReplayAfterLogout: a cookie captured before logout is refused
 // (revoked) afterwards, chunked or not.
 func TestReplayAfterLogout(t *testing.T) {
-	d := startDemo(t, demoOpts{store: "bolt:" + t.TempDir() + "/s.db"})
+	d := startDemo(t, demoOpts{store: "bolt:" + t.TempDir() + "/s.db", extra: raisedBudget})
 	for _, chunked := range []bool{false, true} {
 		c := newClient(t, d.url)
 		c.login(alice, alicePassword)
@@ -263,7 +264,7 @@ func testRing(t testing.TB) *sealed.Keyring {
 // before the step "issued_in_future" until the clock catches up again.
 func TestClockSteps(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, ClockSkew: 30 * time.Second, Now: clk.Now})
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, ClockSkew: 30 * time.Second, Now: clk.Now}})
 	login := func() map[string]string {
 		jar := map[string]string{}
 		if u, r, _ := x.call(t, "/login?user=alice", jar); u != "alice" || r != "" {
@@ -324,7 +325,7 @@ func TestClockSteps(t *testing.T) {
 // injected clock: accepted at idle-1ms, refused at idle+1ms.
 func TestIdleAbsoluteInjected(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 2 * time.Hour, Now: clk.Now})
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 2 * time.Hour, Now: clk.Now}})
 	jar := map[string]string{}
 	x.call(t, "/login?user=bob", jar)
 	clk.Add(30*time.Minute - time.Millisecond)

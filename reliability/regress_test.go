@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // TestBusySessionLastsUntilAbsolute is a regression test for a renewal
@@ -19,7 +20,7 @@ import (
 // absolute deadline, however busy the user is.
 func TestBusySessionLastsUntilAbsolute(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 2 * time.Second, AbsoluteTimeout: 5 * time.Second, RenewThreshold: 500 * time.Millisecond, Now: clk.Now})
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 2 * time.Second, AbsoluteTimeout: 5 * time.Second, RenewThreshold: 500 * time.Millisecond, Now: clk.Now}})
 	jar := map[string]string{}
 	x.call(t, "/login?user=alice", jar)
 	clk.Add(90 * time.Millisecond)

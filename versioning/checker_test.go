@@ -51,17 +51,22 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 		{RenewThreshold: 30 * time.Minute},
 		{ClockSkew: -time.Second},
 		{ClockSkew: 5*time.Minute + 1},
+		{IdleTimeout: 48 * time.Hour}, // longer than the absolute timeout: would never apply
 	}
 	for _, b := range bad {
 		if _, err := versioning.NewChecker(b, versioning.CheckerOptions{}); !errors.Is(err, versioning.ErrInvalidPolicy) {
 			t.Errorf("NewChecker(%+v) = %v, want ErrInvalidPolicy", b, err)
 		}
 	}
-	// Idle longer than absolute is allowed; 5 minutes of skew is the maximum.
-	for _, ok := range []versioning.Policy{{IdleTimeout: 48 * time.Hour}, {ClockSkew: 5 * time.Minute}} {
+	// 5 minutes of skew is the maximum; idle equal to absolute is allowed;
+	// a short idle timeout gets a quarter of it as renew threshold.
+	for _, ok := range []versioning.Policy{{IdleTimeout: 24 * time.Hour}, {ClockSkew: 5 * time.Minute}, {IdleTimeout: 2 * time.Second}} {
 		if _, err := versioning.NewChecker(ok, versioning.CheckerOptions{}); err != nil {
 			t.Errorf("NewChecker(%+v) = %v", ok, err)
 		}
+	}
+	if got := (versioning.Policy{IdleTimeout: 2 * time.Minute}).WithDefaults().RenewThreshold; got != 30*time.Second {
+		t.Errorf("RenewThreshold for a 2-minute idle timeout = %v, want 30s (idle/4)", got)
 	}
 	if _, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{OnStoreError: 7}); !errors.Is(err, versioning.ErrInvalidPolicy) {
 		t.Errorf("unknown OnStoreError accepted: %v", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // config is everything newApp needs; main fills it from flags and the
@@ -26,8 +27,13 @@ type config struct {
 	BcryptCost  int           // 0 = bcrypt.DefaultCost
 	Now         func() time.Time
 
+	// MaxHeaderBytes is httpx.CookieConfig.MaxHeaderBytes: 0 = the
+	// default, which fits a default nginx; raise it only together with
+	// the proxy's limits (docs/proxies.md).
+	MaxHeaderBytes int
+
 	// InsecurePlainHTTP drops Secure and the __Host- prefix
-	// (httpx.Config.InsecureAllowPlainHTTP). Not needed on loopback:
+	// (httpx.CookieConfig.InsecureAllowPlainHTTP). Not needed on loopback:
 	// browsers treat http://localhost and http://127.0.0.1 as secure.
 	InsecurePlainHTTP bool
 }
@@ -69,17 +75,14 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		return nil, nil, err
 	}
 	m, err := httpx.New(httpx.Config{
-		Keys:                   keys,
-		IdleTimeout:            cfg.Idle,
-		AbsoluteTimeout:        cfg.Absolute,
-		RenewThreshold:         renewThreshold(cfg.Idle),
-		Store:                  store,
-		Observer:               httpx.NewSlogObserver(log),
-		InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP,
-		Now:                    cfg.Now,
+		Keys:     keys,
+		Policy:   versioning.Policy{IdleTimeout: cfg.Idle, AbsoluteTimeout: cfg.Absolute, Now: cfg.Now},
+		Store:    store,
+		Observer: httpx.NewSlogObserver(log),
+		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP, MaxHeaderBytes: cfg.MaxHeaderBytes},
 		// Every store of the demo (memory, bolt, Redis) keeps each user's
 		// live sessions: "Your devices" and the admin's session lists.
-		TrackSessions: true,
+		Tracking: &httpx.Tracking{},
 	})
 	if err != nil {
 		_ = closeStore()
@@ -338,13 +341,4 @@ func (a *app) apiSession(w http.ResponseWriter, r *http.Request) {
 func utc(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
-}
-
-// renewThreshold lets short idle timeouts (-idle 30s, to watch a session
-// expire) work: the renewal threshold must stay below the idle timeout.
-func renewThreshold(idle time.Duration) time.Duration {
-	if idle == 0 || idle >= 4*time.Minute {
-		return 0 // the default, 1 minute
-	}
-	return max(idle/4, time.Millisecond)
 }

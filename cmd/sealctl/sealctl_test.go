@@ -198,6 +198,7 @@ func TestBumpAndRevoke(t *testing.T) {
 
 // demoCookies starts the demo binary with keys, logs in as alice, fills
 // the cart with items times 10 lines, and returns the Cookie header line.
+// The demo runs with a raised size budget, so a full cart is chunked.
 func demoCookies(t *testing.T, keys string, adds int) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -210,7 +211,7 @@ func demoCookies(t *testing.T, keys string, adds int) string {
 		t.Fatalf("build the demo: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-store", "memory", "-data", t.TempDir())
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-store", "memory", "-data", t.TempDir(), "-max-header-bytes", "12288")
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+keys)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -151,11 +151,11 @@ func TestScrapeOverHTTP(t *testing.T) {
 	}
 	clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	mgr, err := httpx.New(httpx.Config{
-		Keys:                   newKeys(t),
-		Store:                  store,
-		InsecureAllowPlainHTTP: true, // httptest.NewServer speaks plain http
-		Now:                    clk.Now,
-		Observer:               metrics,
+		Keys:     newKeys(t),
+		Store:    store,
+		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: true}, // httptest.NewServer speaks plain http
+		Policy:   versioning.Policy{Now: clk.Now},
+		Observer: metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -521,8 +521,8 @@ func TestChainWithManager(t *testing.T) {
 	}
 	var seen atomic.Int64
 	mgr, err := httpx.New(httpx.Config{
-		Keys:                   newKeys(t),
-		InsecureAllowPlainHTTP: true,
+		Keys:   newKeys(t),
+		Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true},
 		Observer: promsession.Chain(httpx.ObserverFunc(func(context.Context, httpx.Event) {
 			seen.Add(1)
 		}), m),
