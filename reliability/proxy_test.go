@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealedsession/sealedsession/httpx"
 )
 
 // The demo behind a real nginx (docs/proxies.md). Debian's nginx with its
@@ -24,9 +26,9 @@ import (
 // within that, with room for the application's own headers.
 
 const (
-	// defaultHeaderBudget is httpx.DefaultMaxHeaderBytes: the bytes of
-	// all response header lines one session save may write by default.
-	defaultHeaderBudget = 2816
+	// defaultHeaderBudget is the bytes of all response header lines one
+	// session save may write by default.
+	defaultHeaderBudget = httpx.DefaultMaxHeaderBytes
 	// raisedHeaderBudget is the budget docs/proxies.md pairs with
 	// raisedNginx.
 	raisedHeaderBudget = 12288
