@@ -139,6 +139,7 @@ func startDemo(t testing.TB, o demoOpts) *demo {
 	args = append(args, o.extra...)
 	cmd := exec.Command(demoBin, args...)
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+o.keys)
+	dieWithParent(cmd)
 	d := &demo{t: t, cmd: cmd, log: &logBuf{}, keys: o.keys, done: make(chan struct{}), data: data}
 	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {
