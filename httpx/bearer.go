@@ -2,7 +2,8 @@ package httpx
 
 import (
 	"net/http"
-	"strings"
+
+	"github.com/sealedsession/sealedsession/internal/wire"
 )
 
 // bearerTransport carries a session in an "Authorization: Bearer" request
@@ -21,7 +22,7 @@ func (t *bearerTransport) read(r *http.Request) (text, ad []byte, present bool, 
 	if len(tok) > t.m.readMax {
 		return nil, nil, true, ErrOversizedCookie
 	}
-	return stringBytes(tok), t.m.bearer, true, nil
+	return wire.StringBytes(tok), t.m.bearer, true, nil
 }
 
 func (t *bearerTransport) plan(textLen, extra int) (layout, error) {
@@ -43,17 +44,12 @@ func (t *bearerTransport) clear(h http.Header, _ bool) {
 }
 
 // bearerToken returns the token of a request's single "Authorization:
-// Bearer" header (the scheme is case-insensitive). A request with no such
-// header, several Authorization headers or an empty token has none.
+// Bearer" header (wire.ParseBearer). A request with no such header,
+// several Authorization headers or an empty token has none.
 func bearerToken(r *http.Request) (string, bool) {
 	v := r.Header["Authorization"]
 	if len(v) != 1 {
 		return "", false
 	}
-	const prefix = "Bearer "
-	if len(v[0]) <= len(prefix) || !strings.EqualFold(v[0][:len(prefix)], prefix) {
-		return "", false
-	}
-	tok := strings.TrimSpace(v[0][len(prefix):])
-	return tok, tok != ""
+	return wire.ParseBearer(v[0])
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -39,7 +40,7 @@ const (
 	// split into (only a raised MaxHeaderBytes makes more than one needed).
 	DefaultMaxChunks = 4
 	// HardMaxChunks is the most chunk cookies any configuration may use.
-	HardMaxChunks = 9
+	HardMaxChunks = wire.MaxChunks
 	// MaxSetCookieLine is the bound on one Set-Cookie header value (name,
 	// value and every attribute), below the 4096 bytes browsers accept for
 	// one cookie.

@@ -3,8 +3,9 @@ package httpx
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"unsafe"
+
+	"github.com/sealedsession/sealedsession/internal/wire"
 )
 
 // transport is how a sealed session travels between client and server:
@@ -41,38 +42,28 @@ const (
 	crlf            = 2
 )
 
-// cookieSet is what a request carried of the session's cookie names.
-type cookieSet struct {
-	values  [HardMaxChunks]string // by chunk index; "" = absent
-	present uint16                // bit i: chunk i's name was present
-	total   int                   // bytes of the values
-	legacy  string                // the legacy cookie's value, if configured and present
-	dup     bool                  // a name appeared twice
-	over    bool                  // more bytes than any session this Manager writes: stopped reading
-}
-
 // cookieTransport carries a session in chunk cookies; one lives in each
 // request's state, holding what the request carried.
 type cookieTransport struct {
 	m   *Manager
-	cs  cookieSet
+	cs  wire.Chunks
 	buf *[]byte // pooled buffer holding a joined chunk set, until release
 }
 
 func (t *cookieTransport) read(r *http.Request) (text, ad []byte, present bool, err error) {
 	cs := &t.cs
-	t.m.readCookies(r.Header, cs)
-	if cs.present == 0 && !cs.dup && !cs.over {
+	t.m.reader.Scan(r.Header["Cookie"], cs)
+	if cs.Present == 0 && !cs.Dup && !cs.Over {
 		return nil, nil, false, nil
 	}
 	var scratch []byte
-	if cs.present&^1 != 0 {
+	if cs.Present&^1 != 0 {
 		// Several chunks are joined into a pooled buffer; a single
 		// cookie is read in place.
 		t.buf = t.m.getBuf()
 		scratch = *t.buf
 	}
-	text, n, err := cs.join(scratch)
+	text, n, err := cs.Join(scratch)
 	if err != nil {
 		return nil, nil, true, err
 	}
@@ -138,7 +129,7 @@ func (t *cookieTransport) clears(i, n int) bool {
 	if i < n {
 		return false
 	}
-	return t.cs.present&(1<<i) != 0 || t.cs.present>>n != 0
+	return t.cs.Present&(1<<i) != 0 || t.cs.Present>>n != 0
 }
 
 func (t *cookieTransport) appendClears(lines []string, n int) []string {
@@ -180,96 +171,6 @@ func (m *Manager) cookieBytes(textLen, n int) int {
 		b += len(m.names[i]) + 1
 	}
 	return b
-}
-
-// chunkIndex returns which chunk name is name (0 = the base name), or -1.
-func (m *Manager) chunkIndex(name string) int {
-	base := m.cfg.Cookie.Name
-	if !strings.HasPrefix(name, base) {
-		return -1
-	}
-	rest := name[len(base):]
-	if rest == "" {
-		return 0
-	}
-	if len(rest) == 2 && rest[0] == '-' && rest[1] >= '1' && int(rest[1]-'0') < m.cfg.Cookie.MaxChunks {
-		return int(rest[1] - '0')
-	}
-	return -1
-}
-
-// readCookies scans the Cookie header lines once, without parsing cookies
-// that are not ours, and without allocating.
-func (m *Manager) readCookies(h http.Header, cs *cookieSet) {
-	legacyName := ""
-	if m.cfg.Legacy != nil {
-		legacyName = m.cfg.Legacy.CookieName()
-	}
-	for _, line := range h["Cookie"] {
-		for len(line) > 0 {
-			var part string
-			if i := strings.IndexByte(line, ';'); i >= 0 {
-				part, line = line[:i], line[i+1:]
-			} else {
-				part, line = line, ""
-			}
-			part = strings.TrimSpace(part)
-			eq := strings.IndexByte(part, '=')
-			if eq <= 0 {
-				continue
-			}
-			name, value := part[:eq], part[eq+1:]
-			if legacyName != "" && name == legacyName {
-				cs.legacy = value
-				continue
-			}
-			idx := m.chunkIndex(name)
-			if idx < 0 {
-				continue
-			}
-			if cs.present&(1<<idx) != 0 {
-				cs.dup = true
-				continue
-			}
-			cs.present |= 1 << idx
-			cs.values[idx] = value
-			cs.total += len(value)
-			if cs.total > m.readMax {
-				cs.over = true
-				return
-			}
-		}
-	}
-}
-
-// join checks the chunk set and returns the sealed text and the chunk count.
-// buf is used when there is more than one chunk.
-func (cs *cookieSet) join(buf []byte) (text []byte, n int, err error) {
-	if cs.dup {
-		return nil, 0, ErrChunks
-	}
-	if cs.over {
-		return nil, 0, ErrOversizedCookie
-	}
-	if cs.present&1 == 0 {
-		// Chunks without their first cookie: a partial set.
-		return nil, 0, ErrChunks
-	}
-	n = 1
-	for n < HardMaxChunks && cs.present&(1<<n) != 0 {
-		n++
-	}
-	if cs.present>>n != 0 {
-		return nil, 0, ErrChunks // a gap in the chunk numbers
-	}
-	if n == 1 {
-		return stringBytes(cs.values[0]), 1, nil
-	}
-	buf = buf[:0]
-	for i := 0; i < n; i++ {
-		buf = append(buf, cs.values[i]...)
-	}
-	return buf, n, nil
 }
 
 // appendAttrs appends the attributes after "name=value" on every session
@@ -318,14 +219,4 @@ func (m *Manager) clearLine(name string) string {
 	b = append(b, '=')
 	b = m.appendAttrs(b, 0)
 	return string(b)
-}
-
-
-// stringBytes returns the bytes of s without copying. The result must
-// never be written to; it is only handed to decoders that read it.
-func stringBytes(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -3,6 +3,8 @@ package httpx
 import (
 	"errors"
 	"fmt"
+
+	"github.com/sealedsession/sealedsession/internal/wire"
 )
 
 // Errors returned or reported by this package. Use errors.Is to test for
@@ -17,11 +19,11 @@ var (
 	ErrTooLarge = errors.New("httpx: session too large for the size budget")
 	// ErrChunks means the request carried a chunk set that cannot be
 	// joined: a duplicated chunk name, a gap, or more chunks than allowed.
-	ErrChunks = errors.New("httpx: bad session cookie chunks")
+	ErrChunks = wire.ErrChunks
 	// ErrOversizedCookie means the session cookie(s) or token in the
 	// request are longer than any session this Manager writes; they are
 	// refused unread.
-	ErrOversizedCookie = errors.New("httpx: session cookie over the size budget")
+	ErrOversizedCookie = wire.ErrOversized
 	// ErrResponseStarted is returned by every call that would change a
 	// session (Key.Set and Key.Delete on it, AddFlash, Login, Logout,
 	// Regenerate) once the response has started: the change could no

@@ -54,8 +54,8 @@ func (m *Manager) load(r *http.Request, st *state) {
 	text, ad, present, err := s.t.read(r)
 	s.presented = present
 	if !present {
-		if cs := &st.cookies.cs; cs.legacy != "" && m.cfg.Legacy != nil {
-			m.loadLegacy(s, cs.legacy)
+		if cs := &st.cookies.cs; cs.Legacy != "" && m.cfg.Legacy != nil {
+			m.loadLegacy(s, cs.Legacy)
 		}
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -31,6 +32,7 @@ type Manager struct {
 	clearAttrLen int // attributes of a clearing line
 	chunkMax     int // longest value one cookie may carry
 	readMax      int // longest session a request may carry: longer is refused unread
+	reader       wire.Reader
 
 	bufs sync.Pool // *[]byte scratch buffers
 
@@ -57,18 +59,22 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for i := range m.names {
-		m.names[i] = ChunkName(c.Cookie.Name, i)
+		m.names[i] = wire.ChunkName(c.Cookie.Name, i)
 	}
 	for n := 1; n <= HardMaxChunks; n++ {
-		m.contexts[n] = CookieContext(c.Cookie.Name, n)
+		m.contexts[n] = wire.CookieContext(c.Cookie.Name, n)
 	}
-	m.bearer = []byte(BearerContext)
+	m.bearer = []byte(wire.BearerContext)
 	m.bearerT = bearerTransport{m: m}
 	m.attrLen = len(m.appendAttrs(nil, 1e9)) // the longest Max-Age (a browser-session cookie has none)
 	m.clearAttrLen = len(m.appendAttrs(nil, 0))
 	m.chunkMax = MaxSetCookieLine - len(m.names[HardMaxChunks-1]) - 1 - m.attrLen
 	m.readMax = max(c.Cookie.MaxHeaderBytes, HardMaxChunks*MaxSetCookieLine)
-	m.sealer, err = sealed.NewSealer(c.Keys, SealPurpose, &sealed.SealerOptions{MaxSize: m.readMax})
+	m.reader = wire.Reader{Base: c.Cookie.Name, Limit: c.Cookie.MaxChunks, Max: m.readMax}
+	if c.Legacy != nil {
+		m.reader.Legacy = c.Legacy.CookieName()
+	}
+	m.sealer, err = sealed.NewSealer(c.Keys, wire.SealPurpose, &sealed.SealerOptions{MaxSize: m.readMax})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/storespec"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -129,9 +130,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return report(stdout, stderr, &out, statusNotOpenable, err.Error())
 	}
 	ctxText := "cookie " + *name + fmt.Sprintf(", %d chunk(s)", n)
-	ad := httpx.CookieContext(*name, n)
+	ad := wire.CookieContext(*name, n)
 	if *bearer {
-		ctxText, ad = "Authorization: Bearer token", []byte(httpx.BearerContext)
+		ctxText, ad = "Authorization: Bearer token", []byte(wire.BearerContext)
 	}
 	env, err := readEnvelope(text)
 	if err != nil {
@@ -150,7 +151,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "inspect", fmt.Errorf("SESSION_KEYS: %w", err))
 	}
-	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
+	sealer, err := sealed.NewSealer(ring, wire.SealPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
 	if err != nil {
 		return fail(stderr, "inspect", err)
 	}
@@ -186,7 +187,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		st = s
 		out.StoreChecked = true
 	}
-	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew, RenewThreshold: renewThreshold(*idle)},
+	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew},
 		versioning.CheckerOptions{Store: st})
 	if err != nil {
 		return usageError(fs, stderr, "%v", err)
@@ -242,8 +243,11 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 			return "", 0, errors.New("a Bearer token is one value")
 		}
 		v := strings.TrimSpace(inputs[0])
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			v = strings.TrimSpace(v[7:])
+		if k, rest, ok := strings.Cut(v, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "authorization") {
+			v = strings.TrimSpace(rest)
+		}
+		if tok, ok := wire.ParseBearer(v); ok {
+			v = tok // "Bearer <token>" as the header has it, or the token alone
 		}
 		return v, 1, nil
 	}
@@ -254,7 +258,7 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 	for i, v := range inputs {
 		v = strings.TrimSpace(v)
 		if k, val, ok := strings.Cut(v, "="); ok {
-			if want := httpx.ChunkName(name, i); k != want {
+			if want := wire.ChunkName(name, i); k != want {
 				return "", 0, fmt.Errorf("value %d is named %q, expected %q (chunks go in order: %s, %s-1, ...)", i+1, k, want, name, name)
 			}
 			v = val
@@ -268,56 +272,39 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 }
 
 // joinHeader finds the session cookie and its chunks in a Cookie header
-// line and joins them the way httpx does.
+// line and joins them as httpx does (the same reader, internal/wire),
+// explaining a set the application would refuse.
 func joinHeader(line, name string) (string, int, error) {
 	line = strings.TrimSpace(line)
 	if k, rest, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "cookie") {
 		line = rest
 	}
-	var values [maxChunks]string
-	var present [maxChunks]bool
-	var others []string
-	for _, part := range strings.Split(line, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			continue
-		}
-		idx := -1
-		for i := 0; i < maxChunks; i++ {
-			if k == httpx.ChunkName(name, i) {
-				idx = i
-				break
+	r := &wire.Reader{Base: name, Limit: maxChunks, Max: maxInputBytes}
+	var cs wire.Chunks
+	r.Scan([]string{line}, &cs)
+	text, n, err := cs.Join(nil)
+	switch {
+	case err == nil:
+		return string(text), n, nil
+	case cs.Dup:
+		return "", 0, fmt.Errorf("a chunk cookie of %q appears twice: the application refuses such a request", name)
+	case cs.Over:
+		return "", 0, fmt.Errorf("the session cookies of %q are over %d bytes", name, maxInputBytes)
+	case cs.Present&1 == 0 && cs.Present != 0:
+		return "", 0, fmt.Errorf("chunks of %q present but %q itself missing: an incomplete chunk set", name, name)
+	case cs.Present == 0:
+		var others []string
+		for _, part := range strings.Split(line, ";") {
+			if k, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k != "" {
+				others = append(others, k)
 			}
 		}
-		if idx < 0 {
-			others = append(others, k)
-			continue
-		}
-		if present[idx] {
-			return "", 0, fmt.Errorf("cookie %q appears twice: the application refuses such a request", k)
-		}
-		present[idx], values[idx] = true, v
-	}
-	if !present[0] {
 		if len(others) == 0 {
 			return "", 0, fmt.Errorf("no cookie named %q in the header", name)
 		}
 		return "", 0, fmt.Errorf("no cookie named %q in the header (it has: %s; see -name)", name, strings.Join(others, ", "))
 	}
-	n := 1
-	for n < maxChunks && present[n] {
-		n++
-	}
-	for i := n; i < maxChunks; i++ {
-		if present[i] {
-			return "", 0, fmt.Errorf("chunk %s-%d present but %s-%d missing: an incomplete chunk set", name, i, name, n)
-		}
-	}
-	return strings.Join(values[:n], ""), n, nil
+	return "", 0, fmt.Errorf("a gap in the chunks of %q: an incomplete chunk set", name)
 }
 
 // readEnvelope reads the unauthenticated envelope header: version and key ID.
@@ -425,14 +412,4 @@ func jsonable(v any) any {
 	default:
 		return x
 	}
-}
-
-// renewThreshold keeps the policy valid for short idle timeouts (it must
-// be below the idle timeout); inspect does not renew, so its value only
-// needs to be valid.
-func renewThreshold(idle time.Duration) time.Duration {
-	if idle >= 2*time.Minute {
-		return 0 // the default, 1 minute
-	}
-	return max(idle/2, time.Nanosecond)
 }
