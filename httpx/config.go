@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/legacy"
 )
 
 // Defaults for Config fields left zero, and the fixed bounds.
@@ -96,7 +96,12 @@ type Config struct {
 
 	// Legacy, if set, reads old gorilla/sessions cookies: a request that
 	// has one and no current session is served with its values, re-issued
-	// in the current format, and the old cookie is cleared.
+	// in the current format, and the old cookie is cleared. A logged-in
+	// legacy cookie is imported through Login (client binding, tracking,
+	// limits, events), at most once (its fingerprint is remembered until
+	// it would expire anyway), and never once the user's epoch was bumped
+	// (ForceLogout, LogoutAll, sealctl bump: they come after every legacy
+	// cookie, which the old system issued before the switch).
 	Legacy LegacyReader
 	// Migrations upgrades payloads sealed by an older payload format
 	// version; they are re-sealed in the current format on the way out.
@@ -199,14 +204,19 @@ type Tracking struct {
 }
 
 // LegacyReader reads a session cookie of an older system (see package
-// versioning/legacy for gorilla/sessions) into a current payload.
+// versioning/legacy for gorilla/sessions, whose *legacy.Reader implements
+// it).
 type LegacyReader interface {
 	// CookieName is the legacy cookie's name.
 	CookieName() string
-	// Read decodes and verifies the legacy cookie value. The payload it
-	// returns has a fresh session ID; an error means the value is not
+	// ClearCookie is the Set-Cookie value that deletes the legacy cookie,
+	// with the Domain and Path it was issued with.
+	ClearCookie() string
+	// Read decodes and verifies the legacy cookie value. The cookie's
+	// Payload has a fresh session ID; its Fingerprint is the same for
+	// every copy of the cookie; an error means the value is not
 	// acceptable.
-	Read(value string, now time.Time) (*codec.Payload, error)
+	Read(value string, now time.Time) (legacy.Cookie, error)
 }
 
 // Migrator upgrades a payload of an older format version to the current

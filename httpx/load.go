@@ -9,6 +9,7 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/legacy"
 )
 
 // The read half of a request: choose the transport, open what it carries,
@@ -104,27 +105,63 @@ func (m *Manager) load(r *http.Request, st *state) {
 	m.checkClient(s)
 }
 
+// loadLegacy serves a request that carries a legacy cookie and no current
+// session. An anonymous legacy session is simply adopted (it carries no
+// privilege, so nothing is stored); a logged-in one is imported once,
+// through Login.
 func (m *Manager) loadLegacy(s *Session, value string) {
-	p, err := m.cfg.Legacy.Read(value, s.now)
+	lc, err := m.cfg.Legacy.Read(value, s.now)
 	s.clearLegacy = true
 	if err != nil {
 		m.emit(s, Event{Kind: EventRejected, Reason: fmt.Errorf("%w: %w", ErrLegacyRejected, err)})
 		return
 	}
-	if h := p.Header(); h.UserID != "" {
-		// A logged-in legacy session joins the user's current epoch, so
-		// ForceLogout ends it like any other.
-		epoch, err := m.store.Epoch(s.ctx, h.UserID)
-		if err != nil {
-			s.clearLegacy = false // it may well be fine once the store answers
-			m.reject(s, err, h)
+	p := lc.Payload
+	user := p.Header().UserID
+	if user != "" {
+		if err := m.claimLegacy(s, user, lc); err != nil {
+			if errors.Is(err, versioning.ErrStoreUnavailable) {
+				s.clearLegacy = false // it may well be fine once the store answers
+				m.reject(s, err, nil)
+				return
+			}
+			m.emit(s, Event{Kind: EventRejected, Reason: err, UserID: user})
 			return
 		}
-		h.UserEpoch = epoch
+		p.Header().UserID = "" // the values come in anonymous; Login makes them the user's
 	}
 	s.adopt(p)
 	s.mark(EventMigrated)
 	p.MarkDirty()
+	if user != "" {
+		if err := s.Login(user); err != nil {
+			// Refused (a session limit, a store failure): the values stay,
+			// anonymous; the legacy cookie is spent.
+			m.emit(s, Event{Kind: EventRejected, Reason: fmt.Errorf("%w: %w", ErrLegacyRejected, err), UserID: user})
+		}
+	}
+}
+
+// claimLegacy checks that a logged-in legacy cookie may be imported and
+// records that it was: never after the user's epoch was bumped, and only
+// once (its fingerprint is stored like a revoked ID until the cookie would
+// expire anyway).
+func (m *Manager) claimLegacy(s *Session, user string, lc legacy.Cookie) error {
+	epoch, err := m.store.Epoch(s.ctx, user)
+	if err != nil {
+		return err
+	}
+	if epoch != 0 {
+		return fmt.Errorf("%w: the user was logged out everywhere since the switch (epoch %d)", ErrLegacyRejected, epoch)
+	}
+	used, err := m.store.IsRevoked(s.ctx, lc.Fingerprint)
+	if err != nil {
+		return err
+	}
+	if used {
+		return fmt.Errorf("%w: this legacy cookie was already imported", ErrLegacyRejected)
+	}
+	return m.store.Revoke(s.ctx, lc.Fingerprint, lc.Expires)
 }
 
 // reject records that the session the client sent is not accepted. The

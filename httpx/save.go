@@ -114,12 +114,12 @@ func (m *Manager) extraLines(s *Session) int {
 	if !s.clearLegacy {
 		return 0
 	}
-	return setCookiePrefix + len(clearLegacyLine(m.cfg.Legacy.CookieName())) + crlf
+	return setCookiePrefix + len(m.cfg.Legacy.ClearCookie()) + crlf
 }
 
 func (m *Manager) clearLegacy(s *Session, h http.Header) {
 	if s.clearLegacy {
-		h["Set-Cookie"] = append(h["Set-Cookie"], clearLegacyLine(m.cfg.Legacy.CookieName()))
+		h["Set-Cookie"] = append(h["Set-Cookie"], m.cfg.Legacy.ClearCookie())
 	}
 }
 
@@ -191,10 +191,4 @@ func (s *Session) headerValue(slot int, v string) []string {
 	}
 	s.st.hdr[slot] = v
 	return s.st.hdr[slot : slot+1 : slot+1]
-}
-
-// clearLegacyLine deletes the legacy cookie (set by gorilla/sessions with
-// Path=/ by default).
-func clearLegacyLine(name string) string {
-	return name + "=; Path=/; Max-Age=0"
 }

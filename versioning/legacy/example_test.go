@@ -27,7 +27,8 @@ func ExampleReader_Read() {
 
 	theme := codec.NewKey[string]("theme")
 	r, err := legacy.NewReader(legacy.Options{
-		CookieName: "app-session",
+		CookieName:          "app-session",
+		AllowUnprefixedName: true, // the old app's name; see the package doc
 		HashKey:    hash,
 		BlockKey:   block,
 		Map: func(values map[any]any, p *codec.Payload) error {
@@ -43,7 +44,8 @@ func ExampleReader_Read() {
 	if err != nil {
 		panic(err)
 	}
-	p, err := r.Read(value, time.Now())
+	c, err := r.Read(value, time.Now())
+	p := c.Payload
 	if err != nil {
 		panic(err)
 	}
