@@ -191,3 +191,41 @@ func TestCreatedEventAfterID(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, []httpx.EventKind{httpx.EventCreated}, e.rec.kinds())
 }
+
+// TestAnonymousClientsStoreNothing: nothing an unauthenticated client does
+// writes to the store: thousands of anonymous sessions created, changed,
+// regenerated, logged out, replayed after logout, tampered with, sent as
+// tokens, or brought in as anonymous legacy cookies.
+func TestAnonymousClientsStoreNothing(t *testing.T) {
+	store := memstore.New()
+	e := newEnv(t, func(c *httpx.Config) {
+		c.Store = store
+		c.AllowBearer = true
+		c.Legacy = legacyReader(t)
+	})
+	regen := e.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		require.NoError(t, noteKey.Set(s, "x"))
+		require.NoError(t, s.Regenerate())
+	}))
+	anonLegacy := gorillaCookie(t, "", "cart")
+	for i := range 2000 {
+		c := newClient(t, e.srv)
+		c.post("/note", "v", fmt.Sprint("cart ", i))
+		captured := cookieHeader(c.cookies())
+		c.post("/logout")
+		rawGet(t, e.srv, "/whoami", captured) // replay after logout
+		rawGet(t, e.srv, "/whoami", captured[:len(captured)-2]+"AA")
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/", nil)
+		req.Header.Set("Cookie", captured)
+		regen.ServeHTTP(rec, req)
+		req = httptest.NewRequest("GET", "/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat("A", i%300+1))
+		app(e.m).ServeHTTP(httptest.NewRecorder(), req)
+		if i%100 == 0 {
+			rawGet(t, e.srv, "/whoami", anonLegacy)
+		}
+	}
+	assert.Zero(t, store.Len(), "anonymous clients grew the store")
+}
