@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sealedsession/sealedsession/codec"
-	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 )
 
