@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
-	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )

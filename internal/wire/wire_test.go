@@ -35,7 +35,7 @@ func TestScanAndJoin(t *testing.T) {
 		{[]string{"__Host-s=abc"}, "abc", 1, nil},
 		{[]string{"a=1; __Host-s-1=def", " __Host-s=abc ;x=y"}, "abcdef", 2, nil},
 		{[]string{"__Host-s=abc; __Host-s-4=zzz; __Host-s-10=q; __Host-s-01=q"}, "abc", 1, nil}, // not session names
-		{[]string{"__Host-s=; __Host-s-1=x"}, "x", 2, nil},                                       // an empty value counts
+		{[]string{"__Host-s=; __Host-s-1=x"}, "x", 2, nil},                                      // an empty value counts
 		{[]string{"__Host-s=a; __Host-s=b"}, "", 0, wire.ErrChunks},
 		{[]string{"__Host-s-1=a"}, "", 0, wire.ErrChunks},
 		{[]string{"__Host-s=a; __Host-s-2=b"}, "", 0, wire.ErrChunks},

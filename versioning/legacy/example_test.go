@@ -29,8 +29,8 @@ func ExampleReader_Read() {
 	r, err := legacy.NewReader(legacy.Options{
 		CookieName:          "app-session",
 		AllowUnprefixedName: true, // the old app's name; see the package doc
-		HashKey:    hash,
-		BlockKey:   block,
+		HashKey:             hash,
+		BlockKey:            block,
 		Map: func(values map[any]any, p *codec.Payload) error {
 			if uid, ok := values["uid"].(string); ok {
 				p.Header().UserID = uid
