@@ -34,10 +34,8 @@ func anomalyReq(t *testing.T, c *client, path, ip, ua string) string {
 }
 
 func (r *recorder) anomalies() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		if e.Kind == httpx.EventAnomaly {
 			out = append(out, httpx.ReasonLabel(e.Reason)+": "+e.Reason.Error())
 		}

@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,93 +8,31 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
-	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/internal/testkit"
+	"github.com/sealedsession/sealedsession/internal/testkit/eventrec"
 )
 
-// clock is a settable clock for deterministic expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The shared test kit: a settable clock, an event recorder, a key ring.
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
+func newClock() *clock { return testkit.NewClock() }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+var newRing = testkit.NewRing
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// recorder collects events (eventrec.Recorder with this file's shorthands).
+type recorder struct{ eventrec.Recorder }
 
-// recorder collects events.
-type recorder struct {
-	mu     sync.Mutex
-	events []httpx.Event
-}
+func (r *recorder) reasons() []string { return r.Reasons(httpx.EventRejected) }
 
-func (r *recorder) Observe(_ context.Context, e httpx.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
+func (r *recorder) kinds() []httpx.EventKind { return r.Kinds() }
 
-func (r *recorder) reasons() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		if e.Kind == httpx.EventRejected {
-			out = append(out, httpx.ReasonLabel(e.Reason))
-		}
-	}
-	return out
-}
+func (r *recorder) all() []httpx.Event { return r.Events() }
 
-func (r *recorder) kinds() []httpx.EventKind {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []httpx.EventKind
-	for _, e := range r.events {
-		out = append(out, e.Kind)
-	}
-	return out
-}
-
-func (r *recorder) all() []httpx.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]httpx.Event(nil), r.events...)
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.events = nil
-	r.mu.Unlock()
-}
-
-func newRing(t testing.TB) *sealed.Keyring {
-	t.Helper()
-	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ring
-}
+func (r *recorder) reset() { r.Reset() }
 
 var (
 	noteKey = codec.NewKey[string]("note")

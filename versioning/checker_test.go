@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 	"github.com/sealedsession/sealedsession/versioning/mock"
@@ -14,9 +15,7 @@ import (
 
 var t0 = time.UnixMilli(1_750_000_000_000)
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
+type clock = testkit.Clock
 
 func header(user string, epoch uint64) *codec.Header {
 	id, _ := codec.NewSessionID()
@@ -25,7 +24,7 @@ func header(user string, epoch uint64) *codec.Header {
 
 func newChecker(t *testing.T, c *clock, o versioning.CheckerOptions) *versioning.Checker {
 	t.Helper()
-	ch, err := versioning.NewChecker(versioning.Policy{Now: c.now}, o)
+	ch, err := versioning.NewChecker(versioning.Policy{Now: c.Now}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 }
 
 func TestCheckTimeouts(t *testing.T) {
-	c := &clock{}
+	c := testkit.NewClockAt(time.Time{})
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	tests := []struct {
 		name     string
@@ -105,7 +104,7 @@ func TestCheckTimeouts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = tc.now
+			c.Set(tc.now)
 			h := header("", 0)
 			h.IssuedAt, h.LastSeen = t0.Add(tc.issued), t0.Add(tc.lastSeen)
 			v, err := ch.Check(t.Context(), h)
@@ -117,7 +116,7 @@ func TestCheckTimeouts(t *testing.T) {
 }
 
 func TestCheckVersionAndZeroTimes(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	h := header("", 0)
 	h.Version = 0
@@ -132,7 +131,7 @@ func TestCheckVersionAndZeroTimes(t *testing.T) {
 }
 
 func TestDeadlines(t *testing.T) {
-	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
 	h := header("", 0)
 	if got := ch.AbsoluteDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
 		t.Errorf("AbsoluteDeadline = %v", got)
@@ -147,8 +146,8 @@ func TestDeadlines(t *testing.T) {
 }
 
 func TestCheckEpochsAndRevocation(t *testing.T) {
-	c := &clock{t: t0}
-	s := memstore.New(memstore.WithClock(c.now))
+	c := testkit.NewClockAt(t0)
+	s := memstore.New(memstore.WithClock(c.Now))
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
 	ctx := t.Context()
 
@@ -203,7 +202,7 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 var errDown = errors.New("connection refused")
 
 func TestStoreFailClosed(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	for _, which := range []string{"epoch", "revocation"} {
 		s := &mock.Store{}
 		if which == "epoch" {
@@ -224,7 +223,7 @@ func TestStoreFailClosed(t *testing.T) {
 }
 
 func TestStoreServeStale(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	var gotAge time.Duration
 	staleEpoch := uint64(3)
 	var staleErr error
@@ -261,7 +260,7 @@ func TestStoreServeStale(t *testing.T) {
 }
 
 func TestNoStore(t *testing.T) {
-	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
 	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Fresh || err != nil {
 		t.Fatalf("%v, %v", v, err)
 	}

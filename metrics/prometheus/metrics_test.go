@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,29 +20,12 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	promsession "github.com/sealedsession/sealedsession/metrics/prometheus"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/mock"
 )
-
-// clock is a settable clock for the Manager.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newKeys(t testing.TB) *sealed.Keyring {
 	t.Helper()
@@ -149,7 +131,7 @@ func TestScrapeOverHTTP(t *testing.T) {
 			return false, nil
 		},
 	}
-	clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClockAt(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	mgr, err := httpx.New(httpx.Config{
 		Keys:     newKeys(t),
 		Store:    store,
