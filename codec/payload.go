@@ -82,16 +82,12 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	return decode(b, lim, false)
 }
 
-// DecodeOwned is Decode for a caller that hands b over: the payload keeps
-// referring to b instead of copying it, which saves a copy and an
-// allocation per request. The caller must never modify b afterwards.
-func DecodeOwned(b []byte, lim *Limits) (*Payload, error) {
-	return decode(b, lim, true)
-}
-
-// DecodeOwnedInto is DecodeOwned into a Payload the caller provides (for
-// example embedded in a per-request structure), saving its allocation. p
-// is overwritten entirely; on error its contents are unspecified.
+// DecodeOwnedInto is Decode for a caller that hands b over, into a
+// Payload the caller provides (for example embedded in a per-request
+// structure): the payload keeps referring to b instead of copying it, which
+// saves a copy and two allocations per request. The caller must never
+// modify b afterwards. p is overwritten entirely; on error its contents are
+// unspecified.
 func DecodeOwnedInto(p *Payload, b []byte, lim *Limits) error {
 	*p = Payload{}
 	return decodeInto(p, b, lim, true)

@@ -229,3 +229,29 @@ func TestAnonymousClientsStoreNothing(t *testing.T) {
 	}
 	assert.Zero(t, store.Len(), "anonymous clients grew the store")
 }
+
+type overheadOnly struct {
+	recorder
+	n int
+}
+
+func (o *overheadOnly) ObserveOverhead(time.Duration) { o.n++ }
+
+func TestMultiObserver(t *testing.T) {
+	assert.Nil(t, httpx.MultiObserver())
+	assert.Nil(t, httpx.MultiObserver(nil, nil))
+	single := &recorder{}
+	assert.Same(t, single, httpx.MultiObserver(nil, single))
+	a, b := &recorder{}, &overheadOnly{}
+	plain := httpx.MultiObserver(a, &recorder{})
+	_, isOver := plain.(httpx.OverheadObserver)
+	assert.False(t, isOver, "no member measures overhead, so neither may the chain")
+	both := httpx.MultiObserver(a, nil, b)
+	both.Observe(t.Context(), httpx.Event{Kind: httpx.EventCreated})
+	assert.Equal(t, []httpx.EventKind{httpx.EventCreated}, a.kinds())
+	assert.Equal(t, []httpx.EventKind{httpx.EventCreated}, b.kinds())
+	oo, ok := both.(httpx.OverheadObserver)
+	require.True(t, ok)
+	oo.ObserveOverhead(time.Millisecond)
+	assert.Equal(t, 1, b.n)
+}

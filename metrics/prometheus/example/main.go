@@ -98,7 +98,7 @@ func newHandler(keys *sealed.Keyring, logger *slog.Logger) (http.Handler, error)
 		Keys:     keys,
 		Store:    memstore.New(),
 		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: true}, // loopback demonstration over plain http
-		Observer: promsession.Chain(metrics, httpx.NewSlogObserver(logger)),
+		Observer: httpx.MultiObserver(metrics, httpx.NewSlogObserver(logger)),
 	})
 	if err != nil {
 		return nil, err
