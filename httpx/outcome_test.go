@@ -255,3 +255,18 @@ func TestMultiObserver(t *testing.T) {
 	oo.ObserveOverhead(time.Millisecond)
 	assert.Equal(t, 1, b.n)
 }
+
+// TestRemaining: Remaining predicts what still fits, to within a few
+// bytes of encoding overhead.
+func TestRemaining(t *testing.T) {
+	e := newEnv(t, nil)
+	serve(t, e.m, "", func(s *httpx.Session) {
+		require.NoError(t, s.Login("rem"))
+		left := s.Remaining()
+		require.Greater(t, left, 1000)
+		assert.NoError(t, blobKey.Set(s, make([]byte, left-16)), "a value just under Remaining was refused")
+		assert.ErrorIs(t, codec.NewKey[[]byte]("more").Set(s, make([]byte, 64)), httpx.ErrTooLarge)
+		assert.Less(t, s.Remaining(), 64)
+		assert.LessOrEqual(t, s.HeaderBytes(), httpx.DefaultMaxHeaderBytes)
+	})
+}

@@ -440,16 +440,17 @@ func (s *Session) HeaderBytes() int {
 	return l.headerBytes
 }
 
-// Remaining returns how many more bytes of encoded values fit in the size
-// budget; negative when the session is already over it.
+// Remaining returns about how many more bytes of encoded values fit in
+// the size budget (each value byte costs about 4/3 of a byte of the
+// response header, as base64); negative when the session is already over
+// it.
 func (s *Session) Remaining() int {
-	_, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	l, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
 	var se *SizeError
 	if errors.As(err, &se) && se.Limit == LimitChunks {
-		return s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - s.sealedLen()
+		return (s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - s.sealedLen()) * 3 / 4
 	}
-	l, _ := s.t.plan(s.sealedLen(), s.m.extraLines(s))
-	return s.m.cfg.Cookie.MaxHeaderBytes - l.headerBytes
+	return (s.m.cfg.Cookie.MaxHeaderBytes - l.headerBytes) * 3 / 4
 }
 
 // CheckSize returns a *SizeError (Is ErrTooLarge) if the session as it
