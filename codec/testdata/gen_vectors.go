@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -217,6 +218,35 @@ func main() {
 		many = append(many, 0x02, 'k', 'a'+byte(i), 0x01, byte(i))
 	}
 	add(vector{name: "too_many_values", comment: "17 values with max-items 16", expect: "limit", limits: "max-items: 16", payload: many})
+	add(vector{name: "count_limit_before_fit", comment: "count 17 with max-items 16 and no entries: the limit is checked before the fit", expect: "limit", limits: "max-items: 16", payload: cat(anonHdr, []byte{17})})
+	add(vector{name: "max_items_floor_limit", comment: "17 values with max-items 1, which counts as 16", expect: "limit", limits: "max-items: 1", payload: many})
+	floor := newPayload(header{id: testID, issuedAt: issued, lastSeen: issued})
+	for i := 0; i < 16; i++ {
+		floor.set("k"+string(rune('a'+i)), i)
+	}
+	add(vector{name: "max_items_floor", comment: "16 values with max-items 1, which counts as 16", expect: "success", limits: "max-items: 1", payload: floor.encode(), p: floor})
+
+	// uvarints: ten bytes carry at most 64 bits.
+	ones := bytes.Repeat([]byte{0xff}, 9)
+	add(vector{name: "count_max_uint64", comment: "count 2^64-1 (a valid 10-byte uvarint) is over max-items", expect: "limit", payload: cat(anonHdr, ones, []byte{0x01})})
+	mal("count_overflow_64", "count as a 10-byte uvarint whose last byte is 0x02: more than 64 bits", cat(anonHdr, ones, []byte{0x02}))
+	mal("count_11_bytes", "count as an 11-byte uvarint", cat(anonHdr, ones, []byte{0x80, 0x01}))
+	mal("value_length_overflow_64", "value length as a 10-byte uvarint of more than 64 bits", cat(anonHdr, []byte{0x01, 0x01, 'a'}, ones, []byte{0x02, 0x01}))
+
+	// User IDs are bytes, not text.
+	bin := newPayload(header{id: testID, issuedAt: issued, lastSeen: lastSee, generation: 1, userEpoch: 1, userID: "\x00a: b\n\xff"})
+	add(vector{name: "user_id_binary", comment: "a user ID with a zero byte, \": \", a newline and a non-UTF-8 byte", expect: "success", payload: bin.encode(), p: bin})
+	longID := newPayload(header{id: testID, issuedAt: issued, lastSeen: lastSee, generation: 1, userID: strings.Repeat("u", 255)})
+	add(vector{name: "user_id_255", comment: "the longest user ID, 255 bytes", expect: "success", payload: longID.encode(), p: longID})
+
+	// Times: untagged RFC 3339 text, shortest fraction, the value's own offset.
+	times := newPayload(header{id: testID, issuedAt: issued, lastSeen: issued})
+	times.set("t-frac", time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC))
+	times.set("t-nano", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
+	times.set("t-offset", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 2*3600+30*60)))
+	times.set("t-whole", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	times.set("t-zero", time.Time{})
+	add(vector{name: "times", comment: "time values: .12 fraction, nanoseconds, +02:30 offset, no fraction, zero time (null)", expect: "success", payload: times.encode(), p: times})
 
 	dir := filepath.Join("codec", "testdata", "vectors")
 	must(os.MkdirAll(dir, 0o755))
@@ -237,7 +267,12 @@ func main() {
 			}
 			fmt.Fprintf(&b, "version: %d\nflags: %d\nid: %x\n", h.version, h.flags, h.id)
 			fmt.Fprintf(&b, "issued-at: %d\nlast-seen: %d\n", h.issuedAt, h.lastSeen)
-			fmt.Fprintf(&b, "generation: %d\nuser-epoch: %d\nuser-id: %s\n", h.generation, h.userEpoch, h.userID)
+			fmt.Fprintf(&b, "generation: %d\nuser-epoch: %d\n", h.generation, h.userEpoch)
+			if h.userID == "" {
+				b.WriteString("user-id-hex:\n") // an empty value: no space after the colon
+			} else {
+				fmt.Fprintf(&b, "user-id-hex: %x\n", h.userID)
+			}
 			for _, n := range v.p.names() {
 				fmt.Fprintf(&b, "value: %s %x\n", n, v.p.values[n])
 			}
