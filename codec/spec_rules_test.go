@@ -150,3 +150,18 @@ func TestSpecTimeReaders(t *testing.T) {
 		})
 	}
 }
+
+func TestSpecReaderAcceptsNonDeterministic(t *testing.T) {
+	if n, err := lookupRaw[int](t, []byte{0x18, 0x01}, nil); err != nil || n != 1 {
+		t.Errorf("1 as 0x18 0x01: %v, %v", n, err)
+	}
+	if s, err := lookupRaw[string](t, []byte{0x78, 0x01, 'a'}, nil); err != nil || s != "a" {
+		t.Errorf("a text string with a longer length form: %q, %v", s, err)
+	}
+	if m, err := lookupRaw[map[int]int](t, []byte{0xa2, 0x02, 0x00, 0x01, 0x00}, nil); err != nil || len(m) != 2 {
+		t.Errorf("map keys out of order: %v, %v", m, err)
+	}
+	if f, err := lookupRaw[float64](t, []byte{0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, nil); err != nil || f != 1.5 {
+		t.Errorf("1.5 as a float64: %v, %v", f, err)
+	}
+}
