@@ -178,7 +178,8 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 //
 //	m.Wrap(csrf.Protect(m, csrf.Options{})(mux))
 //
-// and panics on a request m did not wrap, as m.FromContext does.
+// and panics on an unsafe request m did not wrap, as m.FromContext does
+// (a wiring mistake must not let requests through unchecked).
 //
 // The form field is read from a urlencoded or multipart body of a POST,
 // PUT or PATCH request (r.PostFormValue: the handler then finds the form

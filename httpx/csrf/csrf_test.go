@@ -441,3 +441,18 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("store back: %d", rec.Code)
 	}
 }
+
+// Protect outside the session middleware is a wiring mistake: an unsafe
+// request panics rather than passing unchecked.
+func TestProtectOutsideWrapPanics(t *testing.T) {
+	a := newApp(t, nil, csrf.Options{})
+	h := csrf.Protect(a.m, csrf.Options{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler ran")
+	}))
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
+}
