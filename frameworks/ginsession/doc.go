@@ -52,6 +52,9 @@
 // context.Context). httpx.FromContext does not find a session this
 // middleware loaded: it finds only those of httpx's own Wrap.
 //
+// One Manager per handler chain: with two ginsession middlewares on one
+// route, Get returns the innermost one's session.
+//
 // A session belongs to its request: do not use it from a goroutine that
 // outlives the handler (c.Copy() copies the reference, not the session).
 package ginsession

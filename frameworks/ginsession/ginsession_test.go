@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -351,5 +352,47 @@ func TestGetWithoutMiddleware(t *testing.T) {
 	serve(r, httptest.NewRequest(http.MethodGet, "/", nil))
 	if ok || panicked == nil {
 		t.Fatalf("Lookup ok=%v, Get panicked=%v", ok, panicked)
+	}
+}
+
+// The middleware on one route group: routes outside it have no session
+// and set no cookie.
+func TestRouteGroup(t *testing.T) {
+	m := newManager(t, nil, nil)
+	r := gin.New()
+	r.GET("/public", func(c *gin.Context) {
+		_, ok := ginsession.Lookup(c)
+		c.String(http.StatusOK, "%v", ok)
+	})
+	g := r.Group("/app", ginsession.Middleware(m))
+	g.GET("/note", func(c *gin.Context) {
+		_ = noteKey.Set(ginsession.Get(c), "in group")
+		c.String(http.StatusOK, "ok")
+	})
+	if rec := serve(r, httptest.NewRequest(http.MethodGet, "/public", nil)); rec.Body.String() != "false" || len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Fatalf("/public: %q %q", rec.Body, rec.Header().Values("Set-Cookie"))
+	}
+	rec := serve(r, httptest.NewRequest(http.MethodGet, "/app/note", nil))
+	if got, _ := noteKey.Get(sessiontest.Result(t, m, rec.Result())); got != "in group" {
+		t.Fatalf("/app/note: note %q", got)
+	}
+}
+
+// A handler that panics past the middleware saves nothing, and the
+// recovery outside answers through gin's own writer.
+func TestPanicSavesNothing(t *testing.T) {
+	m := newManager(t, nil, nil)
+	r := gin.New()
+	r.Use(gin.RecoveryWithWriter(io.Discard), ginsession.Middleware(m))
+	r.POST("/", func(c *gin.Context) {
+		_ = noteKey.Set(ginsession.Get(c), "half done")
+		panic("handler bug")
+	})
+	rec := serve(r, httptest.NewRequest(http.MethodPost, "/", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if cookies := rec.Header().Values("Set-Cookie"); len(cookies) != 0 {
+		t.Fatalf("a panicking handler's change was saved: %q", cookies)
 	}
 }
