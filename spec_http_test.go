@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -184,7 +185,7 @@ func TestSpecHTTPChunkCount(t *testing.T) {
 		total := 0
 		for i, p := range pairs {
 			name, value, _ := strings.Cut(p, "=")
-			if name != httpx.ChunkName("__Host-session", i) || (i < wantN-1 && len(value) != s) {
+			if name != wire.ChunkName("__Host-session", i) || (i < wantN-1 && len(value) != s) {
 				t.Errorf("payload %d: chunk %d is %s with %d characters, want %d", n, i, name, len(value), s)
 			}
 			total += len(value)
@@ -261,7 +262,7 @@ func TestSpecHTTPReadingAndClearing(t *testing.T) {
 		t.Fatalf("shrink: lines %d", len(lines))
 	}
 	for i, l := range lines[1:] {
-		if !strings.HasPrefix(l, httpx.ChunkName("__Host-session", i+1)+"=; Path=/; Max-Age=0;") {
+		if !strings.HasPrefix(l, wire.ChunkName("__Host-session", i+1)+"=; Path=/; Max-Age=0;") {
 			t.Errorf("shrink: line %d = %.60q", i+1, l)
 		}
 	}
@@ -364,7 +365,7 @@ func fnv1a(b []byte) uint32 {
 func openCookie(t *testing.T, ring *sealed.Keyring, pair string) *codec.Payload {
 	t.Helper()
 	name, value, _ := strings.Cut(pair, "=")
-	sl, err := sealed.NewSealer(ring, httpx.SealPurpose, nil)
+	sl, err := sealed.NewSealer(ring, wire.SealPurpose, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
