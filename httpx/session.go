@@ -425,6 +425,12 @@ func (s *Session) UseToken() error {
 	return nil
 }
 
+// UsesToken reports whether the session travels as a Bearer token (the
+// request came with one, or UseToken was called) rather than in cookies.
+// A browser never sends a token by itself, so such a request cannot be a
+// cross-site request forgery.
+func (s *Session) UsesToken() bool { return s.t == &s.m.bearerT }
+
 // CookieBytes returns how many bytes the session's cookies take (or would
 // take if written now) in the Cookie request header; for a Bearer client,
 // the token's length.

@@ -70,7 +70,9 @@ func MiddlewareWith(m *httpx.Manager, opts Options) gin.HandlerFunc {
 		// and Save holds the client's cookie; the request goes on.
 		s, _ := m.Load(c.Request)
 		c.Set(ctxKey{}, s)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), ctxKey{}, s))
+		// httpx.NewContext: httpx.FromContext and m.FromContext find the
+		// session in the request's context too, as under m.Wrap.
+		c.Request = c.Request.WithContext(httpx.NewContext(c.Request.Context(), s))
 		w := &writer{ResponseWriter: c.Writer, c: c, m: m, s: s, onErr: onErr}
 		c.Writer = w
 		defer func() { c.Writer = w.ResponseWriter }()
@@ -104,7 +106,7 @@ func Lookup(ctx context.Context) (*httpx.Session, bool) {
 		}
 		ctx = c.Request.Context()
 	}
-	s, ok := ctx.Value(ctxKey{}).(*httpx.Session)
+	s, ok := httpx.Lookup(ctx)
 	return s, ok
 }
 

@@ -79,7 +79,7 @@ func TestChangesLand(t *testing.T) {
 		"WrapH":        gin.WrapH(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })),
 		"RequestContext": func(c *gin.Context) {
 			s, ok := ginsession.Lookup(c.Request.Context())
-			if !ok || s != ginsession.Get(c) {
+			if !ok || s != ginsession.Get(c) || httpx.FromContext(c.Request.Context()) != s {
 				c.AbortWithStatus(http.StatusInternalServerError)
 				return
 			}

@@ -206,7 +206,16 @@ func Protect(m *httpx.Manager, opts Options) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			s := m.FromContext(r.Context())
+			s, ok := m.Lookup(r.Context())
+			if !ok {
+				panic("csrf: Protect must run inside the Manager's Wrap (m.Wrap(csrf.Protect(m, opts)(mux)))")
+			}
+			if s.UsesToken() {
+				// A Bearer token is never sent by a browser on its own:
+				// no forgery to defend against.
+				next.ServeHTTP(w, r)
+				return
+			}
 			tok := r.Header.Get(header)
 			if tok == "" {
 				tok = r.PostFormValue(field)

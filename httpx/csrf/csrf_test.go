@@ -456,3 +456,44 @@ func TestProtectOutsideWrapPanics(t *testing.T) {
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
 }
+
+// TestBearerRequestsPass: a request whose session travels as a Bearer
+// token needs no CSRF token (browsers never send one by themselves).
+func TestBearerRequestsPass(t *testing.T) {
+	k, err := sealed.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := sealed.NewKeyring(k)
+	m, err := httpx.New(httpx.Config{Keys: ring, AllowBearer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap(csrf.Protect(m, csrf.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if r.URL.Path == "/login" {
+			_ = s.UseToken()
+			_ = s.Login("api")
+		}
+		fmt.Fprint(w, "ok ", s.UserID())
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	tok := rec.Header().Get(httpx.TokenHeader)
+	if tok == "" {
+		t.Fatal("no token")
+	}
+	req := httptest.NewRequest("POST", "/change", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok api" {
+		t.Fatalf("bearer POST: %d %q", rec.Code, rec.Body.String())
+	}
+	// The same POST with a cookie session and no CSRF token is refused.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/change", nil))
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("cookie POST without a token: %d", rec.Code)
+	}
+}
