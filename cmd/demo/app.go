@@ -104,6 +104,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 	mux.HandleFunc("POST /admin/revoke-session", a.adminRevokeSession)
 	mux.HandleFunc("POST /devices/logout", a.deviceLogout)
 	mux.HandleFunc("GET /api/session", a.apiSession)
+	mux.Handle("GET /inside", newInsidePage(a, cfg))
 
 	// Cross-origin POSTs are refused before the session is even opened.
 	cop := http.NewCrossOriginProtection()

@@ -35,11 +35,15 @@ label{display:block;margin:.4rem 0}
 .muted{color:#57606a}
 `
 
-// contentSecurityPolicy allows the inline stylesheet above and nothing
-// else: no scripts, no external resources, forms only to this origin.
+// contentSecurityPolicy allows the inline stylesheet above and the
+// countdown script of the "Inside your session" page, each by its hash,
+// and nothing else: no other script, no external resources, forms only
+// to this origin.
 var contentSecurityPolicy = func() string {
-	sum := sha256.Sum256([]byte(stylesheet))
+	sum := sha256.Sum256([]byte(stylesheet + insideStylesheet))
+	js := sha256.Sum256([]byte(countdownScript))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(js[:]) +
 		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }()
 
@@ -67,6 +71,7 @@ type pageData struct {
 	Notice  string
 	Error   string
 	Facts   sessionFacts
+	Inside  *insideView // the "Inside your session" page
 
 	// login
 	DemoUsers []demoUser
@@ -98,7 +103,7 @@ var funcs = template.FuncMap{
 		}
 		return "in " + time.Until(t).Round(time.Second).String()
 	},
-	"css":   func() template.CSS { return template.CSS(stylesheet) },
+	"css":   func() template.CSS { return template.CSS(stylesheet + insideStylesheet) },
 	"money": func(cents int) string { return formatMoney(cents) },
 }
 
@@ -106,7 +111,7 @@ const layout = `{{define "top"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Title}} · sealedsession demo</title><style>{{css}}</style></head>
 <body><header>
-<a href="/">Home</a><a href="/cart">Cart</a>{{if .IsAdmin}}<a href="/admin">Admin</a>{{end}}<a href="/api/session">/api/session</a>
+<a href="/">Home</a><a href="/cart">Cart</a>{{if .IsAdmin}}<a href="/admin">Admin</a>{{end}}<a href="/inside" id="inside-link">Inside your session</a><a href="/api/session">/api/session</a>
 <span class="who">{{if .User}}signed in as <strong id="who">{{.User}}</strong>{{else}}<span id="who">not signed in</span>{{end}}</span>
 {{if .User}}<form method="post" action="/logout"><button class="link" id="logout">Log out</button></form>{{else}}<a href="/login" id="login-link">Log in</a>{{end}}
 </header><main>
