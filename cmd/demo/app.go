@@ -166,6 +166,7 @@ func (a *app) isSessionCookie(name string) bool {
 func (a *app) page(_ http.ResponseWriter, r *http.Request, s *httpx.Session, title string) *pageData {
 	d := &pageData{Title: title, User: s.UserID(), IsAdmin: a.users.isAdmin(s.UserID())}
 	d.Flashes = s.Flashes()
+	d.Warning = rejectionWarning(s.Rejected(), a.m.Policy())
 	d.Facts = a.facts(r, s)
 	return d
 }
@@ -178,9 +179,6 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "You are logged out: the session cookies were cleared and this session ID was revoked."
 	case "bye-all":
 		d.Notice = "You are logged out everywhere: every session of your user issued before now is refused."
-	}
-	if s.Rejected() != nil && d.Notice == "" {
-		d.Notice = "Your previous session ended (" + httpx.ReasonLabel(s.Rejected()) + ")."
 	}
 	if s.Authenticated() {
 		devs, err := a.devices(r, s.UserID(), s)

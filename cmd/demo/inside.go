@@ -418,6 +418,7 @@ tick();setInterval(tick,1000)})();`
 // insideStylesheet is appended to the demo's stylesheet (and so to its
 // hash in the Content-Security-Policy).
 const insideStylesheet = `
+.warning{background:#fff4e5;border:1px solid #f0b45a;border-left:5px solid #d97706;padding:.6rem 1rem;border-radius:6px;margin-bottom:1rem}
 svg.bar{width:100%;height:auto;display:block}
 svg.bar text{font:12px system-ui,sans-serif}
 .swatch{display:inline-block;vertical-align:middle}

@@ -70,6 +70,7 @@ type pageData struct {
 	Flashes []string
 	Notice  string
 	Error   string
+	Warning string // why the browser's session cookie was refused, in plain words
 	Facts   sessionFacts
 	Inside  *insideView // the "Inside your session" page
 
@@ -118,6 +119,7 @@ const layout = `{{define "top"}}<!doctype html>
 {{range .Flashes}}<div class="flash">{{.}}</div>{{end}}
 {{if .Notice}}<div class="flash" id="notice">{{.Notice}}</div>{{end}}
 {{if .Error}}<div class="error" id="error">{{.Error}}</div>{{end}}
+{{if .Warning}}<div class="warning" id="warning" role="alert"><span aria-hidden="true">⚠</span> {{.Warning}}</div>{{end}}
 {{end}}
 {{define "bottom"}}</main></body></html>{{end}}
 {{define "facts"}}<section><h2>This session</h2>
