@@ -202,7 +202,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
 	if !a.users.check(user, password) {
-		a.log.InfoContext(r.Context(), "login failed", "user", user)
+		a.log.InfoContext(r.Context(), "login failed", "user", logString(user))
 		d := a.page(w, r, s, "Log in")
 		d.DemoUsers = demoUsers
 		d.LoginUser = user
