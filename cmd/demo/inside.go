@@ -153,7 +153,7 @@ func (p *insidePage) view(r *http.Request, s *httpx.Session, setCookie []string)
 		names:      names[:n],
 		attrs:      len(p.attrs(1e9)),
 		clearLines: p.clearBytes(r, names, n),
-	}), n, p.maxHeaderBytes, s.HeaderBytes())
+	}), names[:n], p.maxHeaderBytes, s.HeaderBytes())
 	for _, l := range setCookie {
 		v.Lines = append(v.Lines, describeLine(l))
 	}
@@ -254,10 +254,11 @@ type part struct {
 	Key, Label, Color string
 	Bytes             int
 	Note              string
-	// SVG geometry, filled in by layoutBar.
-	X, W  string
-	Inner bool // room for the number inside the bar
-	Light bool // dark text on a light fill
+	// SVG geometry, filled in by layoutBar: on the upper bar (X, W) and
+	// on the budget's scale (BX, BW).
+	X, W, BX, BW string
+	Inner        bool // room for the number inside the bar
+	Light        bool // dark text on a light fill
 }
 
 // splitBytes cuts the session's Set-Cookie lines into the parts the bar
@@ -297,7 +298,9 @@ func splitBytes(z sizes) []part {
 	return ps
 }
 
-// byteBar is the SVG picture of the breakdown.
+// byteBar is the SVG picture of the breakdown: the parts stacked twice,
+// once across the whole width (every part visible) and once to the scale
+// of the budget, which is marked.
 type byteBar struct {
 	Parts       []part
 	Total       int // sum of the parts
@@ -306,26 +309,28 @@ type byteBar struct {
 	Left        int // Budget - Total
 	Chunks      int
 	ChunkSize   int    // characters of sealed text per chunk (all but the last)
-	Cuts        []cut  // chunk boundaries inside the sealed text
-	BudgetX     string // where the budget line is
-	SealedW     string // width of the sealed-text span (header .. base64)
+	Cuts        []cut  // chunk boundaries inside the sealed text (upper bar)
+	SealedEnd   string // where the sealed text ends on the upper bar
+	BudgetX     string // where the budget line is (lower bar)
 	Width       int
 }
 
 type cut struct {
-	X     string
-	Chunk int // the chunk that starts here (1 = NAME-1)
+	X    string
+	Name string // the chunk cookie that starts here
 }
 
 const (
-	barWidth = 760 // drawing width of the bar, SVG user units
+	barWidth = 760 // drawing width of the bars, SVG user units
 	barLeft  = 10
 )
 
-// layoutBar places the parts on a bar scaled to the larger of the budget
-// and the total, with the budget marked.
-func layoutBar(ps []part, chunks, budget, headerBytes int) byteBar {
-	b := byteBar{Parts: ps, Chunks: chunks, Budget: budget, HeaderBytes: headerBytes, Width: barWidth + 2*barLeft}
+// layoutBar places the parts on the two bars: the upper one scaled to
+// the total, with the sealed text and its chunk boundaries marked, the
+// lower one scaled to the larger of the budget and the total, with the
+// budget marked. names are the chunk cookies' names.
+func layoutBar(ps []part, names []string, budget, headerBytes int) byteBar {
+	b := byteBar{Parts: ps, Chunks: len(names), Budget: budget, HeaderBytes: headerBytes, Width: barWidth + 2*barLeft}
 	sealedText := 0 // header, values, AEAD overhead and base64: the sealed text
 	for _, p := range ps {
 		b.Total += p.Bytes
@@ -335,21 +340,22 @@ func layoutBar(ps []part, chunks, budget, headerBytes int) byteBar {
 		}
 	}
 	b.Left = budget - b.Total
+	zoom := float64(barWidth) / float64(max(b.Total, 1))
 	scale := float64(barWidth) / float64(max(budget, b.Total, 1))
-	x := float64(barLeft)
+	x, bx := float64(barLeft), float64(barLeft)
 	for i := range ps {
-		w := float64(ps[i].Bytes) * scale
-		ps[i].X, ps[i].W = f1(x), f1(w)
-		ps[i].Inner = w >= 9*float64(len(strconv.Itoa(ps[i].Bytes)))+6
-		x += w
+		w, bw := float64(ps[i].Bytes)*zoom, float64(ps[i].Bytes)*scale
+		ps[i].X, ps[i].W, ps[i].BX, ps[i].BW = f1(x), f1(w), f1(bx), f1(bw)
+		ps[i].Inner = w >= 8*float64(len(strconv.Itoa(ps[i].Bytes)))+8
+		x, bx = x+w, bx+bw
 	}
 	b.BudgetX = f1(barLeft + float64(budget)*scale)
-	b.SealedW = f1(float64(sealedText) * scale)
+	b.SealedEnd = f1(barLeft + float64(sealedText)*zoom)
 	// Chunk boundaries: the sealed text is cut every ceil(L/N) characters.
 	if b.Chunks > 1 {
 		b.ChunkSize = (sealedText + b.Chunks - 1) / b.Chunks
 		for k := 1; k < b.Chunks; k++ {
-			b.Cuts = append(b.Cuts, cut{X: f1(barLeft + float64(k*b.ChunkSize)*scale), Chunk: k})
+			b.Cuts = append(b.Cuts, cut{X: f1(barLeft + float64(k*b.ChunkSize)*zoom), Name: names[k]})
 		}
 	}
 	return b
@@ -422,7 +428,9 @@ const insideStylesheet = `
 svg.bar{width:100%;height:auto;display:block}
 svg.bar text{font:12px system-ui,sans-serif}
 .swatch{display:inline-block;vertical-align:middle}
-td.num,th.num{text-align:right;width:auto;font-variant-numeric:tabular-nums}
+table.sizes th{width:auto}
+#bar-legend td:first-child{white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .lib{color:#7c3aed;font-size:.85em}
 `
 
@@ -452,7 +460,7 @@ Add something to the <a href="/cart">cart</a> or <a href="/login">log in</a>, th
 <p class="muted"><noscript>The countdowns are as of when this page was served. </noscript>Times are UTC.</p></section>
 
 <section id="inside-values"><h2>The values</h2>
-{{if .Values}}<table><tr><th>Name</th><th class="num">Value (CBOR)</th><th class="num">Entry</th><th>Owner</th></tr>
+{{if .Values}}<table class="sizes"><tr><th>Name</th><th class="num">Value (CBOR)</th><th class="num">Entry</th><th>Owner</th></tr>
 {{range .Values}}<tr class="value" data-name="{{.Name}}"><td><code>{{.Name}}</code></td><td class="num">{{.Value}} B</td><td class="num">{{.Entry}} B</td>
 <td>{{if .Library}}<span class="lib">the library's own</span> <span class="muted">{{.Library}}</span>{{else}}yours (the application's){{end}}</td></tr>
 {{end}}</table>
@@ -464,17 +472,20 @@ Plus {{.CountBytes}} byte(s) counting the entries.</p>
 <p>Payload <strong>{{.PayloadLen}}</strong> B (header {{.HeaderBytes}} + values) → envelope <strong>{{.EnvelopeLen}}</strong> B → sealed text <strong>{{.SealedLen}}</strong> characters
 {{with .Bar}}→ <strong id="chunk-count">{{.Chunks}}</strong> cookie(s) → <strong id="bar-total">{{.Total}}</strong> bytes of Set-Cookie lines, of a budget of <strong id="bar-budget">{{.Budget}}</strong> ({{.Left}} left).{{end}}
 Your browser sends back {{.CookieBytes}} bytes of <code>Cookie</code> header.</p>
-{{with .Bar}}<svg id="cookie-bar" class="bar" data-total="{{.Total}}" data-header-bytes="{{.HeaderBytes}}" data-chunks="{{.Chunks}}" viewBox="0 0 {{.Width}} 110" role="img" aria-labelledby="bar-title">
+{{with .Bar}}<svg id="cookie-bar" class="bar" data-total="{{.Total}}" data-header-bytes="{{.HeaderBytes}}" data-chunks="{{.Chunks}}" viewBox="0 0 {{.Width}} 150" role="img" aria-labelledby="bar-title">
 <title id="bar-title">{{.Total}} bytes of Set-Cookie lines against a budget of {{.Budget}} bytes</title>
-{{range .Parts}}<rect class="part" data-part="{{.Key}}" data-bytes="{{.Bytes}}" x="{{.X}}" y="34" width="{{.W}}" height="40" fill="{{.Color}}"><title>{{.Label}}: {{.Bytes}} bytes</title></rect>
-{{if .Inner}}<text x="{{.X}}" dx="4" y="59" fill="{{if .Light}}#1d232a{{else}}#ffffff{{end}}">{{.Bytes}}</text>{{end}}
-{{end}}<text x="10" y="26" fill="#57606a">sealed text{{if gt .Chunks 1}}, cut into {{.Chunks}} chunks of {{.ChunkSize}} characters{{end}}</text>
-<line x1="10" y1="30" x2="10" y2="34" stroke="#57606a"/>
-{{range .Cuts}}<line class="chunk-cut" x1="{{.X}}" y1="28" x2="{{.X}}" y2="80" stroke="#c1121f" stroke-width="2" stroke-dasharray="4 3"/><text x="{{.X}}" dx="3" y="92" fill="#c1121f">chunk {{.Chunk}}</text>
-{{end}}<line id="budget-line" x1="{{.BudgetX}}" y1="20" x2="{{.BudgetX}}" y2="104" stroke="#d00000" stroke-width="2"/>
-<text x="{{.BudgetX}}" dx="-4" y="104" text-anchor="end" fill="#d00000">budget {{.Budget}} B</text>
+<text x="10" y="14" fill="#57606a">sealed text{{if gt .Chunks 1}}, cut into {{.Chunks}} chunks of {{.ChunkSize}} characters{{end}}</text>
+<path d="M10 24 V19 H{{.SealedEnd}} V24" fill="none" stroke="#57606a"/>
+{{range .Parts}}<rect class="part" data-part="{{.Key}}" data-bytes="{{.Bytes}}" x="{{.X}}" y="26" width="{{.W}}" height="40" fill="{{.Color}}"><title>{{.Label}}: {{.Bytes}} bytes</title></rect>
+{{if .Inner}}<text x="{{.X}}" dx="4" y="51" fill="{{if .Light}}#1d232a{{else}}#ffffff{{end}}">{{.Bytes}}</text>{{end}}
+{{end}}{{range .Cuts}}<line class="chunk-cut" x1="{{.X}}" y1="20" x2="{{.X}}" y2="72" stroke="#c1121f" stroke-width="2" stroke-dasharray="4 3"/><text x="{{.X}}" dx="3" y="82" fill="#c1121f">{{.Name}} starts</text>
+{{end}}<text x="10" y="104" fill="#57606a">the same {{.Total}} bytes against the budget (Cookie.MaxHeaderBytes): {{.Left}} bytes left</text>
+{{range .Parts}}<rect class="budget-part" x="{{.BX}}" y="110" width="{{.BW}}" height="16" fill="{{.Color}}"/>
+{{end}}<rect x="10" y="110" width="760" height="16" fill="none" stroke="#d0d7de"/>
+<line id="budget-line" x1="{{.BudgetX}}" y1="104" x2="{{.BudgetX}}" y2="132" stroke="#d00000" stroke-width="2"/>
+<text x="{{.BudgetX}}" dx="-4" y="144" text-anchor="end" fill="#d00000">budget {{.Budget}} B</text>
 </svg>
-<table id="bar-legend"><tr><th>Part</th><th class="num">Bytes</th><th>What it is</th></tr>
+<table id="bar-legend" class="sizes"><tr><th>Part</th><th class="num">Bytes</th><th>What it is</th></tr>
 {{range .Parts}}<tr data-part="{{.Key}}"><td><svg class="swatch" width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{{.Color}}"/></svg> {{.Label}}</td><td class="num">{{.Bytes}}</td><td class="muted">{{.Note}}</td></tr>
 {{end}}<tr><td><strong>total</strong></td><td class="num"><strong>{{.Total}}</strong></td><td class="muted">what the library counts against <code>Cookie.MaxHeaderBytes</code> ({{.Budget}}); <code>Session.HeaderBytes()</code> = {{.HeaderBytes}}</td></tr>
 </table>{{end}}

@@ -312,13 +312,20 @@ func TestSplitBytes(t *testing.T) {
 	if sum != sealedLen+len("__Host-session=")+len("__Host-session-1=")+2*(60+14)+100 {
 		t.Errorf("parts add up to %d", sum)
 	}
-	bar := layoutBar(ps, 2, 12288, sum)
-	if len(bar.Cuts) != 1 || bar.ChunkSize != (sealedLen+1)/2 || bar.Left != 12288-sum {
+	bar := layoutBar(ps, names[:2], 12288, sum)
+	if len(bar.Cuts) != 1 || bar.Cuts[0].Name != "__Host-session-1" || bar.ChunkSize != (sealedLen+1)/2 || bar.Left != 12288-sum {
 		t.Errorf("bar: cuts %v chunk size %d left %d", bar.Cuts, bar.ChunkSize, bar.Left)
+	}
+	last := bar.Parts[len(bar.Parts)-1]
+	if x, _ := strconv.ParseFloat(last.X, 64); x >= barLeft+barWidth {
+		t.Errorf("the upper bar's last part starts at %v", x)
+	}
+	if end, _ := strconv.ParseFloat(last.BX, 64); end > barLeft+barWidth*float64(sum)/12288 {
+		t.Errorf("the budget bar's last part starts at %v, past the total", end)
 	}
 	// Over the budget, the bar is scaled to the total and the budget line
 	// falls inside it.
-	over := layoutBar(splitBytes(sizes{header: 52, payload: 4000, names: names[:2], attrs: 60}), 2, 2816, 0)
+	over := layoutBar(splitBytes(sizes{header: 52, payload: 4000, names: names[:2], attrs: 60}), names[:2], 2816, 0)
 	if x, _ := strconv.ParseFloat(over.BudgetX, 64); x >= barWidth {
 		t.Errorf("budget line at %v on a bar over budget", x)
 	}
