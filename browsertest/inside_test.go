@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,6 +70,10 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	path := filepath.Join(screenshotDir(t), name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if f := flag.Lookup("test.artifacts"); os.Getenv("SEALEDSESSION_SCREENSHOT_DIR") == "" && (f == nil || f.Value.String() != "true") {
+		t.Logf("screenshot: %s (removed after the test: keep it with go test -artifacts or SEALEDSESSION_SCREENSHOT_DIR)", path)
+		return
 	}
 	t.Logf("screenshot: %s", path)
 }
