@@ -19,8 +19,9 @@ import (
 // API (httpx.Session, codec.Payload, sealed.SealedLen and constants).
 type insidePage struct {
 	a *app
-	// cookie is the demo's cookie configuration as given to httpx.New
-	// (name, Path, SameSite and Secure are httpx's defaults).
+	// The demo's cookie configuration as given to httpx.New: Secure unless
+	// -insecure-plain-http, the budget (-max-header-bytes), and httpx's
+	// defaults for the rest (Path /, SameSite Lax, no Domain, 4 chunks).
 	secure         bool
 	maxHeaderBytes int
 	maxChunks      int
