@@ -9,34 +9,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/sealed"
 )
-
-// fakeClock is the demo's clock in tests that move time.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // openJar opens the session the client's cookies carry, with the test's
 // key ring, the way httpx does (SPEC "Cookie names and chunks"), and
@@ -214,8 +194,8 @@ func TestInsidePanel(t *testing.T) {
 // lines of the response, but for the Max-Age digits the budget reserves;
 // from one cookie through chunks to the budget.
 func TestInsideBytesAddUp(t *testing.T) {
-	clock := newFakeClock()
-	h, keys := newTestApp(t, func(c *config) { c.MaxHeaderBytes = 12288; c.Now = clock.now })
+	clock := testkit.NewClock()
+	h, keys := newTestApp(t, func(c *config) { c.MaxHeaderBytes = 12288; c.Now = clock.Now })
 	c := newClient(t, h)
 	c.login("alice", "correct-horse-alice")
 	sawChunks := false
@@ -223,7 +203,7 @@ func TestInsideBytesAddUp(t *testing.T) {
 		loc := addTen(t, c)
 		// Past the renew threshold: the /inside response re-issues the
 		// cookie, so its Set-Cookie lines can be compared.
-		clock.advance(2 * time.Minute)
+		clock.Advance(2 * time.Minute)
 		res := c.do(http.MethodGet, "/inside", nil, nil)
 		page := body(t, res)
 		bar := parseBar(t, page)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -28,8 +29,8 @@ func warningOf(page string) string {
 // A refused cookie is explained in plain words in a warning box, on any
 // page, once; never as a raw label, never in the green notice box.
 func TestRejectionWarning(t *testing.T) {
-	clock := newFakeClock()
-	h, _ := newTestApp(t, func(c *config) { c.Now = clock.now })
+	clock := testkit.NewClock()
+	h, _ := newTestApp(t, func(c *config) { c.Now = clock.Now })
 
 	check := func(t *testing.T, c *client, path, want string) {
 		t.Helper()
@@ -66,19 +67,19 @@ func TestRejectionWarning(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		c := newClient(t, h)
 		c.login("alice", "correct-horse-alice")
-		clock.advance(11 * time.Minute)
+		clock.Advance(11 * time.Minute)
 		check(t, c, "/cart", "expired after 10 minutes without activity")
 	})
 	t.Run("absolute", func(t *testing.T) {
 		c := newClient(t, h)
 		c.login("alice", "correct-horse-alice")
 		for range 6 { // active every 9 minutes: 54 minutes
-			clock.advance(9 * time.Minute)
+			clock.Advance(9 * time.Minute)
 			if s := c.session(); s["authenticated"] != true {
 				t.Fatalf("logged out before the absolute deadline: %v", s)
 			}
 		}
-		clock.advance(7 * time.Minute) // 61 minutes: past the 1 hour
+		clock.Advance(7 * time.Minute) // 61 minutes: past the 1 hour
 		check(t, c, "/inside", "maximum lifetime of 1 hour")
 	})
 	t.Run("everywhere", func(t *testing.T) {
