@@ -107,6 +107,10 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 // CookieName returns the name of the session cookie (chunks add "-1", "-2", ...).
 func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
 
+// MaxHeaderBytes returns the size budget in force (Cookie.MaxHeaderBytes,
+// default filled in).
+func (m *Manager) MaxHeaderBytes() int { return m.cfg.Cookie.MaxHeaderBytes }
+
 // Store returns the store the Manager uses for epochs and revocations.
 func (m *Manager) Store() versioning.Store { return m.store }
 

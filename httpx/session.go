@@ -440,7 +440,9 @@ func (s *Session) CookieBytes() int {
 }
 
 // HeaderBytes returns how many bytes of response header lines saving the
-// session now would write; Cookie.MaxHeaderBytes bounds it.
+// session now would write, counting each Max-Age at its longest (10
+// digits) as the budget check does: an upper bound, a few bytes above the
+// lines as sent. Cookie.MaxHeaderBytes bounds it.
 func (s *Session) HeaderBytes() int {
 	l, _ := s.t.plan(s.sealedLen(), s.m.extraLines(s))
 	return l.headerBytes

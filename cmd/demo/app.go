@@ -146,8 +146,9 @@ func (a *app) facts(r *http.Request, s *httpx.Session) sessionFacts {
 	f.IdleDeadline = s.IdleDeadline()
 	f.AbsoluteDeadline = s.AbsoluteDeadline()
 	f.CookieBytes = s.CookieBytes()
+	f.HeaderBytes = s.HeaderBytes()
 	f.Remaining = s.Remaining()
-	f.Budget = f.CookieBytes + f.Remaining
+	f.Budget = a.m.MaxHeaderBytes()
 	return f
 }
 

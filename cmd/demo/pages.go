@@ -58,9 +58,10 @@ type sessionFacts struct {
 	CookieName       string
 	CookiesSent      []string // session cookie names the browser sent with this request
 	BytesSent        int      // bytes of those cookies in the Cookie header
-	CookieBytes      int      // bytes the session's cookies take as it stands now
-	Budget           int
-	Remaining        int
+	CookieBytes      int      // bytes the session's cookies take in the Cookie header as it stands now
+	HeaderBytes      int      // bytes of response header lines a save writes (what the budget counts)
+	Budget           int      // Cookie.MaxHeaderBytes
+	Remaining        int      // about how many more bytes of values fit
 }
 
 type pageData struct {
@@ -130,8 +131,8 @@ const layout = `{{define "top"}}<!doctype html>
 <tr><th>Idle deadline</th><td>{{ts .IdleDeadline}} <span class="muted">{{until .IdleDeadline}}</span></td></tr>
 <tr><th>Absolute deadline</th><td>{{ts .AbsoluteDeadline}} <span class="muted">{{until .AbsoluteDeadline}}</span></td></tr>
 <tr><th>Cookies the browser sent</th><td><span id="chunks">{{len .CookiesSent}}</span> cookie(s), <span id="bytes-sent">{{.BytesSent}}</span> bytes: {{range .CookiesSent}}<code>{{.}}</code> {{end}}</td></tr>
-<tr><th>Session size now</th><td><span id="cookie-bytes">{{.CookieBytes}}</span> of {{.Budget}} bytes (<span id="remaining">{{.Remaining}}</span> left)
-<br><meter min="0" max="{{.Budget}}" value="{{.CookieBytes}}"></meter></td></tr>
+<tr><th>Session size now</th><td><span id="header-bytes">{{.HeaderBytes}}</span> of {{.Budget}} bytes of Set-Cookie lines (the budget); the browser sends back <span id="cookie-bytes">{{.CookieBytes}}</span>; about <span id="remaining">{{.Remaining}}</span> more bytes of values fit
+<br><meter min="0" max="{{.Budget}}" value="{{.HeaderBytes}}"></meter></td></tr>
 </table>{{else}}<p class="muted" id="no-session">No session yet: nothing has been stored, so no cookie was set.</p>{{end}}
 </section>{{end}}`
 
