@@ -194,7 +194,7 @@ func (k Key[T]) Set(v Values, val T) error {
 	}
 	raw, err := encMode.Marshal(val)
 	if err != nil {
-		return fmt.Errorf("%w: value %q of type %s cannot be encoded: %v", ErrType, k.name, typeName[T](), err)
+		return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 	}
 	if len(raw) > p.lim.MaxSize {
 		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), p.lim.MaxSize)
@@ -203,7 +203,7 @@ func (k Key[T]) Set(v Values, val T) error {
 		if isLimitErr(err) {
 			return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
 		}
-		return fmt.Errorf("%w: value %q of type %s does not decode back: %v", ErrType, k.name, typeName[T](), err)
+		return &encodeError{fmt.Sprintf("codec: set %q: a %s encodes to invalid CBOR: %v", k.name, typeName[T](), err)}
 	}
 	return p.setRaw(k.name, raw)
 }
@@ -218,6 +218,16 @@ func (k Key[T]) Delete(v Values) error {
 	}
 	return nil
 }
+
+// encodeError reports a value Set cannot store because its type does not
+// encode (or encodes to invalid CBOR). It matches ErrType with errors.Is,
+// but says what went wrong: ErrType's own text is about decoding.
+type encodeError struct{ msg string }
+
+func (e *encodeError) Error() string { return e.msg }
+
+// Is reports whether target is ErrType.
+func (e *encodeError) Is(target error) bool { return target == ErrType }
 
 // TypeError reports a stored value that does not decode into the key's
 // type. It matches ErrType with errors.Is, and unwraps to the cause (which

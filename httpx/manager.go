@@ -210,6 +210,26 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 	return s
 }
 
+// Lookup is like FromContext but reports false instead of panicking.
+func (m *Manager) Lookup(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{m}).(*Session)
+	return s, ok
+}
+
+// NewContext returns a copy of ctx that carries s, so that FromContext,
+// Lookup and s's Manager's FromContext find it: for code that loads the
+// session with Manager.Load (framework adapters) and hands the request on.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return &sessionContext{Context: ctx, s: s}
+}
+
+// Error answers a request with the Manager's ErrorHandler (Config), as
+// the middleware does for a session that could not be saved: for code
+// that saves with Manager.Save.
+func (m *Manager) Error(w http.ResponseWriter, r *http.Request, err error) {
+	m.cfg.ErrorHandler(w, r, err)
+}
+
 // sessionContext carries the session in the request's context without a
 // separate allocation (it lives in the per-request state).
 type sessionContext struct {

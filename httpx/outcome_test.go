@@ -255,3 +255,39 @@ func TestMultiObserver(t *testing.T) {
 	oo.ObserveOverhead(time.Millisecond)
 	assert.Equal(t, 1, b.n)
 }
+
+// TestRemaining: Remaining predicts what still fits, to within a few
+// bytes of encoding overhead.
+func TestRemaining(t *testing.T) {
+	e := newEnv(t, nil)
+	serve(t, e.m, "", func(s *httpx.Session) {
+		require.NoError(t, s.Login("rem"))
+		left := s.Remaining()
+		require.Greater(t, left, 1000)
+		assert.NoError(t, blobKey.Set(s, make([]byte, left-16)), "a value just under Remaining was refused")
+		assert.ErrorIs(t, codec.NewKey[[]byte]("more").Set(s, make([]byte, 64)), httpx.ErrTooLarge)
+		assert.Less(t, s.Remaining(), 64)
+		assert.LessOrEqual(t, s.HeaderBytes(), httpx.DefaultMaxHeaderBytes)
+	})
+}
+
+// TestNewContextAndUsesToken: a session from Load put in a context is
+// found by FromContext, Lookup and the Manager's own; UsesToken tells a
+// token session from a cookie one.
+func TestNewContextAndUsesToken(t *testing.T) {
+	e := newEnv(t, func(c *httpx.Config) { c.AllowBearer = true })
+	s, err := e.m.Load(httptest.NewRequest("GET", "/", nil))
+	require.NoError(t, err)
+	ctx := httpx.NewContext(t.Context(), s)
+	assert.Same(t, s, httpx.FromContext(ctx))
+	assert.Same(t, s, e.m.FromContext(ctx))
+	got, ok := e.m.Lookup(ctx)
+	assert.True(t, ok)
+	assert.Same(t, s, got)
+	other := newEnv(t, nil)
+	_, ok = other.m.Lookup(ctx)
+	assert.False(t, ok, "another Manager found this Manager's session")
+	assert.False(t, s.UsesToken())
+	require.NoError(t, s.UseToken())
+	assert.True(t, s.UsesToken())
+}

@@ -425,6 +425,12 @@ func (s *Session) UseToken() error {
 	return nil
 }
 
+// UsesToken reports whether the session travels as a Bearer token (the
+// request came with one, or UseToken was called) rather than in cookies.
+// A browser never sends a token by itself, so such a request cannot be a
+// cross-site request forgery.
+func (s *Session) UsesToken() bool { return s.t == &s.m.bearerT }
+
 // CookieBytes returns how many bytes the session's cookies take (or would
 // take if written now) in the Cookie request header; for a Bearer client,
 // the token's length.
@@ -440,16 +446,17 @@ func (s *Session) HeaderBytes() int {
 	return l.headerBytes
 }
 
-// Remaining returns how many more bytes of encoded values fit in the size
-// budget; negative when the session is already over it.
+// Remaining returns about how many more bytes of encoded values fit in
+// the size budget (each value byte costs about 4/3 of a byte of the
+// response header, as base64); negative when the session is already over
+// it.
 func (s *Session) Remaining() int {
-	_, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	l, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
 	var se *SizeError
 	if errors.As(err, &se) && se.Limit == LimitChunks {
-		return s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - s.sealedLen()
+		return (s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - s.sealedLen()) * 3 / 4
 	}
-	l, _ := s.t.plan(s.sealedLen(), s.m.extraLines(s))
-	return s.m.cfg.Cookie.MaxHeaderBytes - l.headerBytes
+	return (s.m.cfg.Cookie.MaxHeaderBytes - l.headerBytes) * 3 / 4
 }
 
 // CheckSize returns a *SizeError (Is ErrTooLarge) if the session as it

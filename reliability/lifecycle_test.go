@@ -156,9 +156,6 @@ func TestDeadlinesRealClock(t *testing.T) {
 	d.alive()
 }
 
-// clock is the shared test kit's settable clock.
-type clock = testkit.Clock
-
 // hx is a Manager on an injected clock with a recorder of reasons, served
 // in-process.
 type hx struct {

@@ -420,13 +420,17 @@ func TestAdminForceLogout(t *testing.T) {
 	if res := newClient(t, h).do(http.MethodGet, "/admin", nil, nil); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("anonymous GET /admin: %s, want redirect to login", res.Status)
 	}
-	if res := admin.do(http.MethodGet, "/admin", nil, nil); res.StatusCode != http.StatusOK {
+	res := admin.do(http.MethodGet, "/admin", nil, nil)
+	if res.StatusCode != http.StatusOK {
 		t.Fatalf("admin GET /admin: %s", res.Status)
+	}
+	if page := body(t, res); !strings.Contains(page, "<code>alice</code>: 1 session(s)") {
+		t.Error("the admin page does not list alice's session before the force-logout")
 	}
 	if res := admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"mallory"}}, nil); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("force-logout of an unknown user: %s, want 400", res.Status)
 	}
-	res := admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"alice"}}, nil)
+	res = admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"alice"}}, nil)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("force-logout: %s", res.Status)
 	}
@@ -436,6 +440,10 @@ func TestAdminForceLogout(t *testing.T) {
 	page := body(t, admin.do(http.MethodGet, "/admin", nil, nil))
 	if !strings.Contains(page, "Every session of alice issued before now has ended") {
 		t.Error("no confirmation flash on the admin page")
+	}
+	// ForceLogout drops the user's tracked sessions: none stays listed.
+	if !strings.Contains(page, "<code>alice</code>: 0 session(s)") {
+		t.Error("the admin page still lists alice's force-logged-out session")
 	}
 }
 
@@ -539,15 +547,20 @@ func TestKeyFileGeneratedOnceAndNeverLogged(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	for name, cfg := range map[string]config{
-		"bad keys":  {SessionKeys: "not-a-key", Store: "memory"},
-		"bad store": {Store: "postgres://x"},
-		"no path":   {Store: "bolt:"},
+		"bad keys":           {SessionKeys: "not-a-key", Store: "memory"},
+		"bad store":          {Store: "postgres://x"},
+		"no path":            {Store: "bolt:"},
+		"idle over absolute": {Store: "memory", Idle: 48 * time.Hour},
+		"tiny budget":        {Store: "memory", MaxHeaderBytes: 100},
 	} {
 		cfg.DataDir = t.TempDir()
+		cfg.BcryptCost = bcrypt.MinCost
 		if _, _, err := newApp(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		} else if cfg.SessionKeys != "" && strings.Contains(err.Error(), cfg.SessionKeys) {
 			t.Errorf("%s: error repeats the key text: %v", name, err)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: the error takes more than one line: %q", name, err)
 		}
 	}
 }
