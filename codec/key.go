@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -17,6 +18,32 @@ import (
 type Key[T any] struct {
 	name   string
 	strict bool
+	slots  *sync.Pool // *T destinations for the general decoder, reused
+}
+
+// newSlots returns the pool of decode destinations of a Key[T]: the
+// general CBOR decoder keeps its destination on the heap, so a reused one
+// saves an allocation per read.
+func newSlots[T any]() *sync.Pool {
+	return &sync.Pool{New: func() any { return new(T) }}
+}
+
+// decodeCopy decodes raw into a T through a pooled destination.
+func (k Key[T]) decodeCopy(p *Payload, raw []byte) (T, error) {
+	var dst *T
+	if k.slots != nil {
+		dst = k.slots.Get().(*T)
+	} else {
+		dst = new(T) // the zero Key
+	}
+	err := k.decode(p, raw, dst)
+	val := *dst
+	var zero T
+	*dst = zero
+	if k.slots != nil {
+		k.slots.Put(dst)
+	}
+	return val, err
 }
 
 // KeyOption changes how a [Key] reads its value; pass it to [NewKey].
@@ -57,7 +84,7 @@ func NewKey[T any](name string, opts ...KeyOption) Key[T] {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return Key[T]{name: name, strict: o.strict}
+	return Key[T]{name: name, strict: o.strict, slots: newSlots[T]()}
 }
 
 // NewReservedKey returns a key in the namespace reserved for sealedsession's
@@ -76,7 +103,7 @@ func NewReservedKey[T any](name string) Key[T] {
 	if err := checkNameChars([]byte(name)); err != nil {
 		panic(fmt.Sprintf("codec: invalid reserved key name %q: %v", name, err))
 	}
-	return Key[T]{name: name}
+	return Key[T]{name: name, slots: newSlots[T]()}
 }
 
 // checkName validates a user-chosen value name.
@@ -145,8 +172,8 @@ func (k Key[T]) Get(v Values) (T, bool) {
 	if !k.strict && unmarshalHook == nil && fastUnmarshal(raw, &val) {
 		return val, true
 	}
-	var slow T
-	if err := k.decode(p, raw, &slow); err != nil {
+	slow, err := k.decodeCopy(p, raw)
+	if err != nil {
 		var zero T
 		return zero, false
 	}
@@ -168,7 +195,8 @@ func (k Key[T]) Lookup(v Values) (T, error) {
 	if !ok {
 		return val, fmt.Errorf("%w: %q", ErrNotFound, k.name)
 	}
-	if err := k.decode(p, raw, &val); err != nil {
+	val, err := k.decodeCopy(p, raw)
+	if err != nil {
 		var zero T
 		return zero, &TypeError{Name: k.name, Type: typeName[T](), Err: err}
 	}
