@@ -104,6 +104,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 	mux.HandleFunc("POST /admin/revoke-session", a.adminRevokeSession)
 	mux.HandleFunc("POST /devices/logout", a.deviceLogout)
 	mux.HandleFunc("GET /api/session", a.apiSession)
+	mux.Handle("GET /inside", newInsidePage(a, cfg))
 
 	// Cross-origin POSTs are refused before the session is even opened.
 	cop := http.NewCrossOriginProtection()
@@ -165,6 +166,7 @@ func (a *app) isSessionCookie(name string) bool {
 func (a *app) page(_ http.ResponseWriter, r *http.Request, s *httpx.Session, title string) *pageData {
 	d := &pageData{Title: title, User: s.UserID(), IsAdmin: a.users.isAdmin(s.UserID())}
 	d.Flashes = s.Flashes()
+	d.Warning = rejectionWarning(s.Rejected(), a.m.Policy())
 	d.Facts = a.facts(r, s)
 	return d
 }
@@ -177,9 +179,6 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "You are logged out: the session cookies were cleared and this session ID was revoked."
 	case "bye-all":
 		d.Notice = "You are logged out everywhere: every session of your user issued before now is refused."
-	}
-	if s.Rejected() != nil && d.Notice == "" {
-		d.Notice = "Your previous session ended (" + httpx.ReasonLabel(s.Rejected()) + ")."
 	}
 	if s.Authenticated() {
 		devs, err := a.devices(r, s.UserID(), s)
@@ -203,7 +202,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
 	if !a.users.check(user, password) {
-		a.log.InfoContext(r.Context(), "login failed", "user", user)
+		a.log.InfoContext(r.Context(), "login failed", "user", logString(user))
 		d := a.page(w, r, s, "Log in")
 		d.DemoUsers = demoUsers
 		d.LoginUser = user
