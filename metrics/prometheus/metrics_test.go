@@ -597,3 +597,35 @@ func TestReasonLabelsPreset(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveFailedCounted: a session change that could not reach the client
+// is counted by reason, through a real Manager.
+func TestSaveFailedCounted(t *testing.T) {
+	m, err := promsession.New(promsession.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := httpx.New(httpx.Config{Keys: newKeys(t), Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mgr.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "body first")
+		_ = httpx.FromContext(r.Context()).Login("late") // refused: the response started
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	want := `
+# HELP sealedsession_session_saves_failed_total Session changes that could not reach the client (too large, response started, store down), by reason.
+# TYPE sealedsession_session_saves_failed_total counter
+`
+	for _, l := range []string{"absolute_expired", "auth_failed", "chunks", "client_changed", "epoch_bumped", "idle_expired", "issued_in_future", "legacy_invalid", "malformed", "other", "response_started", "revoked", "simultaneous_use", "store_unavailable", "too_large", "unknown_key", "unsupported_version"} {
+		n := 0
+		if l == "response_started" {
+			n = 1
+		}
+		want += fmt.Sprintf("sealedsession_session_saves_failed_total{reason=%q} %d\n", l, n)
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_session_saves_failed_total"); err != nil {
+		t.Fatal(err)
+	}
+}
