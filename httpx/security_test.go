@@ -112,7 +112,9 @@ func TestRevokeSessionChecksOwner(t *testing.T) {
 	require.Len(t, sessions, 1)
 	err = e.m.RevokeSession(t.Context(), "someone-else", sessions[0].ID)
 	assert.ErrorIs(t, err, httpx.ErrUnknownSession)
-	serve(t, e.m, cookie, func(s *httpx.Session) { assert.Equal(t, "owner", s.UserID(), "another user's RevokeSession ended the session") })
+	serve(t, e.m, cookie, func(s *httpx.Session) {
+		assert.Equal(t, "owner", s.UserID(), "another user's RevokeSession ended the session")
+	})
 	require.NoError(t, e.m.RevokeSession(t.Context(), "owner", sessions[0].ID))
 	e.clk.Advance(time.Second)
 	serve(t, e.m, cookie, func(s *httpx.Session) { assert.ErrorIs(t, s.Rejected(), versioning.ErrRevoked) })
