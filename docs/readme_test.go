@@ -1,3 +1,5 @@
+//lint:file-ignore SA4006 the README's ten lines show each call once, not its error handling
+
 package docs_test
 
 import (
