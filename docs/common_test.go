@@ -27,7 +27,6 @@ var cartKey = codec.NewKey[Cart]("cart")
 
 // What the deployment snippets take from the application.
 var (
-	keys   *sealed.Keyring
 	logger = slog.Default()
 	geoDB  cityDB
 )

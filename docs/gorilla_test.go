@@ -1,6 +1,7 @@
 package docs_test
 
 import (
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -33,6 +34,9 @@ func gorillaManager(keys *sealed.Keyring, store versioning.Store, oldHashKey, ol
 			return nil
 		},
 	})
+	if err != nil {
+		log.Fatal(err) // a missing field or a bad key length; the message says which
+	}
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store, Legacy: old})
 	// docs:end
 	return m, err
