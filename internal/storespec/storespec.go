@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/boltstore"
@@ -40,6 +41,12 @@ import (
 // error, as opposed to a store that cannot be reached).
 var ErrUsage = errors.New("bad -store")
 
+// ErrLocked marks a bolt file that another process (normally the running
+// application) holds: bbolt allows one writer process per file, and no
+// reader while it runs. Open waits Options.BoltTimeout, then fails with
+// it.
+var ErrLocked = errors.New("the bolt file is in use by another process")
+
 // Options adjusts Open.
 type Options struct {
 	// BoltMustExist refuses a bolt file that does not exist yet instead of
@@ -48,6 +55,11 @@ type Options struct {
 	// BoltTimeout is how long to wait for the bolt file's lock (another
 	// process holds it while it runs). Default 1 s.
 	BoltTimeout time.Duration
+	// BoltReadOnly opens a bolt file for reading only (a shared lock, no
+	// write to the file: its bytes and modification time stay as they
+	// were); every write to the store then fails. Redis and memory stores
+	// ignore it.
+	BoltReadOnly bool
 	// Ready bounds the Redis ping and the store's first load. Default 3 s.
 	Ready time.Duration
 }
@@ -194,11 +206,18 @@ func openBolt(spec string, o Options) (versioning.Store, func() error, string, e
 			return nil, nil, "", fmt.Errorf("no store file at %s (check -store; the demo creates it on first start)", path)
 		}
 	}
-	b, err := boltstore.Open(path, &boltstore.Options{Timeout: o.BoltTimeout})
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("-store %q: %w (the file is locked while the application runs: stop it first, or use a redis:// store)", spec, err)
+	b, err := boltstore.Open(path, &boltstore.Options{Timeout: o.BoltTimeout, ReadOnly: o.BoltReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, nil, "", fmt.Errorf("-store %s: %w (it stays locked while the application that uses it runs): %w", spec, ErrLocked, err)
 	}
-	return b, b.Close, "bolt file " + path, nil
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("-store %s: %w", spec, err)
+	}
+	desc := "bolt file " + path
+	if o.BoltReadOnly {
+		desc += " (read-only)"
+	}
+	return b, b.Close, desc, nil
 }
 
 func openRedis(given string, o Options) (versioning.Store, func() error, string, error) {
