@@ -34,9 +34,10 @@ type config struct {
 
 // app is the demo web application.
 type app struct {
-	m     *httpx.Manager
-	users *userDB
-	log   *slog.Logger
+	m        *httpx.Manager
+	users    *userDB
+	log      *slog.Logger
+	throttle *loginThrottle // see throttle.go
 }
 
 // newApp builds the demo's handler (session middleware and cross-origin
@@ -85,7 +86,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		_ = closeStore()
 		return nil, nil, err
 	}
-	a := &app{m: m, users: users, log: log}
+	a := &app{m: m, users: users, log: log, throttle: newLoginThrottle(cfg.Now)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
@@ -115,6 +116,11 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil {
+			// HSTS only over https (browsers ignore it on plain http).
+			// No includeSubDomains: the demo does not own its siblings.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -199,6 +205,9 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
+	if a.loginThrottled(w, r, s, user) {
+		return
+	}
 	if !a.users.check(user, password) {
 		a.log.InfoContext(r.Context(), "login failed", "user", user)
 		d := a.page(w, r, s, "Log in")
@@ -208,6 +217,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusUnauthorized, "login", d)
 		return
 	}
+	a.loginSucceeded(r, user)
 	if err := s.Login(user); err != nil {
 		a.log.ErrorContext(r.Context(), "login", "user", user, "err", err)
 		http.Error(w, "login failed: the session store is unavailable", http.StatusServiceUnavailable)
