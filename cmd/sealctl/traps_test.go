@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -17,6 +19,7 @@ import (
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning/boltstore"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
 
 // holdBoltEnv makes the test binary, started by holdBolt, hold a bolt
@@ -175,26 +178,31 @@ func TestHeldBoltFileFailsFast(t *testing.T) {
 	}
 }
 
-// sealCookieForTest returns a current session cookie value for user,
-// sealed with ring the way httpx seals a one-chunk "__Host-session"
-// cookie.
+// sealCookieForTest returns the session cookie value that the middleware
+// sets when user logs in, sealed with ring (through the public httpx API
+// only, so that the test does not restate the wire rules).
 func sealCookieForTest(t *testing.T, ring *sealed.Keyring, user string) string {
 	t.Helper()
-	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, nil)
+	st := memstore.New()
+	defer st.Close()
+	m, err := httpx.New(httpx.Config{Keys: ring, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := codec.NewSessionID()
-	if err != nil {
-		t.Fatal(err)
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.FromContext(r.Context()).Login(user); err != nil {
+			t.Error(err)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://app.example/login", nil))
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "__Host-session" {
+			return c.Value
+		}
 	}
-	now := time.Now()
-	pt := codec.NewPayload(codec.Header{ID: id, IssuedAt: now, LastSeen: now, Generation: 1, UserID: user}).AppendEncode(nil)
-	text, err := sealer.Seal(nil, pt, httpx.CookieContext("__Host-session", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(text)
+	t.Fatalf("no __Host-session cookie after login: %v", rec.Result().Header)
+	return ""
 }
 
 // TestInspectOpensBoltReadOnly: inspect -store bolt: neither writes the
