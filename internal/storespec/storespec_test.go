@@ -1,8 +1,10 @@
 package storespec
 
 import (
+	"bytes"
 	"errors"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,5 +155,56 @@ func TestRedact(t *testing.T) {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestBoltLockedAndReadOnly: a bolt file that another Open holds fails
+// with ErrLocked after BoltTimeout; BoltReadOnly reads without writing
+// (the file's bytes stay the same) and refuses writes.
+func TestBoltLockedAndReadOnly(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, c, _, err := Open("bolt:"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, _, err = Open("bolt:"+path, Options{BoltTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) || errors.Is(err, ErrUsage) {
+		t.Fatalf("held file: %v, want ErrLocked", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("held file: failed after %v, want about BoltTimeout", took)
+	}
+	if err := c(); err != nil {
+		t.Fatal(err)
+	}
+
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, closeRO, desc, err := Open("bolt:"+path, Options{BoltReadOnly: true, BoltMustExist: true})
+	if err != nil || !strings.Contains(desc, "read-only") {
+		t.Fatalf("read-only: %v %q", err, desc)
+	}
+	if e, err := ro.Epoch(ctx, "alice"); err != nil || e != 1 {
+		t.Errorf("read-only epoch %d %v, want 1", e, err)
+	}
+	if _, err := ro.BumpEpoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
+		t.Errorf("read-only bump: %v, want ErrStoreUnavailable", err)
+	}
+	if err := closeRO(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("a read-only open changed the file")
 	}
 }
