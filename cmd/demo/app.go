@@ -205,10 +205,11 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
-	if a.loginThrottled(w, r, s, user) {
+	ok, handled := a.checkLogin(w, r, s, user, password) // see throttle.go
+	if handled {
 		return
 	}
-	if !a.users.check(user, password) {
+	if !ok {
 		a.log.InfoContext(r.Context(), "login failed", "user", user)
 		d := a.page(w, r, s, "Log in")
 		d.DemoUsers = demoUsers
@@ -217,7 +218,6 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusUnauthorized, "login", d)
 		return
 	}
-	a.loginSucceeded(r, user)
 	if err := s.Login(user); err != nil {
 		a.log.ErrorContext(r.Context(), "login", "user", user, "err", err)
 		http.Error(w, "login failed: the session store is unavailable", http.StatusServiceUnavailable)

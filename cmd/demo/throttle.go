@@ -16,14 +16,23 @@ import (
 
 // Login throttling: per-account and per-address backoff.
 //
-// Every login attempt counts as a failure when it starts (so that a burst
-// of concurrent guesses cannot all slip in before the first one fails)
-// and is taken back when the password is right. Once a key has
-// freeFailures failures in a row, it is blocked for base, then twice as
-// long after each further failure, up to a cap; a blocked attempt is
-// answered 429 with Retry-After, before any password hashing, and does
-// not count (so waiting out the block is enough). A key with no failure
-// for its forget period starts again from zero.
+// A failed attempt counts against its account and its client address.
+// Once a key has freeFailures failures in a row, it is blocked for base,
+// then twice as long after each further failure, up to a cap; a blocked
+// attempt is answered 429 with Retry-After, before any password hashing,
+// and does not count (so waiting out the block is enough). A key with no
+// failure for its forget period starts again from zero.
+//
+// Attempts still being checked are limited too, so that a burst of
+// simultaneous guesses cannot all start before the first one fails: a
+// key with serialAfter failures on record (1 for an account, 5 for an
+// address) allows one attempt at a time, so each failure is counted
+// before the next guess starts; otherwise maxInFlight at a time (8 per
+// account, 32 per address), which leaves room for legitimate
+// simultaneous log-ins (counting every attempt as a failure until it is
+// checked would refuse them). An attempt over the limit gets 429 with
+// Retry-After: 1. A burst thus gets at most maxInFlight guesses checked
+// before the key is blocked.
 //
 // Keys:
 //   - the account, for accounts that exist only: a made-up name has no
@@ -33,13 +42,13 @@ import (
 //     per-account throttling); the cap keeps that to a minute at a time.
 //   - the client address (IPv4, or the /64 of an IPv6 address, which one
 //     host usually owns whole), as the connection gives it (the demo sits
-//     behind no proxy). A right password takes back only its own attempt,
-//     so logging in to one's own account does not reset the address.
+//     behind no proxy). A right password does not clear the address, so
+//     logging in to one's own account does not reset it.
 //
 // Memory is bounded: each table is an LRU map of at most a fixed number of
 // keys. When a table is full, the least recently used key is forgotten;
 // an attacker who churns the address table needs that many addresses,
-// each of which gets only freeFailures guesses.
+// each of which gets only freeFailures guesses (plus one burst).
 
 // throttleRule is the backoff of one kind of key.
 type throttleRule struct {
@@ -47,21 +56,26 @@ type throttleRule struct {
 	base         time.Duration // the first block
 	cap          time.Duration // the longest block
 	forget       time.Duration // failures older than this are forgotten
+	maxInFlight  int           // attempts checked at once, ...
+	serialAfter  int           // ... and just one from this many failures on
 	maxKeys      int           // the table's bound
 }
 
 // Rules of the demo. Variables so that tests can shrink the tables.
 var (
-	accountRule = throttleRule{freeFailures: 5, base: time.Second, cap: time.Minute, forget: 15 * time.Minute, maxKeys: 1024}
-	addressRule = throttleRule{freeFailures: 10, base: time.Second, cap: 15 * time.Minute, forget: time.Hour, maxKeys: 8192}
+	accountRule = throttleRule{freeFailures: 5, base: time.Second, cap: time.Minute, forget: 15 * time.Minute, maxInFlight: 8, serialAfter: 1, maxKeys: 1024}
+	addressRule = throttleRule{freeFailures: 10, base: time.Second, cap: 15 * time.Minute, forget: time.Hour, maxInFlight: 32, serialAfter: 5, maxKeys: 8192}
 )
 
-// backoff is a bounded LRU table of failure counts for one kind of key.
-// It is safe for concurrent use.
-type backoff struct {
-	rule throttleRule
+// busyWait is the Retry-After of an attempt refused because others for
+// the same key are still being checked.
+const busyWait = time.Second
 
-	mu    sync.Mutex
+// backoff is a bounded LRU table of failure counts and attempts in flight
+// for one kind of key. Its methods must be called with the owning
+// loginThrottle's lock held.
+type backoff struct {
+	rule  throttleRule
 	byKey map[string]*list.Element // of *backoffEntry
 	lru   list.List                // front: most recently used
 }
@@ -71,100 +85,100 @@ type backoffEntry struct {
 	failures     int
 	lastFailure  time.Time
 	blockedUntil time.Time
+	inFlight     int
 }
 
 func newBackoff(rule throttleRule) *backoff {
 	return &backoff{rule: rule, byKey: make(map[string]*list.Element)}
 }
 
-// entry returns key's entry, or nil if it has none or its failures are
-// forgotten. It marks the entry as used.
-func (b *backoff) entry(key string, now time.Time) *backoffEntry {
-	el, ok := b.byKey[key]
-	if !ok {
+// entry returns key's entry, creating it (and evicting the least recently
+// used key if the table is full) when create is set; else it may return
+// nil. Failures past the forget period are dropped. It marks the entry as
+// used.
+func (b *backoff) entry(key string, now time.Time, create bool) *backoffEntry {
+	if el, ok := b.byKey[key]; ok {
+		e := el.Value.(*backoffEntry)
+		if e.failures > 0 && now.Sub(e.lastFailure) > b.rule.forget {
+			e.failures, e.blockedUntil = 0, time.Time{}
+		}
+		b.lru.MoveToFront(el)
+		return e
+	}
+	if !create {
 		return nil
 	}
-	e := el.Value.(*backoffEntry)
-	if now.Sub(e.lastFailure) > b.rule.forget {
-		b.lru.Remove(el)
-		delete(b.byKey, key)
-		return nil
+	for len(b.byKey) >= b.rule.maxKeys {
+		old := b.lru.Back()
+		b.lru.Remove(old)
+		delete(b.byKey, old.Value.(*backoffEntry).key)
 	}
-	b.lru.MoveToFront(el)
+	e := &backoffEntry{key: key}
+	b.byKey[key] = b.lru.PushFront(e)
 	return e
 }
 
-// wait returns how long key is still blocked (0: not blocked).
+// drop removes e if it holds nothing worth keeping.
+func (b *backoff) drop(e *backoffEntry) {
+	if e.failures == 0 && e.inFlight == 0 {
+		if el, ok := b.byKey[e.key]; ok && el.Value == e {
+			b.lru.Remove(el)
+			delete(b.byKey, e.key)
+		}
+	}
+}
+
+// wait returns how long an attempt for key must wait (0: it may start).
 func (b *backoff) wait(key string, now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if e := b.entry(key, now); e != nil && now.Before(e.blockedUntil) {
+	e := b.entry(key, now, false)
+	switch {
+	case e == nil:
+		return 0
+	case now.Before(e.blockedUntil):
 		return e.blockedUntil.Sub(now)
+	case e.failures >= b.rule.serialAfter && e.inFlight >= 1, e.inFlight >= b.rule.maxInFlight:
+		return busyWait
 	}
 	return 0
 }
 
-// fail records a failure of key, evicting the least recently used key if
-// the table is full.
-func (b *backoff) fail(key string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.entry(key, now)
+// start records an attempt for key in flight.
+func (b *backoff) start(key string, now time.Time) {
+	b.entry(key, now, true).inFlight++
+}
+
+// finish ends an attempt for key: a failure counts (and may block the
+// key), a success clears the failures if clear is set.
+func (b *backoff) finish(key string, now time.Time, failed, clear bool) {
+	e := b.entry(key, now, failed)
 	if e == nil {
-		for len(b.byKey) >= b.rule.maxKeys {
-			old := b.lru.Back()
-			b.lru.Remove(old)
-			delete(b.byKey, old.Value.(*backoffEntry).key)
+		return // evicted meanwhile
+	}
+	if e.inFlight > 0 {
+		e.inFlight--
+	}
+	switch {
+	case failed:
+		e.failures++
+		e.lastFailure = now
+		if over := e.failures - b.rule.freeFailures; over >= 0 {
+			d := b.rule.cap
+			if over < 30 && b.rule.base<<over < b.rule.cap {
+				d = b.rule.base << over
+			}
+			e.blockedUntil = now.Add(d)
 		}
-		e = &backoffEntry{key: key}
-		b.byKey[key] = b.lru.PushFront(e)
+	case clear:
+		e.failures, e.blockedUntil = 0, time.Time{}
 	}
-	e.failures++
-	e.lastFailure = now
-	b.block(e, now)
-}
-
-// block sets e's block from its failure count.
-func (b *backoff) block(e *backoffEntry, now time.Time) {
-	if over := e.failures - b.rule.freeFailures; over >= 0 {
-		d := b.rule.cap
-		if over < 30 && b.rule.base<<over < b.rule.cap {
-			d = b.rule.base << over
-		}
-		e.blockedUntil = now.Add(d)
-	} else {
-		e.blockedUntil = time.Time{}
-	}
-}
-
-// undo takes back one failure of key (an attempt that turned out right).
-func (b *backoff) undo(key string, now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if e := b.entry(key, now); e != nil && e.failures > 0 {
-		e.failures--
-		b.block(e, now)
-	}
-}
-
-// forget drops key's failures.
-func (b *backoff) forget(key string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if el, ok := b.byKey[key]; ok {
-		b.lru.Remove(el)
-		delete(b.byKey, key)
-	}
+	b.drop(e)
 }
 
 // len returns the number of keys in the table.
-func (b *backoff) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.byKey)
-}
+func (b *backoff) len() int { return len(b.byKey) }
 
 // loginThrottle is the demo's login backoff: one table per kind of key.
+// It is safe for concurrent use.
 type loginThrottle struct {
 	// mu makes begin's check and record one step, so that simultaneous
 	// attempts cannot all pass the check before any is recorded.
@@ -181,9 +195,9 @@ func newLoginThrottle(now func() time.Time) *loginThrottle {
 }
 
 // begin starts a login attempt for account (tracked only if known) from
-// addr. If either key is blocked it returns how long to wait and records
-// nothing; otherwise it records the attempt as a failure of both keys
-// (see succeeded) and returns 0.
+// addr. If either key must wait it returns how long and records nothing;
+// otherwise it records the attempt in flight and returns 0, and the
+// caller must call end once the password is checked.
 func (t *loginThrottle) begin(account string, known bool, addr string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -195,20 +209,24 @@ func (t *loginThrottle) begin(account string, known bool, addr string) time.Dura
 	if w > 0 {
 		return w
 	}
-	t.addresses.fail(addr, now)
+	t.addresses.start(addr, now)
 	if known {
-		t.accounts.fail(account, now)
+		t.accounts.start(account, now)
 	}
 	return 0
 }
 
-// succeeded ends an attempt begun with begin whose password was right:
-// the account's failures are cleared, the address's attempt is taken back.
-func (t *loginThrottle) succeeded(account, addr string) {
+// end finishes an attempt begun with begin: ok reports whether the
+// password was right. A failure counts against both keys; a success
+// clears the account's failures (not the address's).
+func (t *loginThrottle) end(account string, known bool, addr string, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.accounts.forget(account)
-	t.addresses.undo(addr, t.now())
+	now := t.now()
+	t.addresses.finish(addr, now, !ok, false)
+	if known {
+		t.accounts.finish(account, now, !ok, true)
+	}
 }
 
 // clientKey is the address key of r: the IPv4 address, or the /64 of an
@@ -236,28 +254,27 @@ func (db *userDB) exists(user string) bool {
 	return ok
 }
 
-// loginThrottled starts the throttle's accounting of a login attempt. If
-// the account or the client address is blocked, it answers 429 with
-// Retry-After and the login page, and returns true.
-func (a *app) loginThrottled(w http.ResponseWriter, r *http.Request, s *httpx.Session, user string) bool {
-	wait := a.throttle.begin(user, a.users.exists(user), clientKey(r))
-	if wait <= 0 {
-		return false
+// checkLogin checks user's password under the login throttle. If the
+// account or the client address must wait, it answers 429 with
+// Retry-After and the login page, and returns handled. Otherwise it
+// reports whether the password is right, and the throttle counts the
+// outcome.
+func (a *app) checkLogin(w http.ResponseWriter, r *http.Request, s *httpx.Session, user, password string) (ok, handled bool) {
+	known, addr := a.users.exists(user), clientKey(r)
+	if wait := a.throttle.begin(user, known, addr); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		a.log.WarnContext(r.Context(), "login throttled", "user", boundLog(user), "client", addr, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		d := a.page(w, r, s, "Log in")
+		d.DemoUsers = demoUsers
+		d.LoginUser = user
+		d.Error = fmt.Sprintf("Too many failed log-ins for this account or from your network. Try again in %d s.", secs)
+		a.render(w, r, http.StatusTooManyRequests, "login", d)
+		return false, true
 	}
-	secs := int((wait + time.Second - 1) / time.Second)
-	a.log.WarnContext(r.Context(), "login throttled", "user", boundLog(user), "client", clientKey(r), "retry_after_s", secs)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	d := a.page(w, r, s, "Log in")
-	d.DemoUsers = demoUsers
-	d.LoginUser = user
-	d.Error = fmt.Sprintf("Too many failed log-ins for this account or from your network. Try again in %d s.", secs)
-	a.render(w, r, http.StatusTooManyRequests, "login", d)
-	return true
-}
-
-// loginSucceeded tells the throttle that the password was right.
-func (a *app) loginSucceeded(r *http.Request, user string) {
-	a.throttle.succeeded(user, clientKey(r))
+	ok = a.users.check(user, password)
+	a.throttle.end(user, known, addr, ok)
+	return ok, false
 }
 
 // boundLog shortens a client-supplied string for a log line, cutting at

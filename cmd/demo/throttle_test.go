@@ -153,9 +153,11 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 	th := newLoginThrottle((&testClock{t: time.Now()}).Now)
 	for i := 0; i < 5000; i++ {
 		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-		if w := th.begin(fmt.Sprint("stranger", i), false, addr); w != 0 {
+		user := fmt.Sprint("stranger", i)
+		if w := th.begin(user, false, addr); w != 0 {
 			t.Fatalf("attempt %d blocked", i)
 		}
+		th.end(user, false, addr, false)
 		if n := th.addresses.len(); n > addressRule.maxKeys {
 			t.Fatalf("address table holds %d keys, bound %d", n, addressRule.maxKeys)
 		}
@@ -166,76 +168,138 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 	if n := th.addresses.len(); n != addressRule.maxKeys {
 		t.Errorf("address table holds %d keys, want it full at %d", n, addressRule.maxKeys)
 	}
+	// Right passwords leave nothing behind.
+	th2 := newLoginThrottle(nil)
+	for i := 0; i < 1000; i++ {
+		addr := fmt.Sprintf("10.1.%d.%d", i>>8&255, i&255)
+		th2.begin("alice", true, addr)
+		th2.end("alice", true, addr, true)
+	}
+	if a, b := th2.accounts.len(), th2.addresses.len(); a != 0 || b != 0 {
+		t.Errorf("after successful logins the tables hold %d and %d keys", a, b)
+	}
 }
 
 // TestBackoffRules checks the table itself: doubling up to the cap, the
-// forget period, undo and eviction of the least recently used key.
+// forget period, one attempt at a time once failures are on record, and
+// eviction of the least recently used key.
 func TestBackoffRules(t *testing.T) {
-	rule := throttleRule{freeFailures: 2, base: time.Second, cap: 5 * time.Second, forget: time.Minute, maxKeys: 2}
+	rule := throttleRule{freeFailures: 2, base: time.Second, cap: 5 * time.Second, forget: time.Minute, maxInFlight: 3, serialAfter: 1, maxKeys: 2}
 	b := newBackoff(rule)
 	now := time.Unix(1e9, 0)
+	fail := func(key string) {
+		if w := b.wait(key, now); w != 0 {
+			t.Fatalf("%s: wait %v before an attempt", key, w)
+		}
+		b.start(key, now)
+		b.finish(key, now, true, true)
+	}
 	var got []time.Duration
 	for i := 0; i < 6; i++ {
-		b.fail("k", now)
+		if i > 0 {
+			now = now.Add(got[i-1]) // wait out the block
+		}
+		fail("k")
 		got = append(got, b.wait("k", now))
 	}
 	want := []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("blocks %v, want %v", got, want)
 	}
-	for range 4 {
-		b.undo("k", now) // back to 2 failures: still the first block
+	// With failures on record: one attempt at a time.
+	now = now.Add(5 * time.Second)
+	b.start("k", now)
+	if w := b.wait("k", now); w != busyWait {
+		t.Errorf("second simultaneous attempt after failures: wait %v, want %v", w, busyWait)
 	}
-	if w := b.wait("k", now); w != rule.base {
-		t.Errorf("after undoing to 2 failures: wait %v, want %v", w, rule.base)
+	b.finish("k", now, false, true) // right password: cleared
+	if w := b.wait("k", now); w != 0 || b.len() != 0 {
+		t.Errorf("after a success: wait %v, %d keys", w, b.len())
 	}
-	b.undo("k", now)
-	if w := b.wait("k", now); w != 0 {
-		t.Errorf("after undo below the free failures: wait %v", w)
+	// Without failures: maxInFlight at a time.
+	for i := 0; i < rule.maxInFlight; i++ {
+		if w := b.wait("n", now); w != 0 {
+			t.Fatalf("attempt %d in flight: wait %v", i+1, w)
+		}
+		b.start("n", now)
 	}
-	b.fail("k", now) // 2 failures again: blocked
-	if b.wait("k", now) == 0 {
-		t.Error("not blocked at the free-failure count")
+	if w := b.wait("n", now); w != busyWait {
+		t.Errorf("attempt over maxInFlight: wait %v, want %v", w, busyWait)
 	}
-	if w := b.wait("k", now.Add(rule.forget+time.Second)); w != 0 || b.len() != 0 {
-		t.Errorf("failures not forgotten: wait %v, %d keys", w, b.len())
+	for i := 0; i < rule.maxInFlight; i++ {
+		b.finish("n", now, false, true)
+	}
+	// Failures are forgotten after the forget period.
+	fail("f")
+	if w := b.wait("f", now.Add(rule.forget+time.Second)); w != 0 {
+		t.Errorf("failures not forgotten: wait %v", w)
 	}
 	// LRU: "a" used last survives "c"'s arrival; "b" is evicted.
-	b.fail("a", now)
-	b.fail("b", now)
-	b.fail("a", now)
-	b.fail("c", now)
+	b = newBackoff(rule)
+	fail("a")
+	fail("b")
+	b.wait("a", now)
+	fail("c")
 	if b.len() != 2 {
 		t.Fatalf("%d keys, bound 2", b.len())
 	}
-	b.mu.Lock()
 	_, hasA := b.byKey["a"]
 	_, hasB := b.byKey["b"]
-	b.mu.Unlock()
 	if !hasA || hasB {
 		t.Errorf("eviction: a kept %v, b kept %v; want the least recently used (b) gone", hasA, hasB)
 	}
 }
 
-// TestLoginThrottleConcurrentBurst: a burst of simultaneous guesses
-// cannot get more than the free failures checked.
+// TestLoginThrottleConcurrentBurst: a burst of simultaneous guesses at
+// one account gets at most maxInFlight checked; once they fail the
+// account is blocked, and after the block guesses go one at a time.
+// Simultaneous right passwords are not refused.
 func TestLoginThrottleConcurrentBurst(t *testing.T) {
-	th := newLoginThrottle(nil)
+	clk := &testClock{t: time.Now()}
+	th := newLoginThrottle(clk.Now)
 	var mu sync.Mutex
-	allowed := 0
+	var started []string
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
 		wg.Go(func() {
-			if th.begin("admin", true, fmt.Sprint("10.0.0.", i)) == 0 {
+			addr := fmt.Sprint("10.0.0.", i)
+			if th.begin("admin", true, addr) == 0 {
 				mu.Lock()
-				allowed++
+				started = append(started, addr)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if allowed != accountRule.freeFailures {
-		t.Errorf("%d of 100 simultaneous guesses at one account were let through, want %d", allowed, accountRule.freeFailures)
+	if len(started) != accountRule.maxInFlight {
+		t.Fatalf("%d of 100 simultaneous guesses at one account were let through, want %d", len(started), accountRule.maxInFlight)
+	}
+	for _, addr := range started {
+		th.end("admin", true, addr, false)
+	}
+	w := th.begin("admin", true, "10.0.1.1")
+	if want := min(accountRule.cap, accountRule.base<<(accountRule.maxInFlight-accountRule.freeFailures)); w != want {
+		t.Fatalf("after the burst failed: wait %v, want %v", w, want)
+	}
+	clk.Add(w)
+	if th.begin("admin", true, "10.0.1.2") != 0 {
+		t.Fatal("no attempt allowed after the block")
+	}
+	if w := th.begin("admin", true, "10.0.1.3"); w != busyWait {
+		t.Errorf("a second simultaneous attempt after failures: wait %v, want %v", w, busyWait)
+	}
+
+	// Right passwords, simultaneously, up to maxInFlight at a time.
+	th = newLoginThrottle(nil)
+	for range 3 {
+		for i := 0; i < accountRule.maxInFlight; i++ {
+			if w := th.begin("alice", true, fmt.Sprint("10.2.0.", i)); w != 0 {
+				t.Fatalf("simultaneous login %d refused: %v", i+1, w)
+			}
+		}
+		for i := 0; i < accountRule.maxInFlight; i++ {
+			th.end("alice", true, fmt.Sprint("10.2.0.", i), true)
+		}
 	}
 }
 
