@@ -34,10 +34,9 @@ type config struct {
 
 // app is the demo web application.
 type app struct {
-	m        *httpx.Manager
-	users    *userDB
-	log      *slog.Logger
-	throttle *loginThrottle // see throttle.go
+	m     *httpx.Manager
+	users *userDB
+	log   *slog.Logger
 }
 
 // newApp builds the demo's handler (session middleware and cross-origin
@@ -86,12 +85,12 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		_ = closeStore()
 		return nil, nil, err
 	}
-	a := &app{m: m, users: users, log: log, throttle: newLoginThrottle(cfg.Now)}
+	a := &app{m: m, users: users, log: log}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginForm)
-	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /login", a.throttled(newLoginThrottle(cfg.Now), a.login)) // throttle.go
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /logout-everywhere", a.logoutEverywhere)
 	mux.HandleFunc("GET /cart", a.cart)
@@ -205,11 +204,7 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
-	ok, handled := a.checkLogin(w, r, s, user, password) // see throttle.go
-	if handled {
-		return
-	}
-	if !ok {
+	if !a.users.check(user, password) {
 		a.log.InfoContext(r.Context(), "login failed", "user", user)
 		d := a.page(w, r, s, "Log in")
 		d.DemoUsers = demoUsers

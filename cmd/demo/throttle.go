@@ -216,16 +216,23 @@ func (t *loginThrottle) begin(account string, known bool, addr string) time.Dura
 	return 0
 }
 
-// end finishes an attempt begun with begin: ok reports whether the
-// password was right. A failure counts against both keys; a success
-// clears the account's failures (not the address's).
-func (t *loginThrottle) end(account string, known bool, addr string, ok bool) {
+// The outcome of a checked login attempt.
+const (
+	outcomeUnknown = iota // not checked to the end (the store is down, a panic)
+	outcomeWrong          // wrong user name or password
+	outcomeRight          // logged in
+)
+
+// end finishes an attempt begun with begin. A wrong password counts
+// against both keys; a right one clears the account's failures (not the
+// address's); an unknown outcome only ends the attempt.
+func (t *loginThrottle) end(account string, known bool, addr string, outcome int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	t.addresses.finish(addr, now, !ok, false)
+	t.addresses.finish(addr, now, outcome == outcomeWrong, false)
 	if known {
-		t.accounts.finish(account, now, !ok, true)
+		t.accounts.finish(account, now, outcome == outcomeWrong, outcome == outcomeRight)
 	}
 }
 
@@ -254,28 +261,63 @@ func (db *userDB) exists(user string) bool {
 	return ok
 }
 
-// checkLogin checks user's password under the login throttle. If the
-// account or the client address must wait, it answers 429 with
-// Retry-After and the login page, and returns handled. Otherwise it
-// reports whether the password is right, and the throttle counts the
-// outcome.
-func (a *app) checkLogin(w http.ResponseWriter, r *http.Request, s *httpx.Session, user, password string) (ok, handled bool) {
-	known, addr := a.users.exists(user), clientKey(r)
-	if wait := a.throttle.begin(user, known, addr); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		a.log.WarnContext(r.Context(), "login throttled", "user", boundLog(user), "client", addr, "retry_after_s", secs)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		d := a.page(w, r, s, "Log in")
-		d.DemoUsers = demoUsers
-		d.LoginUser = user
-		d.Error = fmt.Sprintf("Too many failed log-ins for this account or from your network. Try again in %d s.", secs)
-		a.render(w, r, http.StatusTooManyRequests, "login", d)
-		return false, true
+// throttled wraps the login handler in the throttle t. It answers a
+// blocked attempt itself (429 with Retry-After and the login page, no
+// password check) and learns each checked attempt's outcome from the
+// handler's status: 401 (wrong user or password) is a failure, a redirect
+// (logged in) a success, anything else (the store is down) neither.
+func (a *app) throttled(t *loginThrottle, login http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user := r.PostFormValue("user")
+		known, addr := a.users.exists(user), clientKey(r)
+		if wait := t.begin(user, known, addr); wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			a.log.WarnContext(r.Context(), "login throttled", "user", boundLog(user), "client", addr, "retry_after_s", secs)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			d := a.page(w, r, httpx.FromContext(r.Context()), "Log in")
+			d.DemoUsers = demoUsers
+			d.LoginUser = user
+			d.Error = fmt.Sprintf("Too many failed log-ins for this account or from your network. Try again in %d s.", secs)
+			a.render(w, r, http.StatusTooManyRequests, "login", d)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			outcome := outcomeUnknown
+			switch {
+			case sw.status == http.StatusUnauthorized:
+				outcome = outcomeWrong
+			case sw.status >= 300 && sw.status < 400:
+				outcome = outcomeRight
+			}
+			t.end(user, known, addr, outcome)
+		}()
+		login(sw, r)
 	}
-	ok = a.users.check(user, password)
-	a.throttle.end(user, known, addr, ok)
-	return ok, false
 }
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // boundLog shortens a client-supplied string for a log line, cutting at
 // a character boundary.

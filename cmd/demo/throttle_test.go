@@ -157,7 +157,7 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 		if w := th.begin(user, false, addr); w != 0 {
 			t.Fatalf("attempt %d blocked", i)
 		}
-		th.end(user, false, addr, false)
+		th.end(user, false, addr, outcomeWrong)
 		if n := th.addresses.len(); n > addressRule.maxKeys {
 			t.Fatalf("address table holds %d keys, bound %d", n, addressRule.maxKeys)
 		}
@@ -173,10 +173,21 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		addr := fmt.Sprintf("10.1.%d.%d", i>>8&255, i&255)
 		th2.begin("alice", true, addr)
-		th2.end("alice", true, addr, true)
+		th2.end("alice", true, addr, outcomeRight)
 	}
 	if a, b := th2.accounts.len(), th2.addresses.len(); a != 0 || b != 0 {
 		t.Errorf("after successful logins the tables hold %d and %d keys", a, b)
+	}
+	// Attempts that end without a verdict (the store is down) count for
+	// nothing and leave nothing behind either.
+	for i := 0; i < 3*accountRule.freeFailures; i++ {
+		if w := th2.begin("alice", true, "10.3.0.1"); w != 0 {
+			t.Fatalf("attempt %d after attempts without a verdict: wait %v", i+1, w)
+		}
+		th2.end("alice", true, "10.3.0.1", outcomeUnknown)
+	}
+	if a, b := th2.accounts.len(), th2.addresses.len(); a != 0 || b != 0 {
+		t.Errorf("after attempts without a verdict the tables hold %d and %d keys", a, b)
 	}
 }
 
@@ -275,7 +286,7 @@ func TestLoginThrottleConcurrentBurst(t *testing.T) {
 		t.Fatalf("%d of 100 simultaneous guesses at one account were let through, want %d", len(started), accountRule.maxInFlight)
 	}
 	for _, addr := range started {
-		th.end("admin", true, addr, false)
+		th.end("admin", true, addr, outcomeWrong)
 	}
 	w := th.begin("admin", true, "10.0.1.1")
 	if want := min(accountRule.cap, accountRule.base<<(accountRule.maxInFlight-accountRule.freeFailures)); w != want {
@@ -298,7 +309,7 @@ func TestLoginThrottleConcurrentBurst(t *testing.T) {
 			}
 		}
 		for i := 0; i < accountRule.maxInFlight; i++ {
-			th.end("alice", true, fmt.Sprint("10.2.0.", i), true)
+			th.end("alice", true, fmt.Sprint("10.2.0.", i), outcomeRight)
 		}
 	}
 }
