@@ -136,7 +136,8 @@ func TestReplaceKeepsKeysAndRefusesIDReuse(t *testing.T) {
 	}
 
 	// The same key ID with another secret.
-	forged := &Key{id: b.id, secret: new([KeySize]byte)}
+	zero := new([KeySize]byte)
+	forged := &Key{id: b.id, secret: &zero}
 	next := &Keyring{}
 	next.state.Store(&ringState{keys: []*Key{a, forged}})
 	if err := r.Replace(next); !errors.Is(err, ErrDuplicateKey) {

@@ -79,14 +79,17 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"values are chunks in order; NAME=VALUE is accepted); with -header it is a whole Cookie\n"+
 			"header line, whose chunk cookies are found and joined. No VALUE or \"-\" reads stdin.\n"+
 			"Needs SESSION_KEYS to open; without it only the envelope's version and key ID are shown.\n"+
-			"Exit status: 0 current (or unverified), 1 expired, refused or not openable, 2 usage.", stderr)
+			"With -store bolt:PATH the file is opened read-only (it is not modified); while the application\n"+
+			"runs it holds the file, and inspect fails after about a second instead of waiting.\n"+
+			"Exit status: 0 current (or unverified: no SESSION_KEYS); 1 expired, refused or not openable,\n"+
+			"or the store could not be opened; 2 usage error.", stderr)
 	header := fs.Bool("header", false, "the input is a Cookie header line (\"Cookie: a=b; c=d\" or \"a=b; c=d\")")
 	name := fs.String("name", "__Host-session", "the session cookie's base name")
 	bearer := fs.Bool("bearer", false, "the input is an Authorization: Bearer token, not a cookie")
 	idle := fs.Duration("idle", 30*time.Minute, "the application's idle timeout")
 	absolute := fs.Duration("absolute", 24*time.Hour, "the application's absolute timeout")
 	skew := fs.Duration("skew", 30*time.Second, "tolerated clock skew for times in the future")
-	store := fs.String("store", "", "also check revocation and user epoch in this store (bolt:PATH or redis://...); default: not checked")
+	store := fs.String("store", "", "also check revocation and user epoch in this store (bolt:PATH, opened read-only, or redis://...); default: not checked")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -99,6 +102,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *idle <= 0 || *absolute <= 0 || *idle > *absolute {
 		return usageError(fs, stderr, "-idle and -absolute must be positive and -idle at most -absolute")
+	}
+	if *store == "memory" {
+		return usageError(fs, stderr, "-store memory is sealctl's own, empty memory, which says nothing about any application's sessions; name the application's store (bolt:PATH or redis://...)")
 	}
 
 	var inputs []string
@@ -175,11 +181,16 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	var st versioning.Store
 	if *store != "" {
-		s, closeStore, err := openStore(*store)
+		s, closeStore, err := openStore(*store, true)
 		if err != nil {
 			fmt.Fprintf(stderr, "sealctl inspect: %v\n", err)
-			if errors.Is(err, storespec.ErrUsage) {
+			switch {
+			case errors.Is(err, storespec.ErrUsage):
 				return exitUsage
+			case errors.Is(err, storespec.ErrLocked):
+				fmt.Fprintln(stderr, "The running application holds its bolt file and lets no other process read it. Inspect\n"+
+					"without -store (revocation and epoch are then not checked), stop the application first, or give\n"+
+					"it a shared store (-store redis://...) that tools can read while it runs.")
 			}
 			return exitFailure
 		}

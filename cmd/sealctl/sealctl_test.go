@@ -99,13 +99,13 @@ func TestKeygenRotate(t *testing.T) {
 		t.Errorf("keygen stderr %q: want the ID and never the key", r.stderr)
 	}
 
-	r = sealctl(t, k1.Export(), "", "rotate")
+	r = sealctl(t, k1.Export(), "", "rotate", "-one-step")
 	if r.code != exitOK {
-		t.Fatalf("rotate: %d %s", r.code, r.stderr)
+		t.Fatalf("rotate -one-step: %d %s", r.code, r.stderr)
 	}
 	ring, err := sealed.ParseKeyring(strings.TrimSpace(r.stdout))
 	if err != nil {
-		t.Fatalf("rotate output does not parse: %v", err)
+		t.Fatalf("rotate -one-step output does not parse: %v", err)
 	}
 	keys := ring.Keys()
 	if len(keys) != 2 || keys[0].ID() == k1.ID() || keys[1].ID() != k1.ID() {
@@ -120,7 +120,7 @@ func TestKeygenRotate(t *testing.T) {
 	if err := os.WriteFile(f, []byte(ring.Export()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", k1.ID().String())
+	r = sealctl(t, "", "", "rotate", "-one-step", "-keys-file", f, "-drop", k1.ID().String())
 	if r.code != exitOK {
 		t.Fatalf("rotate -keys-file -drop: %d %s", r.code, r.stderr)
 	}
@@ -191,7 +191,7 @@ func TestBumpAndRevoke(t *testing.T) {
 		t.Error("another ID is revoked")
 	}
 	// While the file is open (locked), bump fails with a hint.
-	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop it first") {
+	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop the application") {
 		t.Errorf("bump on a locked file: %d %q", r.code, r.stderr)
 	}
 }
