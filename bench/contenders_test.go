@@ -257,8 +257,8 @@ func TestScaleMax(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.CookieBytes() > httpx.DefaultMaxTotalCookieBytes || max < 4096 {
-		t.Fatalf("largest payload %d bytes gives %d cookie bytes (budget %d)", max, c.CookieBytes(), httpx.DefaultMaxTotalCookieBytes)
+	if c.CookieBytes() > RaisedMaxHeaderBytes || max < 4096 {
+		t.Fatalf("largest payload %d bytes gives %d cookie bytes (budget %d)", max, c.CookieBytes(), RaisedMaxHeaderBytes)
 	}
 	_, next := do(t, c.RMW, c.Cookie)
 	do(t, c.Read, next)

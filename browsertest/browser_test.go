@@ -83,7 +83,8 @@ func startDemo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(demoBin, "-addr", "127.0.0.1:0", "-data", data, "-store", "memory")
+	// The raised size budget of docs/proxies.md: a full cart is chunked.
+	cmd := exec.Command(demoBin, "-addr", "127.0.0.1:0", "-data", data, "-store", "memory", "-max-header-bytes", "12288")
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+k.Export())
 	log := &logBuf{}
 	cmd.Stderr = log

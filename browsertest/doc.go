@@ -16,7 +16,19 @@
 //     the size budget, leaving the cart and the login as they were;
 //   - logging out removes every session cookie;
 //   - "log out everywhere" in a second browser context ends the session of
-//     the first.
+//     the first;
+//   - "Inside your session" (TestBrowserInsidePanel): the header fields, the
+//     8-hex tag and never a 32-hex session ID or the sealed cookie in the
+//     page, live countdowns (the inline script runs under the page's
+//     Content-Security-Policy), and the SVG byte bar with every part drawn,
+//     adding up to Session.HeaderBytes, with one boundary per chunk cut once
+//     the cart has the session chunked; a forged cookie then gives the
+//     plain-words warning in the amber box.
+//
+// TestBrowserInsidePanel writes screenshots (inside-one-cookie.png,
+// inside-chunked.png, warning.png) to $SEALEDSESSION_SCREENSHOT_DIR when it
+// is set, else to the test's artifact directory (t.ArtifactDir: kept under
+// -outputdir with go test -artifacts), and logs their paths (go test -v).
 //
 // The test skips when no Chromium or Chrome binary is found (it looks for
 // chromium, chromium-browser, google-chrome, google-chrome-stable, or the

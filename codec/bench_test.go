@@ -22,7 +22,9 @@ var (
 	rolesKey  = codec.NewKey[[]string]("roles")
 	csrfKey   = codec.NewKey[[]byte]("csrf")
 	benchCart = codec.NewKey[[]CartItem]("cart")
-	localeKey = codec.NewKey[string]("locale")
+	// strictCart reads the same value as benchCart, strictly.
+	strictCart = codec.NewKey[[]CartItem]("cart", codec.Strict())
+	localeKey  = codec.NewKey[string]("locale")
 )
 
 type benchCase struct {
@@ -248,6 +250,25 @@ func BenchmarkDecodeAll(b *testing.B) {
 				_, ok2 := rolesKey.Get(p)
 				_, ok3 := csrfKey.Get(p)
 				_, ok4 := benchCart.Get(p)
+				_, ok5 := localeKey.Get(p)
+				f := p.Flashes()
+				if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || len(f) != 1 {
+					b.Fatal("missing value")
+				}
+			}
+		})
+		b.Run(c.name+"/codec-strict", func(b *testing.B) {
+			// The same with the cart (the one struct value) read strictly.
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := codec.Decode(c.codec, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ok1 := p.Header().UserID != ""
+				_, ok2 := rolesKey.Get(p)
+				_, ok3 := csrfKey.Get(p)
+				_, ok4 := strictCart.Get(p)
 				_, ok5 := localeKey.Get(p)
 				f := p.Flashes()
 				if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || len(f) != 1 {

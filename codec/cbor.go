@@ -69,6 +69,10 @@ func (l *Limits) resolve() Limits {
 // (exact to the nanosecond, keeps the UTC offset).
 var encMode cbor.EncMode
 
+// bufEncMode is encMode's profile, encoding into a caller's buffer (for
+// the re-encoding check of strict keys).
+var bufEncMode cbor.UserBufferEncMode
+
 // Decoding modes, one per (depth, items) pair; built once and cached.
 var (
 	defaultLimits  = (*Limits)(nil).resolve()
@@ -86,6 +90,9 @@ func init() {
 	if encMode, err = eo.EncMode(); err != nil {
 		panic("codec: building CBOR encoding mode: " + err.Error())
 	}
+	if bufEncMode, err = eo.UserBufferEncMode(); err != nil {
+		panic("codec: building CBOR encoding mode: " + err.Error())
+	}
 	if defaultDecMode, err = newDecMode(defaultLimits); err != nil {
 		panic("codec: building CBOR decoding mode: " + err.Error())
 	}
@@ -93,6 +100,11 @@ func init() {
 }
 
 func newDecMode(l Limits) (cbor.DecMode, error) {
+	return decOptions(l).DecMode()
+}
+
+// decOptions are the decoding options for resolved limits l.
+func decOptions(l Limits) cbor.DecOptions {
 	return cbor.DecOptions{
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 		IndefLength:      cbor.IndefLengthForbidden,
@@ -100,7 +112,7 @@ func newDecMode(l Limits) (cbor.DecMode, error) {
 		MaxArrayElements: l.MaxItems,
 		MaxMapPairs:      l.MaxItems,
 		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode()
+	}
 }
 
 // decModeFor returns the cached decoding mode for resolved limits l.

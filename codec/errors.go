@@ -17,4 +17,10 @@ var (
 	ErrType = errors.New("codec: value does not decode into the requested type")
 	// ErrLimit means a value exceeds a decode limit (depth, items, size).
 	ErrLimit = errors.New("codec: decode limit exceeded")
+	// ErrSchemaMismatch means a [Strict] key found a stored value whose
+	// fields differ from its type's: a field the type does not have, one
+	// it has but the value lacks, or one stored in another form. A key
+	// that is not strict would have decoded it, silently dropping or
+	// zeroing those fields. Errors matching it also match ErrType.
+	ErrSchemaMismatch = errors.New("codec: stored value's fields differ from the type's")
 )

@@ -82,17 +82,17 @@ func TestDecodeOwnedMatchesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := DecodeOwned(append([]byte(nil), b...), nil)
-	if err != nil {
+	o := new(Payload)
+	if err := DecodeOwnedInto(o, append([]byte(nil), b...), nil); err != nil {
 		t.Fatal(err)
 	}
 	if *a.Header() != *o.Header() || string(a.AppendEncode(nil)) != string(o.AppendEncode(nil)) {
-		t.Fatal("DecodeOwned differs from Decode")
+		t.Fatal("DecodeOwnedInto differs from Decode")
 	}
 	if v, ok := NewKey[string]("locale").Get(o); !ok || v != "en-GB" {
 		t.Fatal(v)
 	}
-	if _, err := DecodeOwned(b[:len(b)-1], nil); err == nil {
+	if err := DecodeOwnedInto(new(Payload), b[:len(b)-1], nil); err == nil {
 		t.Fatal("truncated payload accepted")
 	}
 }

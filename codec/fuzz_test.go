@@ -100,3 +100,61 @@ func FuzzValue(f *testing.F) {
 		p.Flashes()
 	})
 }
+
+// FuzzStrict feeds arbitrary bytes to strict keys of several types. A
+// strict read never panics and fails only with ErrType (ErrSchemaMismatch
+// and ErrLimit included); when it succeeds, a lenient read of the same
+// type gives the same value, and that value encodes back to exactly the
+// stored bytes (which is what strict promises).
+func FuzzStrict(f *testing.F) {
+	for _, v := range []any{
+		cartItem{"A", 1, 2}, []cartItem{{"A", 1, 2}}, itemV1{"A", 1}, itemOptional{"A", 1, "n"},
+		nestedV1{Items: []itemV1{{"B", 2}}, Ptr: &itemV1{}}, map[string]any{"SKU": "A", "Qty": 1.5},
+		profile{Name: "x", Seen: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+	} {
+		raw, err := encMode.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) == 0 {
+			return
+		}
+		p := NewPayload(Header{})
+		p.lim = Limits{MaxDepth: 8, MaxItems: 64, MaxSize: DefaultMaxSize}
+		p.dm, _ = decModeFor(p.lim)
+		p.setRaw("v", raw)
+		strictRead[cartItem](t, p, raw)
+		strictRead[[]cartItem](t, p, raw)
+		strictRead[itemOptional](t, p, raw)
+		strictRead[itemEmbedded](t, p, raw)
+		strictRead[nestedV1](t, p, raw)
+		strictRead[*profile](t, p, raw)
+		strictRead[map[string]itemV1](t, p, raw)
+		strictRead[any](t, p, raw)
+		strictRead[string](t, p, raw)
+		strictRead[int64](t, p, raw)
+	})
+}
+
+func strictRead[T any](t *testing.T, p *Payload, raw []byte) {
+	t.Helper()
+	v, err := NewKey[T]("v", Strict()).Lookup(p)
+	if err != nil {
+		if !errors.Is(err, ErrType) {
+			t.Fatalf("strict %T: err = %v, want ErrType", v, err)
+		}
+		return
+	}
+	back, err := encMode.Marshal(v)
+	if err != nil || !bytes.Equal(back, raw) {
+		t.Fatalf("strict %T read %x, which encodes to %x (%v)", v, raw, back, err)
+	}
+	// The same value as a lenient read (compared encoded: NaN != NaN).
+	l, err := NewKey[T]("v").Lookup(p)
+	if lb, _ := encMode.Marshal(l); err != nil || !bytes.Equal(lb, back) {
+		t.Fatalf("strict %T read %#v, lenient %#v, %v", v, v, l, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -15,19 +16,75 @@ import (
 //
 // The zero Key has no name: Get and Lookup find nothing and Set fails.
 type Key[T any] struct {
-	name string
+	name   string
+	strict bool
+	slots  *sync.Pool // *T destinations for the general decoder, reused
 }
 
-// NewKey returns the key for the value called name. It panics if name is
-// empty, longer than MaxNameLen bytes, contains anything but printable
-// ASCII other than space (0x21 to 0x7e), or starts with "_" (reserved for
-// the library; flash messages live under "_flash"). Keys are declared by
-// the program, never built from input, so a bad name is a programming error.
-func NewKey[T any](name string) Key[T] {
+// newSlots returns the pool of decode destinations of a Key[T]: the
+// general CBOR decoder keeps its destination on the heap, so a reused one
+// saves an allocation per read.
+func newSlots[T any]() *sync.Pool {
+	return &sync.Pool{New: func() any { return new(T) }}
+}
+
+// decodeCopy decodes raw into a T through a pooled destination.
+func (k Key[T]) decodeCopy(p *Payload, raw []byte) (T, error) {
+	var dst *T
+	if k.slots != nil {
+		dst = k.slots.Get().(*T)
+	} else {
+		dst = new(T) // the zero Key
+	}
+	err := k.decode(p, raw, dst)
+	val := *dst
+	var zero T
+	*dst = zero
+	if k.slots != nil {
+		k.slots.Put(dst)
+	}
+	return val, err
+}
+
+// KeyOption changes how a [Key] reads its value; pass it to [NewKey].
+type KeyOption func(*keyOptions)
+
+type keyOptions struct{ strict bool }
+
+// Strict makes a key refuse a stored value whose shape differs from the
+// key's type, instead of filling in what it can. By default (as with
+// encoding/json) a struct field the stored value lacks is left at its
+// zero value and a stored field the struct lacks is dropped, so renaming
+// a field makes Get report ok with that field silently zeroed. A strict
+// key's Lookup returns a [*TypeError] matching [ErrSchemaMismatch] (and
+// [ErrType]) when the stored value has a field T does not have, lacks a
+// field of T (one without omitempty), or holds a field in a form T would
+// store differently (its type changed, say int to float64). Its Get
+// reports false. This holds at every nesting level (slices and maps of
+// structs, nested structs).
+//
+// The check decodes with unknown fields refused and then re-encodes the
+// result, which must give back the stored bytes exactly: a strict read of
+// a struct costs about one extra encode of the value. Keys that are not
+// strict pay nothing for it. See the package documentation for how to
+// evolve a value type.
+func Strict() KeyOption { return func(o *keyOptions) { o.strict = true } }
+
+// NewKey returns the key for the value called name, with options such as
+// [Strict]. It panics if name is empty, longer than MaxNameLen bytes,
+// contains anything but printable ASCII other than space (0x21 to 0x7e),
+// or starts with "_" (reserved for the library; flash messages live under
+// "_flash"). Keys are declared by the program, never built from input, so
+// a bad name is a programming error.
+func NewKey[T any](name string, opts ...KeyOption) Key[T] {
 	if err := checkName(name); err != nil {
 		panic(fmt.Sprintf("codec: invalid key name %q: %v", name, err))
 	}
-	return Key[T]{name: name}
+	var o keyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return Key[T]{name: name, strict: o.strict, slots: newSlots[T]()}
 }
 
 // NewReservedKey returns a key in the namespace reserved for sealedsession's
@@ -46,7 +103,7 @@ func NewReservedKey[T any](name string) Key[T] {
 	if err := checkNameChars([]byte(name)); err != nil {
 		panic(fmt.Sprintf("codec: invalid reserved key name %q: %v", name, err))
 	}
-	return Key[T]{name: name}
+	return Key[T]{name: name, slots: newSlots[T]()}
 }
 
 // checkName validates a user-chosen value name.
@@ -76,15 +133,30 @@ func checkNameChars(name []byte) error {
 // Name returns the key's name.
 func (k Key[T]) Name() string { return k.name }
 
+// IsStrict reports whether the key was made with [Strict].
+func (k Key[T]) IsStrict() bool { return k.strict }
+
 // String returns a description of the key for debugging, e.g.
-// `codec.Key[main.Cart]("cart")`.
+// `codec.Key[main.Cart]("cart")`, or `codec.Key[main.Cart]("cart", strict)`.
 func (k Key[T]) String() string {
+	if k.strict {
+		return fmt.Sprintf("codec.Key[%s](%q, strict)", typeName[T](), k.name)
+	}
 	return fmt.Sprintf("codec.Key[%s](%q)", typeName[T](), k.name)
 }
 
+// decode decodes raw into dst as the key says: leniently, or strictly.
+func (k Key[T]) decode(p *Payload, raw []byte, dst *T) error {
+	if k.strict {
+		return unmarshalStrict(p, k.name, raw, dst)
+	}
+	return unmarshal(p.dm, k.name, raw, dst)
+}
+
 // Get returns the value stored under the key and true, or the zero T and
-// false if there is none or it does not decode into T (use Lookup to tell
-// these apart). It never panics on stored bytes.
+// false if there is none or it does not decode into T, or, for a [Strict]
+// key, if its shape differs from T (use Lookup to tell these apart). It
+// never panics on stored bytes.
 func (k Key[T]) Get(v Values) (T, bool) {
 	var val T
 	p := payloadOf(v)
@@ -95,17 +167,24 @@ func (k Key[T]) Get(v Values) (T, bool) {
 	if !ok {
 		return val, false
 	}
-	if err := unmarshal(p.dm, k.name, raw, &val); err != nil {
+	// The fast path keeps val on the stack; only the general decoder
+	// (which retains its destination) needs a heap copy.
+	if !k.strict && unmarshalHook == nil && fastUnmarshal(raw, &val) {
+		return val, true
+	}
+	slow, err := k.decodeCopy(p, raw)
+	if err != nil {
 		var zero T
 		return zero, false
 	}
-	return val, true
+	return slow, true
 }
 
 // Lookup returns the value stored under the key. If there is none, the
 // error Is ErrNotFound. If the stored bytes do not decode into T, it is a
-// *TypeError (Is ErrType; also Is ErrLimit if a decode limit was hit) and
-// the zero T is returned.
+// *TypeError (Is ErrType; also Is ErrLimit if a decode limit was hit, and
+// Is ErrSchemaMismatch if the key is [Strict] and the value's fields
+// differ from T's) and the zero T is returned.
 func (k Key[T]) Lookup(v Values) (T, error) {
 	var val T
 	p := payloadOf(v)
@@ -116,7 +195,8 @@ func (k Key[T]) Lookup(v Values) (T, error) {
 	if !ok {
 		return val, fmt.Errorf("%w: %q", ErrNotFound, k.name)
 	}
-	if err := unmarshal(p.dm, k.name, raw, &val); err != nil {
+	val, err := k.decodeCopy(p, raw)
+	if err != nil {
 		var zero T
 		return zero, &TypeError{Name: k.name, Type: typeName[T](), Err: err}
 	}
@@ -128,7 +208,10 @@ func (k Key[T]) Lookup(v Values) (T, error) {
 // unless the stored bytes were already identical. An error (Is ErrType)
 // means T cannot be encoded (channels, functions...); ErrLimit means the
 // value is nested deeper or has more elements than the payload's Limits
-// allow; ErrTooLarge means the value alone exceeds Limits.MaxSize.
+// allow; ErrTooLarge means the value alone exceeds Limits.MaxSize. When
+// the payload's Guard refuses the result (for a session: over the cookie
+// budget, or the response has started), the value is not stored and the
+// Guard's error is returned.
 func (k Key[T]) Set(v Values, val T) error {
 	p := payloadOf(v)
 	if p == nil {
@@ -139,7 +222,7 @@ func (k Key[T]) Set(v Values, val T) error {
 	}
 	raw, err := encMode.Marshal(val)
 	if err != nil {
-		return fmt.Errorf("%w: value %q of type %s cannot be encoded: %v", ErrType, k.name, typeName[T](), err)
+		return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 	}
 	if len(raw) > p.lim.MaxSize {
 		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), p.lim.MaxSize)
@@ -148,23 +231,36 @@ func (k Key[T]) Set(v Values, val T) error {
 		if isLimitErr(err) {
 			return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
 		}
-		return fmt.Errorf("%w: value %q of type %s does not decode back: %v", ErrType, k.name, typeName[T](), err)
+		return &encodeError{fmt.Sprintf("codec: set %q: a %s encodes to invalid CBOR: %v", k.name, typeName[T](), err)}
 	}
-	p.setRaw(k.name, raw)
-	return nil
+	return p.setRaw(k.name, raw)
 }
 
 // Delete removes the value stored under the key, if any; removing one
-// makes the payload dirty.
-func (k Key[T]) Delete(v Values) {
+// makes the payload dirty. It fails, changing nothing, when the payload's
+// Guard refuses (for a session: once its response has started).
+func (k Key[T]) Delete(v Values) error {
 	if p := payloadOf(v); p != nil {
-		p.del(k.name)
+		_, err := p.del(k.name)
+		return err
 	}
+	return nil
 }
+
+// encodeError reports a value Set cannot store because its type does not
+// encode (or encodes to invalid CBOR). It matches ErrType with errors.Is,
+// but says what went wrong: ErrType's own text is about decoding.
+type encodeError struct{ msg string }
+
+func (e *encodeError) Error() string { return e.msg }
+
+// Is reports whether target is ErrType.
+func (e *encodeError) Is(target error) bool { return target == ErrType }
 
 // TypeError reports a stored value that does not decode into the key's
 // type. It matches ErrType with errors.Is, and unwraps to the cause (which
-// matches ErrLimit when a decode limit was hit).
+// matches ErrLimit when a decode limit was hit, and ErrSchemaMismatch when
+// a [Strict] key found fields that differ from its type's).
 type TypeError struct {
 	// Name is the value's name.
 	Name string

@@ -48,6 +48,16 @@ type Payload struct {
 	lim     Limits
 	dm      cbor.DecMode
 	dirty   bool
+	guard   Guard // vets each change of the values; nil: none
+}
+
+// A Guard vets changes to a payload's values (see Payload.SetGuard).
+type Guard interface {
+	// CheckChange is called after each change of the values (Key.Set,
+	// Key.Delete, AddFlash, ClearValues, the removal done by Flashes)
+	// with the payload as changed. An error undoes the change and is
+	// returned by the call that made it.
+	CheckChange(p *Payload) error
 }
 
 // NewPayload returns a payload with header h (its Version is set to
@@ -72,16 +82,12 @@ func Decode(b []byte, lim *Limits) (*Payload, error) {
 	return decode(b, lim, false)
 }
 
-// DecodeOwned is Decode for a caller that hands b over: the payload keeps
-// referring to b instead of copying it, which saves a copy and an
-// allocation per request. The caller must never modify b afterwards.
-func DecodeOwned(b []byte, lim *Limits) (*Payload, error) {
-	return decode(b, lim, true)
-}
-
-// DecodeOwnedInto is DecodeOwned into a Payload the caller provides (for
-// example embedded in a per-request structure), saving its allocation. p
-// is overwritten entirely; on error its contents are unspecified.
+// DecodeOwnedInto is Decode for a caller that hands b over, into a
+// Payload the caller provides (for example embedded in a per-request
+// structure): the payload keeps referring to b instead of copying it, which
+// saves a copy and two allocations per request. The caller must never
+// modify b afterwards. p is overwritten entirely; on error its contents are
+// unspecified.
 func DecodeOwnedInto(p *Payload, b []byte, lim *Limits) error {
 	*p = Payload{}
 	return decodeInto(p, b, lim, true)
@@ -254,14 +260,34 @@ func (p *Payload) Dirty() bool { return p.dirty }
 func (p *Payload) MarkDirty() { p.dirty = true }
 
 // ClearValues deletes every value, flash messages included. It makes the
-// payload dirty if there was anything to delete.
-func (p *Payload) ClearValues() {
+// payload dirty if there was anything to delete. It fails, changing
+// nothing, when the payload's Guard refuses.
+func (p *Payload) ClearValues() error {
 	if len(p.entries) == 0 {
-		return
+		return nil
 	}
-	clear(p.entries)
-	p.entries = p.entries[:0]
+	old, oldDirty := p.entries, p.dirty
+	p.entries = nil
 	p.dirty = true
+	if err := p.runCheck(); err != nil {
+		p.entries, p.dirty = old, oldDirty
+		return err
+	}
+	return nil
+}
+
+// SetGuard installs g to vet every later change of the values: when
+// g.CheckChange returns an error, the change is undone and the error
+// returned by the call that made it. The HTTP layer uses it to refuse a
+// value that would not fit the cookie budget when it is set, and every
+// change once the response has started. nil removes the guard.
+func (p *Payload) SetGuard(g Guard) { p.guard = g }
+
+func (p *Payload) runCheck() error {
+	if p.guard == nil {
+		return nil
+	}
+	return p.guard.CheckChange(p)
 }
 
 // Len returns the number of stored values (flash messages count as one).
@@ -311,34 +337,61 @@ func (p *Payload) raw(name string) ([]byte, bool) {
 	return p.entries[i].raw, true
 }
 
-// setRaw stores raw (owned by the payload from now on) under name.
-func (p *Payload) setRaw(name string, raw []byte) {
+// setRaw stores raw (owned by the payload from now on) under name. When
+// the Guard refuses the result, nothing changes and its error is returned.
+func (p *Payload) setRaw(name string, raw []byte) error {
 	i, ok := p.find(name)
+	oldDirty := p.dirty
+	var oldRaw []byte
 	if ok {
 		if bytes.Equal(p.entries[i].raw, raw) {
-			return
+			return nil
 		}
+		oldRaw = p.entries[i].raw
 		p.entries[i].raw = raw
 	} else {
 		p.entries = slices.Insert(p.entries, i, entry{name: name, raw: raw})
 	}
 	p.dirty = true
+	if p.guard != nil {
+		if err := p.guard.CheckChange(p); err != nil {
+			if ok {
+				p.entries[i].raw = oldRaw
+			} else {
+				p.entries = slices.Delete(p.entries, i, i+1)
+			}
+			p.dirty = oldDirty
+			return err
+		}
+	}
+	return nil
 }
 
-// del removes name and reports whether it was present.
-func (p *Payload) del(name string) bool {
+// del removes name and reports whether it was present. When the Guard
+// refuses, nothing changes and its error is returned.
+func (p *Payload) del(name string) (bool, error) {
 	i, ok := p.find(name)
 	if !ok {
-		return false
+		return false, nil
 	}
+	e, oldDirty := p.entries[i], p.dirty
 	p.entries = slices.Delete(p.entries, i, i+1)
 	p.dirty = true
-	return true
+	if p.guard != nil {
+		if err := p.guard.CheckChange(p); err != nil {
+			p.entries = slices.Insert(p.entries, i, e)
+			p.dirty = oldDirty
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // AddFlash appends a flash message, to be read once by Flashes (typically
-// on the next request). It makes the payload dirty.
-func (p *Payload) AddFlash(msg string) {
+// on the next request). It makes the payload dirty. It fails, changing
+// nothing, when the payload's Guard refuses (for a session: the message
+// would not fit the cookie budget, or the response has started).
+func (p *Payload) AddFlash(msg string) error {
 	msgs := p.flashes()
 	msgs = append(msgs, msg)
 	raw, err := encMode.Marshal(msgs)
@@ -346,19 +399,19 @@ func (p *Payload) AddFlash(msg string) {
 		// A []string always encodes; unreachable.
 		panic("codec: encoding flash messages: " + err.Error())
 	}
-	p.setRaw(flashName, raw)
-	p.dirty = true
+	return p.setRaw(flashName, raw)
 }
 
 // Flashes returns the flash messages in the order they were added and
 // removes them, so each is read once. It makes the payload dirty if there
-// were any (or if a corrupt flash value had to be dropped).
+// were any (or if a corrupt flash value had to be dropped). When the
+// Guard refuses the removal, the messages are returned but stay stored.
 func (p *Payload) Flashes() []string {
 	if _, ok := p.raw(flashName); !ok {
 		return nil
 	}
 	msgs := p.flashes()
-	p.del(flashName)
+	_, _ = p.del(flashName)
 	return msgs
 }
 

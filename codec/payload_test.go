@@ -263,6 +263,10 @@ func TestSetUnencodable(t *testing.T) {
 	if !errors.Is(err, ErrType) {
 		t.Fatalf("Set(chan) err = %v, want ErrType", err)
 	}
+	// The message says what failed: encoding, not decoding.
+	if msg := err.Error(); !strings.Contains(msg, `set "c": a chan int cannot be encoded`) || strings.Contains(msg, "decode") {
+		t.Fatalf("Set(chan) err = %q, want it to say the chan cannot be encoded", msg)
+	}
 	if p.Dirty() || p.Len() != 0 {
 		t.Fatal("failed Set changed the payload")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,11 +15,22 @@ import (
 )
 
 // vector is one test vector file of testdata/vectors (made by
-// testdata/gen_vectors.go): "key: value" lines, "#" comments; "value:"
-// lines hold a name and the value's raw CBOR in hex.
+// testdata/gen_vectors.go), read by the rules of SPEC.md ("Test vectors"
+// of the payload section): "name: value" lines, the value being
+// everything after the first ": ", untrimmed; "name:" alone has an empty
+// value; blank lines and lines starting with "#" are ignored. "value:"
+// lines hold a name and the value's raw CBOR in hex, separated by one
+// space.
 type vector struct {
 	fields map[string]string
 	values [][2]string // name, hex
+}
+
+// vectorFields are the field names SPEC.md defines for payload vectors.
+var vectorFields = map[string]bool{
+	"expect": true, "max-size": true, "max-items": true, "version": true, "flags": true, "id": true,
+	"issued-at": true, "last-seen": true, "generation": true, "user-epoch": true, "user-id-hex": true,
+	"value": true, "payload": true,
 }
 
 func readVector(t *testing.T, path string) vector {
@@ -38,14 +50,17 @@ func readVector(t *testing.T, path string) vector {
 		}
 		k, val, ok := strings.Cut(line, ": ")
 		if !ok {
-			k, val, ok = strings.Cut(line, ":")
+			k, ok = strings.CutSuffix(line, ":") // "name:" with an empty value
+			if !ok || strings.Contains(k, ":") {
+				t.Fatalf("bad line %q", line)
+			}
 		}
-		if !ok {
-			t.Fatalf("bad line %q", line)
+		if !vectorFields[k] {
+			t.Fatalf("unknown field %q", k)
 		}
 		if k == "value" {
 			name, raw, ok := strings.Cut(val, " ")
-			if !ok {
+			if !ok || strings.Contains(raw, " ") {
 				t.Fatalf("bad value line %q", line)
 			}
 			v.values = append(v.values, [2]string{name, raw})
@@ -60,6 +75,16 @@ func readVector(t *testing.T, path string) vector {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// userID returns the vector's user ID, from its hex field.
+func (v vector) userID(t *testing.T) string {
+	t.Helper()
+	b, err := hex.DecodeString(v.fields["user-id-hex"])
+	if err != nil {
+		t.Fatalf("user-id-hex: %v", err)
+	}
+	return string(b)
 }
 
 func (v vector) int(t *testing.T, k string) uint64 {
@@ -88,7 +113,7 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 20 {
+	if len(files) < 38 {
 		t.Fatalf("found %d vectors, expected the generated set", len(files))
 	}
 	for _, file := range files {
@@ -150,7 +175,7 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 	if uint64(h.Version) != v.int(t, "version") || uint64(h.Flags) != v.int(t, "flags") || h.ID != id ||
 		!h.IssuedAt.Equal(v.millis(t, "issued-at")) || !h.LastSeen.Equal(v.millis(t, "last-seen")) ||
 		uint64(h.Generation) != v.int(t, "generation") || h.UserEpoch != v.int(t, "user-epoch") ||
-		h.UserID != v.fields["user-id"] {
+		h.UserID != v.userID(t) {
 		t.Fatalf("header %+v does not match the vector %v", *h, v.fields)
 	}
 	names := p.Names()
@@ -171,7 +196,7 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 	q := NewPayload(Header{
 		Flags: uint8(v.int(t, "flags")), ID: id,
 		IssuedAt: v.millis(t, "issued-at"), LastSeen: v.millis(t, "last-seen"),
-		Generation: uint32(v.int(t, "generation")), UserEpoch: v.int(t, "user-epoch"), UserID: v.fields["user-id"],
+		Generation: uint32(v.int(t, "generation")), UserEpoch: v.int(t, "user-epoch"), UserID: v.userID(t),
 	})
 	for i := len(v.values) - 1; i >= 0; i-- { // any insertion order gives sorted output
 		raw, _ := hex.DecodeString(v.values[i][1])
@@ -210,5 +235,69 @@ func TestTypicalVectorValues(t *testing.T) {
 	cart, err := NewKey[[]cartItem]("cart").Lookup(p)
 	if err != nil || len(cart) != 3 || cart[2].PriceCents != 12000 {
 		t.Fatalf("cart %+v, %v", cart, err)
+	}
+}
+
+// TestTimesVector checks that the package writes times exactly as the
+// times vector (built from SPEC.md's profile) holds them, and reads them
+// back.
+func TestTimesVector(t *testing.T) {
+	v := readVector(t, filepath.Join("testdata", "vectors", "times.txt"))
+	payload, _ := hex.DecodeString(v.fields["payload"])
+	p, err := Decode(payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := NewPayload(*p.Header())
+	cases := []struct {
+		name string
+		t    time.Time
+	}{
+		{"t-frac", time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC)},
+		{"t-nano", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+		{"t-offset", time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 2*3600+30*60))},
+		{"t-whole", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{"t-zero", time.Time{}},
+	}
+	for _, c := range cases {
+		k := NewKey[time.Time](c.name)
+		if err := k.Set(q, c.t); err != nil {
+			t.Fatal(err)
+		}
+		got, err := k.Lookup(p)
+		if err != nil || !got.Equal(c.t) {
+			t.Errorf("%s: read %v, %v; want %v", c.name, got, err, c.t)
+		}
+	}
+	if out := q.AppendEncode(nil); !bytes.Equal(out, payload) {
+		t.Fatalf("typed encode:\n got %x\nwant %x", out, payload)
+	}
+}
+
+// TestSpecTypicalSize checks the size SPEC.md states for the typical
+// payload against the typical vector.
+func TestSpecTypicalSize(t *testing.T) {
+	spec, err := os.ReadFile(filepath.Join("..", "SPEC.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`typical payload \([^)]*\)\s+is (\d+) bytes: (\d+) of header\s+and (\d+) of values`)
+	m := re.FindSubmatch(spec)
+	if m == nil {
+		t.Fatal("SPEC.md no longer states the typical payload's size")
+	}
+	v := readVector(t, filepath.Join("testdata", "vectors", "typical.txt"))
+	payload, _ := hex.DecodeString(v.fields["payload"])
+	p, err := Decode(payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := p.Header().EncodedLen()
+	got := []int{len(payload), hdr, len(payload) - hdr}
+	for i, g := range got {
+		if want, _ := strconv.Atoi(string(m[i+1])); want != g {
+			t.Errorf("SPEC.md says %s, the vector has %d bytes: %d of header and %d of values", m[0], got[0], got[1], got[2])
+			break
+		}
 	}
 }

@@ -34,10 +34,8 @@ func anomalyReq(t *testing.T, c *client, path, ip, ua string) string {
 }
 
 func (r *recorder) anomalies() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		if e.Kind == httpx.EventAnomaly {
 			out = append(out, httpx.ReasonLabel(e.Reason)+": "+e.Reason.Error())
 		}
@@ -52,11 +50,11 @@ func TestClientBinding(t *testing.T) {
 		after  string // whoami after a change
 	}{
 		{"report", httpx.ClientChangeReport, "user=alice note= gen=1"},
-		{"reauthenticate", httpx.ClientChangeReauthenticate, "user= note= gen=2"},
+		{"reauthenticate", httpx.ClientChangeReauthenticate, "user= note= gen=0"}, // a fresh session: nothing of the victim's
 		{"refuse", httpx.ClientChangeRefuse, "user= note= gen=0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(c *httpx.Config) { c.ClientIP = testIP; c.OnClientChange = tc.action })
+			e := newEnv(t, func(c *httpx.Config) { c.Binding.ClientIP = testIP; c.Binding.OnChange = tc.action })
 			c := newClient(t, e.srv)
 			anomalyReq(t, c, "/login", "192.0.2.10", "Browser/1")
 			// Same /24 and agent: no anomaly.
@@ -79,7 +77,7 @@ func TestClientBinding(t *testing.T) {
 }
 
 func TestClientBindingUserAgentAndIPv6(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.ClientIP = testIP })
+	e := newEnv(t, func(c *httpx.Config) { c.Binding.ClientIP = testIP })
 	c := newClient(t, e.srv)
 	anomalyReq(t, c, "/login", "2001:db8:1:2::1", "Browser/1")
 	anomalyReq(t, c, "/whoami", "2001:db8:1:ffff::9", "Browser/1") // same /48

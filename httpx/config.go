@@ -2,36 +2,48 @@ package httpx
 
 import (
 	"fmt"
-	"github.com/sealedsession/sealedsession/codec"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/legacy"
 )
 
-// Defaults for Config fields left zero.
+// Defaults for Config fields left zero, and the fixed bounds.
 const (
 	// DefaultCookieName is the session cookie's name: the __Host- prefix
 	// makes browsers insist on Secure, Path=/ and no Domain.
 	DefaultCookieName = "__Host-session"
-	// DefaultInsecureCookieName is the name used with InsecureAllowPlainHTTP,
-	// where the __Host- prefix cannot be used.
+	// DefaultInsecureCookieName is the name used with
+	// CookieConfig.InsecureAllowPlainHTTP, where the __Host- prefix cannot
+	// be used.
 	DefaultInsecureCookieName = "session"
-	// DefaultMaxTotalCookieBytes is the default budget for all of a
-	// session's cookies together, as the browser sends them back in the
-	// Cookie header. It leaves 512 bytes of nginx's default 8 KiB header
-	// line for other cookies.
-	DefaultMaxTotalCookieBytes = 7680
+	// DefaultSecureCookieName is the name used with CookieConfig.Domain or
+	// CookieConfig.Path, which the __Host- prefix does not allow.
+	DefaultSecureCookieName = "__Secure-session"
+	// DefaultMaxHeaderBytes is the default budget for the response header
+	// lines one save writes (every Set-Cookie line, or the Session-Token
+	// line). A default nginx reads the whole response header into one 4
+	// KiB buffer (proxy_buffer_size) and answers 502 when it does not fit;
+	// 2816 bytes leave room for the status line, Go's own headers, the
+	// middleware's Vary and Cache-Control and about 1 KiB of the
+	// application's own headers (a Content-Security-Policy, say). See
+	// docs/proxies.md for raising it together with the proxy's limits.
+	DefaultMaxHeaderBytes = 2816
+	// MaxMaxHeaderBytes is the largest CookieConfig.MaxHeaderBytes accepted.
+	MaxMaxHeaderBytes = 64 << 10
 	// DefaultMaxChunks is the default number of cookies a session may be
-	// split into.
+	// split into (only a raised MaxHeaderBytes makes more than one needed).
 	DefaultMaxChunks = 4
 	// HardMaxChunks is the most chunk cookies any configuration may use.
-	HardMaxChunks = 9
-	// MaxSetCookieLine is the bound on one Set-Cookie line (name, value and
-	// every attribute), below the 4096 bytes browsers and proxies accept.
+	HardMaxChunks = wire.MaxChunks
+	// MaxSetCookieLine is the bound on one Set-Cookie header value (name,
+	// value and every attribute), below the 4096 bytes browsers accept for
+	// one cookie.
 	MaxSetCookieLine = 4093
 	// TokenHeader is the response header that carries a renewed sealed
 	// token to a Bearer client (Config.AllowBearer). An empty value tells the
@@ -40,31 +52,18 @@ const (
 )
 
 // Config configures a Manager. It is read once by New; changing it
-// afterwards has no effect. Durations left zero take the default stated.
+// afterwards has no effect. Fields left zero take the default stated.
+// Groups of options that only make sense together live in their own
+// struct, and setting the group switches the feature on.
 type Config struct {
 	// Keys seals and opens sessions; required. Rotate keys on the ring
 	// itself (sealed.Keyring.Rotate); the Manager sees the change at once.
 	Keys *sealed.Keyring
 
-	// CookieName is the session cookie's name. Default "__Host-session".
-	// It must start with "__Host-" unless InsecureAllowPlainHTTP is set, in
-	// which case it must not (default "session" then). Chunks add "-1",
-	// "-2", ... to it.
-	CookieName string
-
-	// IdleTimeout ends a session this long after its last renewal.
-	// Default 30 minutes.
-	IdleTimeout time.Duration
-	// AbsoluteTimeout ends a session this long after it was issued (login
-	// issues a new one), however active. Default 24 hours.
-	AbsoluteTimeout time.Duration
-	// RenewThreshold: a current session is re-issued (sliding renewal) only
-	// when doing so would move its idle deadline by more than this. Default
-	// 1 minute, or a quarter of IdleTimeout when that is 4 minutes or less.
-	RenewThreshold time.Duration
-	// ClockSkew is how far in the future an issued-at or last-seen time may
-	// be before the session is refused. Default 30 seconds; at most 5 minutes.
-	ClockSkew time.Duration
+	// Policy holds the timeouts (IdleTimeout 30 min, AbsoluteTimeout 24 h,
+	// RenewThreshold the smaller of 1 min and IdleTimeout/4, ClockSkew
+	// 30 s) and the clock (Now). Zero fields take these defaults.
+	Policy versioning.Policy
 
 	// Store keeps user epochs and revoked session IDs. nil means an
 	// in-memory store: correct for one process, but revocations and
@@ -77,21 +76,8 @@ type Config struct {
 	// to the staleness the store allows).
 	OnStoreError versioning.StoreFailurePolicy
 
-	// MaxTotalCookieBytes bounds all of a session's cookies together as
-	// sent back in the Cookie header ("name=value" pairs and separators).
-	// Default 7680.
-	MaxTotalCookieBytes int
-	// MaxChunks bounds how many cookies one session may be split into.
-	// Default 4, at most 9.
-	MaxChunks int
-
-	// InsecureAllowPlainHTTP drops the Secure attribute and the __Host-
-	// prefix so that cookies work over plain http. Only for local
-	// development: a cookie sent in clear can be stolen on the wire.
-	InsecureAllowPlainHTTP bool
-	// SameSite is the cookies' SameSite attribute. Default Lax.
-	// SameSite=None needs Secure and so cannot go with InsecureAllowPlainHTTP.
-	SameSite http.SameSite
+	// Cookie configures the session cookies: name, SameSite, size budget.
+	Cookie CookieConfig
 
 	// AllowBearer lets API clients present the sealed session in an
 	// "Authorization: Bearer" header instead of a cookie. Such a request
@@ -104,36 +90,109 @@ type Config struct {
 	Observer Observer
 	// ErrorHandler answers a request whose session could not be saved (too
 	// large, store failure). Default: 500 Internal Server Error, or 503
-	// Service Unavailable for a store outage, with a generic body.
+	// Service Unavailable for a store outage, with a generic body. The
+	// failure is also reported to the Observer (EventSaveFailed).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Legacy, if set, reads old gorilla/sessions cookies: a request that
 	// has one and no current session is served with its values, re-issued
-	// in the current format, and the old cookie is cleared.
+	// in the current format, and the old cookie is cleared. A logged-in
+	// legacy cookie is imported through Login (client binding, tracking,
+	// limits, events), at most once (its fingerprint is remembered until
+	// it would expire anyway), and never once the user's epoch was bumped
+	// (ForceLogout, LogoutAll, sealctl bump: they come after every legacy
+	// cookie, which the old system issued before the switch).
 	Legacy LegacyReader
+	// Migrations upgrades payloads sealed by an older payload format
+	// version; they are re-sealed in the current format on the way out.
+	// nil: an older version is refused (codec.ErrUnsupportedVersion).
+	Migrations Migrator
 
-	// ClientIP returns the client's address, for the coarse client binding
-	// and session tracking. Default: the host of r.RemoteAddr. Behind a
-	// reverse proxy, supply one that trusts only your proxy's header.
+	// Binding ties a logged-in session to the coarse client that logged in.
+	Binding ClientBinding
+	// Tracking, when set, keeps each user's live sessions in the store
+	// (which must implement versioning.SessionTracker), for
+	// Manager.Sessions, Manager.RevokeSession, a concurrent-session limit
+	// and simultaneous-use anomalies. nil: off.
+	Tracking *Tracking
+}
+
+// CookieConfig configures the session cookies.
+type CookieConfig struct {
+	// Name is the session cookie's name. Default "__Host-session". It must
+	// start with "__Host-" unless InsecureAllowPlainHTTP is set, in which
+	// case it must not (default "session" then). Chunks add "-1", "-2", ...
+	Name string
+	// SameSite is the cookies' SameSite attribute. Default Lax.
+	// SameSite=None needs Secure and so cannot go with
+	// InsecureAllowPlainHTTP.
+	SameSite http.SameSite
+	// MaxHeaderBytes bounds the response header lines one save writes: each
+	// Set-Cookie line (clearing lines included) counted as it travels,
+	// "Set-Cookie: " + value + CRLF, or the Session-Token line for a Bearer
+	// client. Default DefaultMaxHeaderBytes (2816), which fits a default
+	// nginx; at most 65536. Raise it only together with your proxy's
+	// limits (docs/proxies.md): past 4093 bytes a session is split into
+	// chunk cookies.
+	MaxHeaderBytes int
+	// MaxChunks bounds how many cookies one session may be split into.
+	// Default 4, at most 9.
+	MaxChunks int
+	// Domain and Path, for applications that cannot use the __Host-
+	// prefix (one session over several subdomains, an application mounted
+	// under a path). Either one needs a name with the __Secure- prefix
+	// (default "__Secure-session"): the browser still insists on Secure,
+	// but the cookie is no longer locked to one host and the root path, so
+	// a sibling subdomain (with Domain) or another application on the host
+	// (with Path) can set or overwrite it. Sessions stay authenticated
+	// (a planted cookie must still be sealed with your key), but prefer
+	// the default when you can. Default: no Domain, Path "/".
+	Domain, Path string
+	// BrowserSession makes session cookies browser-session cookies (no
+	// Max-Age: the browser drops them when it closes), as OWASP advises for
+	// sensitive applications. Default: persistent cookies. Either way
+	// Session.Remember chooses per session (a "remember me" at login), and
+	// the server enforces the idle and absolute timeouts regardless.
+	BrowserSession bool
+	// MaxAgeIdle gives persistent cookies a Max-Age that ends at the idle
+	// deadline. By default it ends at the absolute deadline, so that the
+	// browser still sends a session that idled out and the application can
+	// tell "your session expired" (Session.Rejected matching
+	// versioning.ErrIdleExpired) from "no session"; the cookie is cleared
+	// on that response.
+	MaxAgeIdle bool
+	// InsecureAllowPlainHTTP drops the Secure attribute and the __Host-
+	// prefix so that cookies work over plain http on a host other than
+	// localhost. Only for local development: a cookie sent in clear can be
+	// stolen on the wire.
+	InsecureAllowPlainHTTP bool
+}
+
+// ClientBinding configures the coarse client binding of logged-in
+// sessions: a hash of the client's network prefix (/24 IPv4, /48 IPv6)
+// and User-Agent sealed in the session at login.
+type ClientBinding struct {
+	// ClientIP returns the client's address. Default: the host of
+	// r.RemoteAddr. Behind a reverse proxy, supply one that trusts only
+	// your proxy's header and returns the zero netip.Addr when that header
+	// is missing or garbled: an unknown address counts as a change under
+	// ClientChangeRefuse and ClientChangeReauthenticate.
 	ClientIP func(r *http.Request) netip.Addr
-	// OnClientChange is what happens when a logged-in session comes from a
-	// network prefix (/24 IPv4, /48 IPv6) or User-Agent other than the one
-	// that logged in. Default ClientChangeReport (an EventAnomaly only).
-	OnClientChange ClientChangeAction
+	// OnChange is what happens when a logged-in session comes from a
+	// network prefix or User-Agent other than the one that logged in.
+	// Default ClientChangeReport (an EventAnomaly only).
+	OnChange ClientChangeAction
+}
 
-	// TrackSessions keeps each user's live sessions in the store (which
-	// must implement versioning.SessionTracker), for Manager.Sessions,
-	// Manager.RevokeSession, MaxSessionsPerUser and simultaneous-use
-	// anomalies. Default off.
-	TrackSessions bool
-	// MaxSessionsPerUser caps a user's concurrent sessions (needs
-	// TrackSessions); 0 means no limit.
-	MaxSessionsPerUser int
-	// OnSessionLimit: EvictOldest (default) or RefuseNewLogin.
-	OnSessionLimit SessionLimitAction
+// Tracking configures the per-user list of live sessions.
+type Tracking struct {
+	// MaxPerUser caps a user's concurrent sessions; 0 means no limit.
+	MaxPerUser int
+	// OnLimit: EvictOldest (default) or RefuseNewLogin.
+	OnLimit SessionLimitAction
 	// SimultaneousWindow: a login from another network while a session of
 	// the same user was seen within this window raises an
-	// ErrSimultaneousUse anomaly (with TrackSessions). Default 10 minutes.
+	// ErrSimultaneousUse anomaly. Default 10 minutes.
 	SimultaneousWindow time.Duration
 	// Locate is the application's own IP-to-location lookup; with it,
 	// simultaneous use is an anomaly only when the networks are at least
@@ -142,96 +201,143 @@ type Config struct {
 	Locate func(netip.Prefix) (Location, bool)
 	// DistantKm is the distance that counts as distant. Default 500.
 	DistantKm float64
-
-	// Migrations upgrades payloads sealed by an older payload format
-	// version; they are re-sealed in the current format on the way out.
-	// nil: an older version is refused (ErrUnsupportedVersion).
-	Migrations Migrator
-
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
 }
 
 // LegacyReader reads a session cookie of an older system (see package
-// versioning/legacy for gorilla/sessions) into a current payload.
+// versioning/legacy for gorilla/sessions, whose *legacy.Reader implements
+// it).
 type LegacyReader interface {
 	// CookieName is the legacy cookie's name.
 	CookieName() string
-	// Read decodes and verifies the legacy cookie value. The payload it
-	// returns has a fresh session ID; an error means the value is not
+	// ClearCookie is the Set-Cookie value that deletes the legacy cookie,
+	// with the Domain and Path it was issued with.
+	ClearCookie() string
+	// Read decodes and verifies the legacy cookie value. The cookie's
+	// Payload has a fresh session ID; its Fingerprint is the same for
+	// every copy of the cookie; an error means the value is not
 	// acceptable.
-	Read(value string, now time.Time) (*codec.Payload, error)
+	Read(value string, now time.Time) (legacy.Cookie, error)
 }
 
+// Migrator upgrades a payload of an older format version to the current
+// one; versioning.Migrations implements it.
+type Migrator interface {
+	Upgrade(payload []byte) ([]byte, error)
+}
+
+// withDefaults returns the configuration with every zero field filled in,
+// or an error matching ErrConfig. Each message is one line that says what
+// to do.
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if out.Keys == nil {
 		return out, fmt.Errorf("%w: Keys is required (use sealed.ParseKeyring; never a random key at start-up, which would log everyone out on restart)", ErrConfig)
 	}
-	if out.CookieName == "" {
-		out.CookieName = DefaultCookieName
-		if out.InsecureAllowPlainHTTP {
-			out.CookieName = DefaultInsecureCookieName
-		}
-	}
-	if err := validCookieName(out.CookieName, out.InsecureAllowPlainHTTP); err != nil {
-		return out, err
-	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"IdleTimeout", out.IdleTimeout}, {"AbsoluteTimeout", out.AbsoluteTimeout}, {"RenewThreshold", out.RenewThreshold}, {"ClockSkew", out.ClockSkew}} {
+	}{{"IdleTimeout", out.Policy.IdleTimeout}, {"AbsoluteTimeout", out.Policy.AbsoluteTimeout}, {"RenewThreshold", out.Policy.RenewThreshold}, {"ClockSkew", out.Policy.ClockSkew}} {
 		if d.v < 0 {
-			return out, fmt.Errorf("%w: %s is negative (%v); leave it zero for the default", ErrConfig, d.name, d.v)
+			return out, fmt.Errorf("%w: Policy.%s is negative (%v); leave it zero for the default", ErrConfig, d.name, d.v)
 		}
 	}
-	if out.RenewThreshold == 0 && out.IdleTimeout > 0 && out.IdleTimeout <= 4*time.Minute {
-		// Short idle timeouts (tests, kiosks) renew at a quarter of the
-		// idle timeout rather than the usual minute.
-		out.RenewThreshold = out.IdleTimeout / 4
+	out.Policy = out.Policy.WithDefaults()
+	if err := out.Policy.Validate(); err != nil {
+		return out, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if out.MaxChunks == 0 {
-		out.MaxChunks = DefaultMaxChunks
+	ck := &out.Cookie
+	scoped := ck.Domain != "" || (ck.Path != "" && ck.Path != "/")
+	if ck.Name == "" {
+		switch {
+		case ck.InsecureAllowPlainHTTP:
+			ck.Name = DefaultInsecureCookieName
+		case scoped:
+			ck.Name = DefaultSecureCookieName
+		default:
+			ck.Name = DefaultCookieName
+		}
 	}
-	if out.MaxChunks < 1 || out.MaxChunks > HardMaxChunks {
-		return out, fmt.Errorf("%w: MaxChunks is %d, must be between 1 and %d", ErrConfig, out.MaxChunks, HardMaxChunks)
+	if ck.Path == "" {
+		ck.Path = "/"
 	}
-	if out.MaxTotalCookieBytes == 0 {
-		out.MaxTotalCookieBytes = DefaultMaxTotalCookieBytes
+	if err := validCookieScope(ck.Domain, ck.Path); err != nil {
+		return out, err
 	}
-	if out.MaxTotalCookieBytes < 512 || out.MaxTotalCookieBytes > 64<<10 {
-		return out, fmt.Errorf("%w: MaxTotalCookieBytes is %d, must be between 512 and 65536", ErrConfig, out.MaxTotalCookieBytes)
+	if err := validCookieName(ck.Name, ck.InsecureAllowPlainHTTP, scoped); err != nil {
+		return out, err
 	}
-	switch out.SameSite {
+	if ck.MaxChunks == 0 {
+		ck.MaxChunks = DefaultMaxChunks
+	}
+	if ck.MaxChunks < 1 || ck.MaxChunks > HardMaxChunks {
+		return out, fmt.Errorf("%w: Cookie.MaxChunks is %d, must be between 1 and %d", ErrConfig, ck.MaxChunks, HardMaxChunks)
+	}
+	if ck.MaxHeaderBytes == 0 {
+		ck.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if ck.MaxHeaderBytes < 512 || ck.MaxHeaderBytes > MaxMaxHeaderBytes {
+		return out, fmt.Errorf("%w: Cookie.MaxHeaderBytes is %d, must be between 512 and %d", ErrConfig, ck.MaxHeaderBytes, MaxMaxHeaderBytes)
+	}
+	switch ck.SameSite {
 	case 0, http.SameSiteDefaultMode:
-		out.SameSite = http.SameSiteLaxMode
+		ck.SameSite = http.SameSiteLaxMode
 	case http.SameSiteLaxMode, http.SameSiteStrictMode:
 	case http.SameSiteNoneMode:
-		if out.InsecureAllowPlainHTTP {
-			return out, fmt.Errorf("%w: SameSite=None requires Secure cookies and cannot be combined with InsecureAllowPlainHTTP", ErrConfig)
+		if ck.InsecureAllowPlainHTTP {
+			return out, fmt.Errorf("%w: Cookie.SameSite=None requires Secure cookies and cannot be combined with InsecureAllowPlainHTTP", ErrConfig)
 		}
 	default:
-		return out, fmt.Errorf("%w: unknown SameSite mode %d", ErrConfig, out.SameSite)
+		return out, fmt.Errorf("%w: unknown Cookie.SameSite mode %d", ErrConfig, ck.SameSite)
 	}
-	if out.MaxSessionsPerUser < 0 {
-		return out, fmt.Errorf("%w: MaxSessionsPerUser is negative", ErrConfig)
+	if t := out.Tracking; t != nil {
+		tc := *t // never write to the caller's struct
+		if tc.MaxPerUser < 0 {
+			return out, fmt.Errorf("%w: Tracking.MaxPerUser is negative; use 0 for no limit", ErrConfig)
+		}
+		if tc.SimultaneousWindow < 0 || tc.DistantKm < 0 {
+			return out, fmt.Errorf("%w: Tracking.SimultaneousWindow and DistantKm must not be negative", ErrConfig)
+		}
+		if tc.SimultaneousWindow == 0 {
+			tc.SimultaneousWindow = 10 * time.Minute
+		}
+		if tc.DistantKm == 0 {
+			tc.DistantKm = 500
+		}
+		out.Tracking = &tc
 	}
-	if out.MaxSessionsPerUser > 0 && !out.TrackSessions {
-		return out, fmt.Errorf("%w: MaxSessionsPerUser needs TrackSessions", ErrConfig)
+	if out.Binding.OnChange > ClientChangeIgnore {
+		return out, fmt.Errorf("%w: unknown Binding.OnChange action %d", ErrConfig, out.Binding.OnChange)
 	}
-	if out.SimultaneousWindow == 0 {
-		out.SimultaneousWindow = 10 * time.Minute
-	}
-	if out.DistantKm == 0 {
-		out.DistantKm = 500
-	}
-	if out.Now == nil {
-		out.Now = time.Now
+	if out.ErrorHandler == nil {
+		out.ErrorHandler = defaultErrorHandler
 	}
 	return out, nil
 }
 
-func validCookieName(name string, insecure bool) error {
+// validCookieScope checks Domain and Path: plain host names and paths,
+// nothing that could end the attribute or add another.
+func validCookieScope(domain, path string) error {
+	for i := 0; i < len(domain); i++ {
+		c := domain[i]
+		if !(c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("%w: Cookie.Domain %q has a character not allowed in a host name at byte %d", ErrConfig, domain, i)
+		}
+	}
+	if len(domain) > 253 || strings.HasPrefix(domain, ".") && len(domain) == 1 {
+		return fmt.Errorf("%w: Cookie.Domain %q is not a host name", ErrConfig, domain)
+	}
+	if !strings.HasPrefix(path, "/") || len(path) > 256 {
+		return fmt.Errorf("%w: Cookie.Path %q must start with \"/\" (at most 256 bytes)", ErrConfig, path)
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c < 0x21 || c > 0x7e || c == ';' || c == ',' {
+			return fmt.Errorf("%w: Cookie.Path %q has a character not allowed in a cookie path at byte %d", ErrConfig, path, i)
+		}
+	}
+	return nil
+}
+
+func validCookieName(name string, insecure, scoped bool) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("%w: cookie name %q must be 1 to 64 characters", ErrConfig, name)
 	}
@@ -250,17 +356,20 @@ func validCookieName(name string, insecure bool) error {
 		}
 		return nil
 	}
+	if scoped {
+		if !strings.HasPrefix(name, "__Secure-") {
+			return fmt.Errorf("%w: cookie name %q must start with \"__Secure-\" when Cookie.Domain or Cookie.Path is set (the __Host- prefix forbids both)", ErrConfig, name)
+		}
+		if len(name) == len("__Secure-") {
+			return fmt.Errorf("%w: cookie name %q has nothing after the __Secure- prefix", ErrConfig, name)
+		}
+		return nil
+	}
 	if !strings.HasPrefix(name, "__Host-") {
-		return fmt.Errorf("%w: cookie name %q must start with \"__Host-\" (Secure, Path=/, no Domain); for plain-http development set InsecureAllowPlainHTTP", ErrConfig, name)
+		return fmt.Errorf("%w: cookie name %q must start with \"__Host-\" (Secure, Path=/, no Domain); for plain-http development set Cookie.InsecureAllowPlainHTTP, for a Domain or Path use \"__Secure-\" with Cookie.Domain or Cookie.Path", ErrConfig, name)
 	}
 	if len(name) == len("__Host-") {
 		return fmt.Errorf("%w: cookie name %q has nothing after the __Host- prefix", ErrConfig, name)
 	}
 	return nil
-}
-
-// Migrator upgrades a payload of an older format version to the current
-// one; versioning.Migrations implements it.
-type Migrator interface {
-	Upgrade(payload []byte) ([]byte, error)
 }

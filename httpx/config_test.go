@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -20,16 +21,17 @@ func TestConfigValidation(t *testing.T) {
 		want string
 	}{
 		"no keys":             {httpx.Config{}, "Keys is required"},
-		"negative idle":       {httpx.Config{Keys: ring, IdleTimeout: -time.Second}, "IdleTimeout is negative"},
-		"idle over absolute":  {httpx.Config{Keys: ring, IdleTimeout: 2 * time.Hour, AbsoluteTimeout: time.Hour}, "idle"},
-		"skew too large":      {httpx.Config{Keys: ring, ClockSkew: time.Hour}, "skew"},
-		"no host prefix":      {httpx.Config{Keys: ring, CookieName: "session"}, `must start with "__Host-"`},
-		"bad char":            {httpx.Config{Keys: ring, CookieName: "__Host-a b"}, "not allowed"},
-		"prefix only":         {httpx.Config{Keys: ring, CookieName: "__Host-"}, "nothing after"},
-		"host prefix on http": {httpx.Config{Keys: ring, CookieName: "__Host-s", InsecureAllowPlainHTTP: true}, "Secure"},
-		"too many chunks":     {httpx.Config{Keys: ring, MaxChunks: 12}, "MaxChunks"},
-		"tiny budget":         {httpx.Config{Keys: ring, MaxTotalCookieBytes: 100}, "MaxTotalCookieBytes"},
-		"none on http":        {httpx.Config{Keys: ring, InsecureAllowPlainHTTP: true, SameSite: 4}, "SameSite=None"},
+		"negative idle":       {httpx.Config{Keys: ring, Policy: versioning.Policy{IdleTimeout: -time.Second}}, "IdleTimeout is negative"},
+		"idle over absolute":  {httpx.Config{Keys: ring, Policy: versioning.Policy{IdleTimeout: 2 * time.Hour, AbsoluteTimeout: time.Hour}}, "idle"},
+		"skew too large":      {httpx.Config{Keys: ring, Policy: versioning.Policy{ClockSkew: time.Hour}}, "skew"},
+		"no host prefix":      {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{Name: "session"}}, `must start with "__Host-"`},
+		"bad char":            {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{Name: "__Host-a b"}}, "not allowed"},
+		"prefix only":         {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{Name: "__Host-"}}, "nothing after"},
+		"host prefix on http": {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{Name: "__Host-s", InsecureAllowPlainHTTP: true}}, "Secure"},
+		"too many chunks":     {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{MaxChunks: 12}}, "MaxChunks"},
+		"tiny budget":         {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{MaxHeaderBytes: 100}}, "MaxHeaderBytes"},
+		"too small budget":    {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{MaxHeaderBytes: 600}}, "cannot hold"},
+		"none on http":        {httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true, SameSite: 4}}, "SameSite=None"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,14 +58,14 @@ func TestConfigValidation(t *testing.T) {
 	if p.IdleTimeout != 30*time.Minute || p.AbsoluteTimeout != 24*time.Hour || p.ClockSkew >= 5*time.Minute {
 		t.Fatalf("defaults %+v", p)
 	}
-	m, err = httpx.New(httpx.Config{Keys: ring, InsecureAllowPlainHTTP: true})
+	m, err = httpx.New(httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true}})
 	if err != nil || m.CookieName() != "session" {
 		t.Fatalf("%v %v", m, err)
 	}
 }
 
 func TestInsecurePlainHTTPCookie(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.InsecureAllowPlainHTTP = true })
+	e := newEnv(t, func(c *httpx.Config) { c.Cookie.InsecureAllowPlainHTTP = true })
 	c := newClient(t, e.srv)
 	resp, _ := c.post("/note", "v", "x")
 	line := resp.Header.Get("Set-Cookie")
@@ -146,7 +148,7 @@ func TestOverheadObserver(t *testing.T) {
 }
 
 func TestShortIdleTimeoutRenewThreshold(t *testing.T) {
-	m, err := httpx.New(httpx.Config{Keys: newRing(t), IdleTimeout: time.Minute})
+	m, err := httpx.New(httpx.Config{Keys: newRing(t), Policy: versioning.Policy{IdleTimeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,11 @@ const (
 	EventMigrated
 	// EventAnomaly: something about the request looks wrong (see Reason).
 	EventAnomaly
+	// EventSaveFailed: a change to the session could not reach the
+	// client; Reason says why (ErrTooLarge, ErrResponseStarted, a store
+	// failure). The handler got the error too, or, for a failure at the
+	// end of the request, the ErrorHandler answered instead.
+	EventSaveFailed
 )
 
 var kindNames = [...]string{
@@ -43,6 +48,7 @@ var kindNames = [...]string{
 	EventResealed:    "resealed",
 	EventMigrated:    "migrated",
 	EventAnomaly:     "anomaly",
+	EventSaveFailed:  "save_failed",
 }
 
 // String returns the kind's lowercase name, e.g. "rejected".
@@ -98,7 +104,8 @@ func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 // "malformed", "auth_failed", "unknown_key", "too_large", "chunks",
 // "idle_expired", "absolute_expired", "issued_in_future", "epoch_bumped",
 // "revoked", "unsupported_version", "store_unavailable", "legacy_invalid",
-// "client_changed", "simultaneous_use", or "other". It returns "" for a nil error.
+// "client_changed", "simultaneous_use", "response_started", or "other". It
+// returns "" for a nil error.
 func ReasonLabel(err error) string {
 	switch {
 	case err == nil:
@@ -107,7 +114,9 @@ func ReasonLabel(err error) string {
 		return "unknown_key"
 	case errors.Is(err, sealed.ErrAuthFailed):
 		return "auth_failed"
-	case errors.Is(err, ErrOversizedCookie), errors.Is(err, sealed.ErrTooLarge):
+	case errors.Is(err, ErrResponseStarted):
+		return "response_started"
+	case errors.Is(err, ErrOversizedCookie), errors.Is(err, sealed.ErrTooLarge), errors.Is(err, ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, ErrChunks):
 		return "chunks"
@@ -138,10 +147,14 @@ func ReasonLabel(err error) string {
 	return "other"
 }
 
-// NewSlogObserver returns an Observer that logs each event to l:
-// rejections and anomalies at Warn (store outages) or Debug (a bad cookie
-// is routine on the internet), everything else at Info.
+// NewSlogObserver returns an Observer that logs each event to l (nil
+// means slog.Default()): failed saves, anomalies and store outages at
+// Warn, other rejections at Debug (a bad cookie is routine on the
+// internet), everything else at Info.
 func NewSlogObserver(l *slog.Logger) Observer {
+	if l == nil {
+		l = slog.Default()
+	}
 	return slogObserver{l}
 }
 
@@ -157,7 +170,7 @@ func (o slogObserver) Observe(ctx context.Context, e Event) {
 	if e.Reason != nil {
 		attrs = append(attrs, slog.String("reason", ReasonLabel(e.Reason)))
 		level = slog.LevelDebug
-		if e.Kind == EventAnomaly || errors.Is(e.Reason, versioning.ErrStoreUnavailable) {
+		if e.Kind == EventAnomaly || e.Kind == EventSaveFailed || errors.Is(e.Reason, versioning.ErrStoreUnavailable) {
 			level = slog.LevelWarn
 		}
 	}

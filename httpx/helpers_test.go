@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,87 +8,31 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
-	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/internal/testkit"
+	"github.com/sealedsession/sealedsession/internal/testkit/eventrec"
 )
 
-// clock is a settable clock for deterministic expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The shared test kit: a settable clock, an event recorder, a key ring.
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
+func newClock() *clock { return testkit.NewClock() }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+var newRing = testkit.NewRing
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// recorder collects events (eventrec.Recorder with this file's shorthands).
+type recorder struct{ eventrec.Recorder }
 
-// recorder collects events.
-type recorder struct {
-	mu     sync.Mutex
-	events []httpx.Event
-}
+func (r *recorder) reasons() []string { return r.Reasons(httpx.EventRejected) }
 
-func (r *recorder) Observe(_ context.Context, e httpx.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
+func (r *recorder) kinds() []httpx.EventKind { return r.Kinds() }
 
-func (r *recorder) reasons() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		if e.Kind == httpx.EventRejected {
-			out = append(out, httpx.ReasonLabel(e.Reason))
-		}
-	}
-	return out
-}
+func (r *recorder) all() []httpx.Event { return r.Events() }
 
-func (r *recorder) kinds() []httpx.EventKind {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []httpx.EventKind
-	for _, e := range r.events {
-		out = append(out, e.Kind)
-	}
-	return out
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.events = nil
-	r.mu.Unlock()
-}
-
-func newRing(t testing.TB) *sealed.Keyring {
-	t.Helper()
-	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ring
-}
+func (r *recorder) reset() { r.Reset() }
 
 var (
 	noteKey = codec.NewKey[string]("note")
@@ -119,7 +62,19 @@ func app(m *httpx.Manager) http.Handler {
 		s := httpx.FromContext(r.Context())
 		n := 0
 		fmt.Sscan(r.FormValue("n"), &n)
-		_ = blobKey.Set(s, []byte(strings.Repeat("x", n)))
+		if err := blobKey.Set(s, []byte(strings.Repeat("x", n))); err != nil {
+			// Refused when set: the handler answers, the session is as it was.
+			http.Error(w, "refused", http.StatusRequestEntityTooLarge)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("POST /bloat", func(w http.ResponseWriter, r *http.Request) {
+		// Grows the session past the budget behind the values' guard (a
+		// direct header edit), so the save at the end fails.
+		s := httpx.FromContext(r.Context())
+		fill(s)
+		s.Payload().Header().UserID = strings.Repeat("u", 255)
 		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -241,3 +196,17 @@ func cookieHeader(cs []*http.Cookie) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// fill sets 64-byte values under fresh names until the next one would not
+// fit the size budget.
+func fill(s *httpx.Session) {
+	for i := 0; ; i++ {
+		if err := codec.NewKey[[]byte](fmt.Sprintf("f%03d", i)).Set(s, make([]byte, 64)); err != nil {
+			return
+		}
+	}
+}
+
+// raisedBudget is the budget of a deployment whose proxy allows large
+// response headers (docs/proxies.md): sessions past one cookie are chunked.
+func raisedBudget(c *httpx.Config) { c.Cookie.MaxHeaderBytes = 12288 }

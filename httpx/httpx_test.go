@@ -1,7 +1,11 @@
 package httpx_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,7 +31,7 @@ type env struct {
 func newEnv(t *testing.T, mod func(*httpx.Config)) *env {
 	t.Helper()
 	e := &env{clk: newClock(), rec: &recorder{}, ring: newRing(t), store: memstore.New()}
-	cfg := httpx.Config{Keys: e.ring, Store: e.store, Observer: e.rec, Now: e.clk.Now}
+	cfg := httpx.Config{Keys: e.ring, Store: e.store, Observer: e.rec, Policy: versioning.Policy{Now: e.clk.Now}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -65,7 +69,9 @@ func TestCookieDefaults(t *testing.T) {
 		t.Fatalf("Set-Cookie lines: %q", sc)
 	}
 	line := sc[0]
-	for _, want := range []string{"__Host-session=", "; Path=/", "; Max-Age=1800", "; HttpOnly", "; Secure", "; SameSite=Lax"} {
+	// Max-Age runs to the absolute deadline (24 h), past the idle one: an
+	// idled-out session is still sent once, so it can be reported.
+	for _, want := range []string{"__Host-session=", "; Path=/", "; Max-Age=86400", "; HttpOnly", "; Secure", "; SameSite=Lax"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("Set-Cookie %q lacks %q", line, want)
 		}
@@ -82,7 +88,11 @@ func TestCookieDefaults(t *testing.T) {
 }
 
 func TestMaxAgeIsNearerDeadline(t *testing.T) {
-	e2 := newEnv(t, func(c *httpx.Config) { c.IdleTimeout = 30 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	e2 := newEnv(t, func(c *httpx.Config) {
+		c.Policy.IdleTimeout = 30 * time.Minute
+		c.Policy.AbsoluteTimeout = time.Hour
+		c.Cookie.MaxAgeIdle = true
+	})
 	c2 := newClient(t, e2.srv)
 	c2.post("/note", "v", "a")
 	for i := 0; i < 5; i++ {
@@ -122,14 +132,16 @@ func TestLoginFixation(t *testing.T) {
 	if postID := victim.get("/id"); postID == preID {
 		t.Fatal("login kept the session ID")
 	}
-	// The attacker's copy of the pre-login cookie is still only the
-	// anonymous session it was: anonymous IDs are never revoked (they hold
-	// no privilege, and revoking them would let any client grow the
-	// store); what fixation needs is that the login did not keep its ID.
+	// The attacker's copy is still the anonymous session it was: it
+	// carries no privilege, so it is not revoked (revoking anonymous IDs
+	// would let strangers grow the store), and it is not alice's.
 	attacker := newClient(t, e.srv)
 	attacker.setCookies(planted)
 	if got := attacker.get("/whoami"); got != "user= note=pre gen=0" {
-		t.Fatalf("pre-login cookie after login: %q, want the anonymous pre-login session", got)
+		t.Fatalf("pre-login cookie after login: %q, want the anonymous session it was", got)
+	}
+	if _, n := e.store.(*memstore.Store).Len(); n != 0 {
+		t.Fatalf("login stored %d revocations for an anonymous pre-login ID", n)
 	}
 }
 
@@ -187,7 +199,7 @@ func TestForceLogoutSameStore(t *testing.T) {
 }
 
 func TestIdleAndAbsoluteExpiry(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.IdleTimeout = 10 * time.Minute; c.AbsoluteTimeout = time.Hour })
+	e := newEnv(t, func(c *httpx.Config) { c.Policy.IdleTimeout = 10 * time.Minute; c.Policy.AbsoluteTimeout = time.Hour })
 	c := newClient(t, e.srv)
 	c.post("/login", "u", "dave")
 	e.clk.Advance(9 * time.Minute)
@@ -225,7 +237,7 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 }
 
 func TestSlidingRenewalThreshold(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.RenewThreshold = time.Minute })
+	e := newEnv(t, func(c *httpx.Config) { c.Policy.RenewThreshold = time.Minute })
 	c := newClient(t, e.srv)
 	c.post("/note", "v", "x")
 	e.clk.Advance(30 * time.Second)
@@ -307,7 +319,7 @@ func TestRemovedKeyRefused(t *testing.T) {
 }
 
 func TestChunkingGrowShrink(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, raisedBudget)
 	c := newClient(t, e.srv)
 	resp, _ := c.post("/blob", "n", "5000")
 	lines := resp.Header.Values("Set-Cookie")
@@ -347,7 +359,7 @@ func TestChunkingGrowShrink(t *testing.T) {
 }
 
 func TestChunkAttacks(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, raisedBudget)
 	a, b := newClient(t, e.srv), newClient(t, e.srv)
 	a.post("/blob", "n", "5000")
 	b.post("/blob", "n", "5000")
@@ -396,20 +408,20 @@ func TestChunkAttacks(t *testing.T) {
 	}
 }
 
+// A value over the budget is refused when it is set: the handler sees the
+// error and the client keeps its session.
 func TestOversizeKeepsPreviousCookie(t *testing.T) {
 	e := newEnv(t, nil)
 	c := newClient(t, e.srv)
 	c.post("/note", "v", "keep me")
 	before := cookieHeader(c.cookies())
+	e.rec.reset()
 	resp, body := c.post("/blob", "n", "20000")
-	if resp.StatusCode != http.StatusInternalServerError {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || body != "refused\n" {
 		t.Fatalf("status %d body %q", resp.StatusCode, body)
 	}
 	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
 		t.Fatalf("oversize response set cookies: %q", sc)
-	}
-	if strings.Contains(body, "budget") || strings.Contains(body, "bytes") {
-		t.Fatalf("error body explains the failure to the client: %q", body)
 	}
 	if after := cookieHeader(c.cookies()); after != before {
 		t.Fatal("previous cookie was changed")
@@ -419,22 +431,59 @@ func TestOversizeKeepsPreviousCookie(t *testing.T) {
 	}
 }
 
-func TestOversizeErrorHandler(t *testing.T) {
+// A session that grows past the budget behind the values' guard fails at
+// the save: the ErrorHandler answers, nothing is set, the previous cookie
+// stays, and an EventSaveFailed says why (which the slog observer logs at
+// Warn).
+func TestOversizeAtSave(t *testing.T) {
 	var got error
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e := newEnv(t, func(c *httpx.Config) {
+		rec := c.Observer
+		c.Observer = httpx.ObserverFunc(func(ctx context.Context, ev httpx.Event) {
+			rec.Observe(ctx, ev)
+			httpx.NewSlogObserver(logger).Observe(ctx, ev)
+		})
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 			got = err
 			http.Error(w, "too big", http.StatusRequestEntityTooLarge)
 		}
 	})
 	c := newClient(t, e.srv)
-	resp, _ := c.post("/blob", "n", "20000")
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("status %d", resp.StatusCode)
+	c.post("/note", "v", "keep me")
+	before := cookieHeader(c.cookies())
+	resp, body := c.post("/bloat")
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || strings.Contains(body, "bytes") {
+		t.Fatalf("status %d body %q", resp.StatusCode, body)
+	}
+	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Fatalf("failed save set cookies: %q", sc)
 	}
 	var se *httpx.SizeError
-	if !errors.Is(got, httpx.ErrTooLarge) || !errors.As(got, &se) || se.Budget != httpx.DefaultMaxTotalCookieBytes || se.Size <= se.Budget {
+	if !errors.Is(got, httpx.ErrTooLarge) || !errors.As(got, &se) || se.Limit != httpx.LimitHeaderBytes || se.Max != httpx.DefaultMaxHeaderBytes || se.Over() <= 0 {
 		t.Fatalf("error %v", got)
+	}
+	if !strings.Contains(se.Error(), "Cookie.MaxHeaderBytes") || !strings.Contains(se.Error(), fmt.Sprint(se.Over(), " over")) {
+		t.Fatalf("SizeError does not name the limit and the excess: %v", se)
+	}
+	if after := cookieHeader(c.cookies()); after != before {
+		t.Fatal("previous cookie was changed")
+	}
+	if got := c.get("/whoami"); got != "user= note=keep me gen=0" {
+		t.Fatalf("previous session lost: %q", got)
+	}
+	var failed []httpx.Event
+	for _, ev := range e.rec.all() {
+		if ev.Kind == httpx.EventSaveFailed {
+			failed = append(failed, ev)
+		}
+	}
+	if len(failed) != 1 || httpx.ReasonLabel(failed[0].Reason) != "too_large" {
+		t.Fatalf("save_failed events %+v", failed)
+	}
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "event=save_failed") || !strings.Contains(l, "reason=too_large") {
+		t.Fatalf("slog at warn: %q", l)
 	}
 }
 
@@ -467,7 +516,7 @@ func TestTamperedAndGarbage(t *testing.T) {
 
 func TestCookieMovedToOtherName(t *testing.T) {
 	e := newEnv(t, nil)
-	other, err := httpx.New(httpx.Config{Keys: e.ring, Store: e.store, CookieName: "__Host-admin", Now: e.clk.Now, Observer: e.rec})
+	other, err := httpx.New(httpx.Config{Keys: e.ring, Store: e.store, Cookie: httpx.CookieConfig{Name: "__Host-admin"}, Policy: versioning.Policy{Now: e.clk.Now}, Observer: e.rec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -22,17 +22,22 @@ type Manager struct {
 	store   versioning.Store
 	checker *versioning.Checker
 	sealer  *sealed.Sealer
+	now     func() time.Time
 
-	names    [HardMaxChunks]string // chunk cookie names; [0] is the base name
-	contexts [HardMaxChunks + 1][]byte
-	bearer   []byte
-	attrLen  int // longest attribute string
-	chunkMax int // longest value one cookie may carry
+	names        [HardMaxChunks]string // chunk cookie names; [0] is the base name
+	contexts     [HardMaxChunks + 1][]byte
+	bearer       []byte
+	bearerT      bearerTransport
+	attrLen      int // longest attribute string
+	clearAttrLen int // attributes of a clearing line
+	chunkMax     int // longest value one cookie may carry
+	readMax      int // longest session a request may carry: longer is refused unread
+	reader       wire.Reader
 
 	bufs sync.Pool // *[]byte scratch buffers
 
 	overhead OverheadObserver          // nil unless the Observer implements it
-	tracker  versioning.SessionTracker // nil unless Config.TrackSessions
+	tracker  versioning.SessionTracker // nil unless Config.Tracking
 }
 
 // New validates cfg and returns a Manager. It fails with an error that Is
@@ -44,54 +49,49 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: c, store: c.Store}
+	m := &Manager{cfg: c, store: c.Store, now: c.Policy.Now}
 	if m.store == nil {
-		m.store = memstore.New()
+		// The default store expires revocations by the Manager's clock.
+		m.store = memstore.New(memstore.WithClock(c.Policy.Now))
 	}
-	policy := versioning.Policy{
-		IdleTimeout:     c.IdleTimeout,
-		AbsoluteTimeout: c.AbsoluteTimeout,
-		RenewThreshold:  c.RenewThreshold,
-		ClockSkew:       c.ClockSkew,
-		Now:             c.Now,
-	}.WithDefaults()
-	if err := policy.Validate(); err != nil {
-		return nil, errors.Join(ErrConfig, err)
-	}
-	if policy.IdleTimeout > policy.AbsoluteTimeout {
-		return nil, fmt.Errorf("%w: IdleTimeout (%v) is longer than AbsoluteTimeout (%v): the idle timeout would never apply", ErrConfig, policy.IdleTimeout, policy.AbsoluteTimeout)
-	}
-	m.checker, err = versioning.NewChecker(policy, versioning.CheckerOptions{Store: m.store, OnStoreError: c.OnStoreError})
+	m.checker, err = versioning.NewChecker(c.Policy, versioning.CheckerOptions{Store: m.store, OnStoreError: c.OnStoreError})
 	if err != nil {
-		return nil, errors.Join(ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for i := range m.names {
-		m.names[i] = ChunkName(c.CookieName, i)
+		m.names[i] = wire.ChunkName(c.Cookie.Name, i)
 	}
 	for n := 1; n <= HardMaxChunks; n++ {
-		m.contexts[n] = CookieContext(c.CookieName, n)
+		m.contexts[n] = wire.CookieContext(c.Cookie.Name, n)
 	}
-	m.bearer = []byte(BearerContext)
-	m.attrLen = m.maxAttrLen()
+	m.bearer = []byte(wire.BearerContext)
+	m.bearerT = bearerTransport{m: m}
+	m.attrLen = len(m.appendAttrs(nil, 1e9)) // the longest Max-Age (a browser-session cookie has none)
+	m.clearAttrLen = len(m.appendAttrs(nil, 0))
 	m.chunkMax = MaxSetCookieLine - len(m.names[HardMaxChunks-1]) - 1 - m.attrLen
-	m.sealer, err = sealed.NewSealer(c.Keys, SealPurpose, &sealed.SealerOptions{MaxSize: max(c.MaxTotalCookieBytes, 64<<10)})
+	m.readMax = max(c.Cookie.MaxHeaderBytes, HardMaxChunks*MaxSetCookieLine)
+	m.reader = wire.Reader{Base: c.Cookie.Name, Limit: c.Cookie.MaxChunks, Max: m.readMax}
+	if c.Legacy != nil {
+		m.reader.Legacy = c.Legacy.CookieName()
+	}
+	m.sealer, err = sealed.NewSealer(c.Keys, wire.SealPurpose, &sealed.SealerOptions{MaxSize: m.readMax})
 	if err != nil {
-		return nil, errors.Join(ErrConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	m.overhead, _ = c.Observer.(OverheadObserver)
-	if c.TrackSessions {
+	if c.Tracking != nil {
 		t, ok := m.store.(versioning.SessionTracker)
 		if !ok {
-			return nil, fmt.Errorf("%w: TrackSessions needs a store that implements versioning.SessionTracker; %T does not", ErrConfig, m.store)
+			return nil, fmt.Errorf("%w: Tracking needs a store that implements versioning.SessionTracker; %T does not", ErrConfig, m.store)
 		}
 		m.tracker = t
 	}
-	if m.cfg.ErrorHandler == nil {
-		m.cfg.ErrorHandler = defaultErrorHandler
-	}
-	// The smallest session must fit: an empty anonymous payload.
-	if _, _, err := m.plan(sealed.SealedLen(codec.NewPayload(codec.Header{}).EncodedLen() + codec.MaxUserIDLen)); err != nil {
-		return nil, errors.Join(ErrConfig, err)
+	// The largest header a session can have must fit, in either transport.
+	smallest := sealed.SealedLen(codec.NewPayload(codec.Header{}).EncodedLen() + codec.MaxUserIDLen + 64)
+	for _, t := range []transport{&cookieTransport{m: m}, &m.bearerT} {
+		if _, err := t.plan(smallest, 0); err != nil {
+			return nil, fmt.Errorf("%w: the budget cannot hold even an empty logged-in session: %w", ErrConfig, err)
+		}
 	}
 	return m, nil
 }
@@ -105,7 +105,11 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // CookieName returns the name of the session cookie (chunks add "-1", "-2", ...).
-func (m *Manager) CookieName() string { return m.cfg.CookieName }
+func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
+
+// MaxHeaderBytes returns the size budget in force (Cookie.MaxHeaderBytes,
+// default filled in).
+func (m *Manager) MaxHeaderBytes() int { return m.cfg.Cookie.MaxHeaderBytes }
 
 // Store returns the store the Manager uses for epochs and revocations.
 func (m *Manager) Store() versioning.Store { return m.store }
@@ -115,7 +119,7 @@ func (m *Manager) Policy() versioning.Policy { return m.checker.Policy() }
 
 // ForceLogout logs userID out everywhere: it bumps the user's epoch, so
 // every session issued to that user before now is refused on every
-// instance sharing the store.
+// instance sharing the store, and frees the user's tracked sessions.
 func (m *Manager) ForceLogout(ctx context.Context, userID string) error {
 	if userID == "" {
 		return errors.New("httpx: ForceLogout: empty user ID")
@@ -139,17 +143,52 @@ func (m *Manager) ForceLogout(ctx context.Context, userID string) error {
 }
 
 // LogoutAll logs every user out everywhere (the global epoch is bumped).
-// Anonymous sessions are not affected. Tracked sessions (TrackSessions)
-// are not enumerated here; they stop counting against the concurrent
-// session limit as they idle out.
+// Anonymous sessions are not affected. Tracked sessions are not
+// enumerated here; they stop counting against the concurrent-session
+// limit as they idle out.
 func (m *Manager) LogoutAll(ctx context.Context) error {
 	return m.store.BumpGlobalEpoch(ctx)
 }
 
-type ctxKey struct{}
+// revoke revokes the session whose header is h, as of now.
+func (m *Manager) revoke(ctx context.Context, h *codec.Header, now time.Time) error {
+	return m.revokeID(ctx, h.UserID, h.ID, m.revocationDeadline(m.checker.AbsoluteDeadline(h), now))
+}
 
-// FromContext returns the session of the request whose context ctx is.
-// It panics if the handler was not wrapped by Manager.Wrap.
+// revokeID is the one place a session ID is revoked. Anonymous sessions
+// are never revoked: they carry no privilege, and revoking them would let
+// strangers grow the store.
+func (m *Manager) revokeID(ctx context.Context, userID string, id codec.SessionID, until time.Time) error {
+	if userID == "" {
+		return nil
+	}
+	return m.store.Revoke(ctx, userID, id, until)
+}
+
+// revocationDeadline is how long a revocation made at now must last: a
+// copy of the cookie has a last-seen no later than now (plus the clock
+// skew another instance may have), so it idles out by now + idle timeout +
+// skew, and never lives past its absolute deadline.
+func (m *Manager) revocationDeadline(absolute, now time.Time) time.Time {
+	p := m.checker.Policy()
+	return minTime(absolute, now.Add(p.IdleTimeout+p.ClockSkew))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// ctxKey finds a session in a request context: the zero key matches the
+// innermost Manager's session, a key with m only m's.
+type ctxKey struct{ m *Manager }
+
+// FromContext returns the session of the request whose context ctx is,
+// from the innermost Manager that wrapped the handler. With several
+// Managers on one request (an admin session beside the user session), use
+// Manager.FromContext. It panics if no Manager wrapped the handler.
 func FromContext(ctx context.Context) *Session {
 	s, ok := ctx.Value(ctxKey{}).(*Session)
 	if !ok {
@@ -164,13 +203,35 @@ func Lookup(ctx context.Context) (*Session, bool) {
 	return s, ok
 }
 
-// state is everything one request needs, allocated once.
-type state struct {
-	s       Session
-	w       writer
-	ctx     sessionContext
-	payload codec.Payload // the decoded session
-	pt      [512]byte     // its plaintext, when it fits (typical sessions do)
+// FromContext returns m's session of the request whose context ctx is,
+// even when other Managers wrap the same handler. It panics if m did not
+// wrap the handler.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	s, ok := ctx.Value(ctxKey{m}).(*Session)
+	if !ok {
+		panic("httpx: no session of this Manager in context; wrap the handler with its Wrap")
+	}
+	return s
+}
+
+// Lookup is like FromContext but reports false instead of panicking.
+func (m *Manager) Lookup(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{m}).(*Session)
+	return s, ok
+}
+
+// NewContext returns a copy of ctx that carries s, so that FromContext,
+// Lookup and s's Manager's FromContext find it: for code that loads the
+// session with Manager.Load (framework adapters) and hands the request on.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return &sessionContext{Context: ctx, s: s}
+}
+
+// Error answers a request with the Manager's ErrorHandler (Config), as
+// the middleware does for a session that could not be saved: for code
+// that saves with Manager.Save.
+func (m *Manager) Error(w http.ResponseWriter, r *http.Request, err error) {
+	m.cfg.ErrorHandler(w, r, err)
 }
 
 // sessionContext carries the session in the request's context without a
@@ -180,10 +241,10 @@ type sessionContext struct {
 	s *Session
 }
 
-// Value returns the session for the package's key and defers to the parent
-// context otherwise.
+// Value returns the session for this package's keys and defers to the
+// parent context otherwise.
 func (c *sessionContext) Value(key any) any {
-	if key == (ctxKey{}) {
+	if k, ok := key.(ctxKey); ok && (k.m == nil || k.m == c.s.m) {
 		return c.s
 	}
 	return c.Context.Value(key)
@@ -198,150 +259,58 @@ func (m *Manager) Wrap(next http.Handler) http.Handler {
 		if m.overhead != nil {
 			start = time.Now()
 		}
-		st := &state{}
+		st := m.newState(r)
 		s := &st.s
-		m.load(r, s, st)
+		m.load(r, st)
 		if m.overhead != nil {
 			s.overhead = time.Since(start)
 		}
-		st.w = writer{ResponseWriter: w, s: s, r: r}
-		h := w.Header()
-		// A fresh slice each time: handlers may write into header slices.
-		h["Vary"] = append(h["Vary"], "Cookie")
+		st.addVary(w.Header())
 		st.ctx = sessionContext{Context: r.Context(), s: s}
 		r = r.WithContext(&st.ctx)
-		st.w.r = r
+		s.req = r
+		st.w = responseWriter{ResponseWriter: w, s: s, r: r}
 		next.ServeHTTP(&st.w, r)
-		st.w.finish()
+		st.w.before() // a handler that wrote nothing
 		if m.overhead != nil {
 			m.overhead.ObserveOverhead(s.overhead)
 		}
 	})
 }
 
-// load reads and checks the session a request carries into s.
-func (m *Manager) load(r *http.Request, s *Session, st *state) {
-	s.m = m
-	s.ctx = r.Context()
-	s.req = r
-	s.now = m.cfg.Now()
-	var (
-		text []byte
-		ad   []byte
-		buf  *[]byte
-	)
-	if m.cfg.AllowBearer {
-		if tok, ok := bearerToken(r); ok {
-			s.bearer = true
-			if len(tok) > m.cfg.MaxTotalCookieBytes {
-				m.reject(s, ErrOversizedCookie, nil)
-				return
-			}
-			text, ad = stringBytes(tok), m.bearer
-		}
+// Load reads the session r carries, for code that cannot use Wrap (as
+// scs's Load). A missing or refused session gives a fresh anonymous one
+// (Session.Rejected says why it was refused); the error is non-nil only
+// when the store could not be asked (it matches
+// versioning.ErrStoreUnavailable): the session is then anonymous, and
+// Save keeps the client's cookie for later. Call Save before writing the
+// response.
+func (m *Manager) Load(r *http.Request) (*Session, error) {
+	st := m.newState(r)
+	m.load(r, st)
+	s := &st.s
+	if s.storeDown() {
+		return s, s.rejected
 	}
-	if !s.bearer {
-		cs := &s.cs
-		m.readCookies(r.Header, cs)
-		if cs.present == 0 && !cs.dup && !cs.over {
-			if cs.legacy != "" && m.cfg.Legacy != nil {
-				m.loadLegacy(s, cs.legacy)
-			}
-			return
-		}
-		var n int
-		var err error
-		if cs.present&^1 != 0 {
-			buf = m.getBuf()
-			defer m.bufs.Put(buf)
-		}
-		var scratch []byte
-		if buf != nil {
-			scratch = *buf
-		}
-		text, n, err = cs.join(scratch)
-		if err != nil {
-			m.reject(s, err, nil)
-			return
-		}
-		s.chunks = n
-		ad = m.contexts[n]
-	}
-	var pt []byte
-	if n := sealed.OpenedLen(len(text)); n <= len(st.pt) {
-		pt = st.pt[:0]
-	} else {
-		pt = make([]byte, 0, n)
-	}
-	pt, info, err := m.sealer.Open(pt, text, ad)
-	if err != nil {
-		m.reject(s, err, nil)
-		return
-	}
-	if m.cfg.Migrations != nil && len(pt) > 0 && pt[0] != codec.Version {
-		if pt, err = m.cfg.Migrations.Upgrade(pt); err != nil {
-			m.reject(s, err, nil)
-			return
-		}
-		s.reseal = true
-	}
-	p := &st.payload
-	if err := codec.DecodeOwnedInto(p, pt, nil); err != nil {
-		m.reject(s, err, nil)
-		return
-	}
-	verdict, err := m.checker.CheckAt(s.ctx, p.Header(), s.now)
-	if verdict == versioning.Rejected {
-		m.reject(s, err, p.Header())
-		return
-	}
-	s.p = p
-	s.fromClient = true
-	s.origID = p.Header().ID
-	s.renew = verdict == versioning.Renew
-	s.reseal = s.reseal || !info.Primary
-	m.checkClient(s)
+	return s, nil
 }
 
-func (m *Manager) loadLegacy(s *Session, value string) {
-	p, err := m.cfg.Legacy.Read(value, s.now)
-	if err != nil {
-		s.clearLegacy = true
-		m.emit(s, Event{Kind: EventRejected, Reason: fmt.Errorf("%w: %w", ErrLegacyRejected, err)})
-		return
+// Save writes s's outcome (a new cookie or token, a cleared one, or
+// nothing) into w's header. Call it once, before the response header is
+// written. On error nothing was added to the header, the client's
+// previous cookie stays valid, and an EventSaveFailed was emitted; the
+// caller answers the request. After Save, s refuses every change with
+// ErrResponseStarted.
+func (m *Manager) Save(w http.ResponseWriter, r *http.Request, s *Session) error {
+	if s == nil || s.m != m {
+		return errors.New("httpx: Save: the session does not belong to this Manager")
 	}
-	if h := p.Header(); h.UserID != "" {
-		// A logged-in legacy session joins the user's current epoch, so
-		// ForceLogout ends it like any other.
-		epoch, err := m.store.Epoch(s.ctx, h.UserID)
-		if err != nil {
-			m.reject(s, err, h)
-			return
-		}
-		h.UserEpoch = epoch
+	if s.started {
+		return s.late()
 	}
-	s.p = p
-	s.migrated = true
-	s.clearLegacy = true
-	p.MarkDirty()
-}
-
-// reject records that the session the client sent is not accepted. The
-// handler gets a fresh anonymous session. The cookies are cleared unless
-// the store is merely unavailable, in which case they may well be fine
-// once it answers again.
-func (m *Manager) reject(s *Session, reason error, h *codec.Header) {
-	s.rejected = reason
-	s.clearBad = !errors.Is(reason, versioning.ErrStoreUnavailable)
-	if m.cfg.Observer == nil {
-		return
-	}
-	e := Event{Kind: EventRejected, Reason: reason}
-	if h != nil {
-		e.SessionTag = h.ID.Tag()
-		e.UserID = h.UserID
-	}
-	m.emit(s, e)
+	h := w.Header()
+	h["Vary"] = append(h["Vary"], "Cookie")
+	return s.commit(h)
 }
 
 func (m *Manager) emit(s *Session, e Event) {
@@ -354,51 +323,10 @@ func (m *Manager) emit(s *Session, e Event) {
 	m.cfg.Observer.Observe(s.ctx, e)
 }
 
-func bearerToken(r *http.Request) (string, bool) {
-	v := r.Header["Authorization"]
-	if len(v) != 1 {
-		return "", false
-	}
-	const prefix = "Bearer "
-	if len(v[0]) <= len(prefix) || !strings.EqualFold(v[0][:len(prefix)], prefix) {
-		return "", false
-	}
-	return strings.TrimSpace(v[0][len(prefix):]), true
-}
-
 func (m *Manager) getBuf() *[]byte {
 	if b, ok := m.bufs.Get().(*[]byte); ok {
 		return b
 	}
 	b := make([]byte, 0, 8<<10)
 	return &b
-}
-
-// plan returns how many cookies a sealed text of textLen bytes needs and
-// how many bytes they take in the Cookie header, or a *SizeError.
-func (m *Manager) plan(textLen int) (n, size int, err error) {
-	n = (textLen + m.chunkMax - 1) / m.chunkMax
-	if n < 1 {
-		n = 1
-	}
-	size = textLen + 2*(n-1)
-	for i := 0; i < n && i < HardMaxChunks; i++ {
-		size += len(m.names[i]) + 1
-	}
-	if n > m.cfg.MaxChunks || size > m.cfg.MaxTotalCookieBytes {
-		return n, size, &SizeError{Size: size, Budget: m.cfg.MaxTotalCookieBytes, Chunks: n, MaxChunks: m.cfg.MaxChunks}
-	}
-	return n, size, nil
-}
-
-// maxAge returns the cookie lifetime in whole seconds for a session whose
-// header is h, at now: until the idle deadline, which the Checker already
-// caps at the absolute one.
-func (m *Manager) maxAge(h *codec.Header, now time.Time) int {
-	d := m.checker.IdleDeadline(h).Sub(now)
-	secs := int(d / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return secs
 }

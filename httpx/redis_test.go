@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/redisstore"
 )
 
@@ -35,7 +36,7 @@ func TestForceLogoutAcrossInstancesOnRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancel()
-		m, err := httpx.New(httpx.Config{Keys: ring, Store: store, Now: clk.Now})
+		m, err := httpx.New(httpx.Config{Keys: ring, Store: store, Policy: versioning.Policy{Now: clk.Now}})
 		if err != nil {
 			t.Fatal(err)
 		}

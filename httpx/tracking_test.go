@@ -104,7 +104,7 @@ type trackEnv struct {
 func newTrackEnv(t *testing.T, store versioning.Store, clk *clock, ring *sealed.Keyring, mod func(*httpx.Config)) *trackEnv {
 	t.Helper()
 	e := &trackEnv{clk: clk, rec: &recorder{}, loginErr: make(chan error, 64)}
-	cfg := httpx.Config{Keys: ring, Store: store, Observer: e.rec, Now: clk.Now, TrackSessions: true, ClientIP: testIP}
+	cfg := httpx.Config{Keys: ring, Store: store, Observer: e.rec, Policy: versioning.Policy{Now: clk.Now}, Tracking: &httpx.Tracking{}, Binding: httpx.ClientBinding{ClientIP: testIP}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -131,6 +131,13 @@ func newTrackEnv(t *testing.T, store versioning.Store, clk *clock, ring *sealed.
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "user=%s", httpx.FromContext(r.Context()).UserID())
+	})
+	mux.HandleFunc("POST /note", func(w http.ResponseWriter, r *http.Request) {
+		if err := noteKey.Set(httpx.FromContext(r.Context()), r.FormValue("v")); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, httpx.FromContext(r.Context()).ID())
@@ -328,8 +335,8 @@ func TestSessionLimitEvictOldest(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st trackStore) {
 		clk := newClock()
 		e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) {
-			c.MaxSessionsPerUser = 2
-			c.OnSessionLimit = httpx.EvictOldest
+			c.Tracking.MaxPerUser = 2
+			c.Tracking.OnLimit = httpx.EvictOldest
 		})
 		var devs []*device
 		for i := range 3 {
@@ -366,8 +373,8 @@ func TestSessionLimitRefuseNewLogin(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st trackStore) {
 		clk := newClock()
 		e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) {
-			c.MaxSessionsPerUser = 2
-			c.OnSessionLimit = httpx.RefuseNewLogin
+			c.Tracking.MaxPerUser = 2
+			c.Tracking.OnLimit = httpx.RefuseNewLogin
 		})
 		a := e.device(t, "192.0.2.10", "A")
 		b := e.device(t, "192.0.2.10", "B")
@@ -409,8 +416,8 @@ func TestSessionLimitAfterForceLogout(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st trackStore) {
 		clk := newClock()
 		e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) {
-			c.MaxSessionsPerUser = 2
-			c.OnSessionLimit = httpx.RefuseNewLogin
+			c.Tracking.MaxPerUser = 2
+			c.Tracking.OnLimit = httpx.RefuseNewLogin
 		})
 		e.device(t, "192.0.2.10", "A").mustLogin("alice")
 		e.device(t, "192.0.2.10", "B").mustLogin("alice")
@@ -432,9 +439,9 @@ func TestSessionLimitAfterIdleTimeout(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st trackStore) {
 		clk := newClock()
 		e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) {
-			c.MaxSessionsPerUser = 1
-			c.OnSessionLimit = httpx.RefuseNewLogin
-			c.IdleTimeout = 30 * time.Minute
+			c.Tracking.MaxPerUser = 1
+			c.Tracking.OnLimit = httpx.RefuseNewLogin
+			c.Policy.IdleTimeout = 30 * time.Minute
 		})
 		old := e.device(t, "192.0.2.10", "A")
 		old.mustLogin("alice")
@@ -460,8 +467,8 @@ func TestSessionLimitTwoInstancesOnRedis(t *testing.T) {
 			var inst [2]*trackEnv
 			for i := range inst {
 				inst[i] = newTrackEnv(t, redisOn(t, srv, prefix, clk), clk, ring, func(c *httpx.Config) {
-					c.MaxSessionsPerUser = 2
-					c.OnSessionLimit = action
+					c.Tracking.MaxPerUser = 2
+					c.Tracking.OnLimit = action
 				})
 			}
 			a := inst[0].device(t, "192.0.2.10", "A")
@@ -570,7 +577,7 @@ func TestSimultaneousUseAnomaly(t *testing.T) {
 		})
 		t.Run("Locate", func(t *testing.T) {
 			clk := newClock()
-			e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) { c.Locate = locate })
+			e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) { c.Tracking.Locate = locate })
 			e.device(t, "192.0.2.10", "A").mustLogin("alice")
 			e.device(t, "198.51.100.7", "B").mustLogin("alice") // Versailles: 17 km
 			if a := e.rec.simultaneous(); len(a) != 0 {
@@ -591,7 +598,7 @@ func TestSimultaneousUseAnomaly(t *testing.T) {
 
 func TestTrackingNeedsConfig(t *testing.T) {
 	clk := newClock()
-	m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: memstore.New(), Now: clk.Now})
+	m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: memstore.New(), Policy: versioning.Policy{Now: clk.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,7 +608,13 @@ func TestTrackingNeedsConfig(t *testing.T) {
 	if err := m.RevokeSession(t.Context(), "alice", [16]byte{1}); !errors.Is(err, httpx.ErrNoTracking) {
 		t.Errorf("RevokeSession without TrackSessions = %v, want ErrNoTracking", err)
 	}
-	if _, err := httpx.New(httpx.Config{Keys: newRing(t), MaxSessionsPerUser: 2}); !errors.Is(err, httpx.ErrConfig) {
-		t.Errorf("MaxSessionsPerUser without TrackSessions = %v, want ErrConfig", err)
+	if _, err := httpx.New(httpx.Config{Keys: newRing(t), Tracking: &httpx.Tracking{MaxPerUser: -1}}); !errors.Is(err, httpx.ErrConfig) {
+		t.Errorf("negative Tracking.MaxPerUser = %v, want ErrConfig", err)
+	}
+	if _, err := httpx.New(httpx.Config{Keys: newRing(t), Store: noTracker{memstore.New()}, Tracking: &httpx.Tracking{}}); !errors.Is(err, httpx.ErrConfig) {
+		t.Errorf("Tracking with a store that cannot track = %v, want ErrConfig", err)
 	}
 }
+
+// noTracker hides a store's SessionTracker ability.
+type noTracker struct{ versioning.Store }

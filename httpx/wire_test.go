@@ -7,6 +7,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 )
 
@@ -14,18 +15,18 @@ import (
 // middleware follows: names of the chunks it writes, and cookies and
 // tokens sealed by hand with SealPurpose and the documented contexts.
 func TestWireRules(t *testing.T) {
-	e := newEnv(t, func(c *httpx.Config) { c.AllowBearer = true })
+	e := newEnv(t, func(c *httpx.Config) { c.AllowBearer = true; raisedBudget(c) })
 	c := newClient(t, e.srv)
 	resp, _ := c.post("/blob", "n", "5000")
 	cookies := resp.Cookies()
-	if len(cookies) != 2 || cookies[0].Name != httpx.ChunkName("__Host-session", 0) || cookies[1].Name != httpx.ChunkName("__Host-session", 1) {
+	if len(cookies) != 2 || cookies[0].Name != wire.ChunkName("__Host-session", 0) || cookies[1].Name != wire.ChunkName("__Host-session", 1) {
 		t.Fatalf("chunk cookies %v", cookies)
 	}
-	if httpx.ChunkName("s", 3) != "s-3" {
-		t.Fatal(httpx.ChunkName("s", 3))
+	if wire.ChunkName("s", 3) != "s-3" {
+		t.Fatal(wire.ChunkName("s", 3))
 	}
 
-	sealer, err := sealed.NewSealer(e.ring, httpx.SealPurpose, nil)
+	sealer, err := sealed.NewSealer(e.ring, wire.SealPurpose, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,14 +35,14 @@ func TestWireRules(t *testing.T) {
 	p := codec.NewPayload(codec.Header{ID: id, IssuedAt: now, LastSeen: now})
 	_ = noteKey.Set(p, "by hand")
 	pt := p.AppendEncode(nil)
-	cookie, err := sealer.Seal(nil, pt, httpx.CookieContext("__Host-session", 1))
+	cookie, err := sealer.Seal(nil, pt, wire.CookieContext("__Host-session", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, body := rawGet(t, e.srv, "/whoami", "__Host-session="+string(cookie)); body != "user= note=by hand gen=0" {
 		t.Fatalf("hand-sealed cookie: %q", body)
 	}
-	token, err := sealer.Seal(nil, pt, []byte(httpx.BearerContext))
+	token, err := sealer.Seal(nil, pt, []byte(wire.BearerContext))
 	if err != nil {
 		t.Fatal(err)
 	}

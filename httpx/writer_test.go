@@ -112,7 +112,9 @@ func TestAbortedWriteReturnsError(t *testing.T) {
 	e := newEnv(t, nil)
 	var writeErr error
 	h := e.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = blobKey.Set(httpx.FromContext(r.Context()), make([]byte, 30000))
+		s := httpx.FromContext(r.Context())
+		fill(s)
+		s.Payload().Header().UserID = strings.Repeat("u", 255) // past the budget, behind the guard
 		_, writeErr = w.Write([]byte("should not be sent"))
 	}))
 	rr := httptest.NewRecorder()

@@ -11,7 +11,9 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // fuzzNow is the fixed clock of FuzzSealedPayload, so seeds stay current.
@@ -57,11 +59,11 @@ func FuzzSealedPayload(f *testing.F) {
 		f.Fatal(err)
 	}
 	rec := &reasonRecorder{}
-	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec, Now: func() time.Time { return fuzzNow }})
+	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec, Policy: versioning.Policy{Now: func() time.Time { return fuzzNow }}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, nil)
+	sealer, err := sealed.NewSealer(ring, wire.SealPurpose, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func FuzzSealedPayload(f *testing.F) {
 	}))
 	f.Fuzz(func(t *testing.T, plaintext []byte, chunks uint8) {
 		n := 1 + int(chunks%4)
-		ctx := httpx.CookieContext(m.CookieName(), n)
+		ctx := wire.CookieContext(m.CookieName(), n)
 		text, err := sealer.Seal(nil, plaintext, ctx)
 		if err != nil {
 			return // too large to seal: never reaches a client
@@ -122,7 +124,7 @@ func chunkCookies(name, text string, n int) string {
 	size := (len(text) + n - 1) / n
 	for i := 0; i < n; i++ {
 		lo, hi := min(i*size, len(text)), min((i+1)*size, len(text))
-		parts = append(parts, httpx.ChunkName(name, i)+"="+text[lo:hi])
+		parts = append(parts, wire.ChunkName(name, i)+"="+text[lo:hi])
 	}
 	return strings.Join(parts, "; ")
 }

@@ -100,6 +100,10 @@ type demoOpts struct {
 	extra    []string // more flags
 }
 
+// raisedBudget starts the demo with the raised size budget of
+// docs/proxies.md, so that a full cart needs chunk cookies.
+var raisedBudget = []string{"-max-header-bytes", "12288"}
+
 // demo is one running demo process.
 type demo struct {
 	t    testing.TB
@@ -135,6 +139,7 @@ func startDemo(t testing.TB, o demoOpts) *demo {
 	args = append(args, o.extra...)
 	cmd := exec.Command(demoBin, args...)
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+o.keys)
+	dieWithParent(cmd)
 	d := &demo{t: t, cmd: cmd, log: &logBuf{}, keys: o.keys, done: make(chan struct{}), data: data}
 	cmd.Stderr = d.log
 	if err := cmd.Start(); err != nil {

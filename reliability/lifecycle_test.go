@@ -5,14 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
 
@@ -48,7 +49,7 @@ func TestFixation(t *testing.T) {
 // TestReplayAfterLogout: a cookie captured before logout is refused
 // (revoked) afterwards, chunked or not.
 func TestReplayAfterLogout(t *testing.T) {
-	d := startDemo(t, demoOpts{store: "bolt:" + t.TempDir() + "/s.db"})
+	d := startDemo(t, demoOpts{store: "bolt:" + t.TempDir() + "/s.db", extra: raisedBudget})
 	for _, chunked := range []bool{false, true} {
 		c := newClient(t, d.url)
 		c.login(alice, alicePassword)
@@ -155,24 +156,6 @@ func TestDeadlinesRealClock(t *testing.T) {
 	d.alive()
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // hx is a Manager on an injected clock with a recorder of reasons, served
 // in-process.
 type hx struct {
@@ -262,8 +245,8 @@ func testRing(t testing.TB) *sealed.Keyring {
 // keeps it working; a step back beyond ClockSkew makes every cookie issued
 // before the step "issued_in_future" until the clock catches up again.
 func TestClockSteps(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, ClockSkew: 30 * time.Second, Now: clk.Now})
+	clk := testkit.NewClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, ClockSkew: 30 * time.Second, Now: clk.Now}})
 	login := func() map[string]string {
 		jar := map[string]string{}
 		if u, r, _ := x.call(t, "/login?user=alice", jar); u != "alice" || r != "" {
@@ -281,57 +264,57 @@ func TestClockSteps(t *testing.T) {
 	}
 
 	jar := login()
-	clk.Add(9 * time.Minute)
+	clk.Advance(9 * time.Minute)
 	expect("+9m (within idle 10m)", jar, "alice", "")
-	clk.Add(10*time.Minute + time.Second)
+	clk.Advance(10*time.Minute + time.Second)
 	expect("+10m1s after the last request (past idle)", jar, "", "idle_expired")
 
 	jar = login()
 	for range 6 {
-		clk.Add(9 * time.Minute)
+		clk.Advance(9 * time.Minute)
 		expect("busy, +9m", copyJar(jar), "alice", "")
 		x.call(t, "/hit", jar)
 	}
-	clk.Add(9 * time.Minute) // 63 minutes after login
+	clk.Advance(9 * time.Minute) // 63 minutes after login
 	expect("busy, past the absolute 1h", jar, "", "absolute_expired")
 
 	jar = login()
-	clk.Add(-20 * time.Second)
+	clk.Advance(-20 * time.Second)
 	expect("clock stepped back 20s (within skew 30s)", copyJar(jar), "alice", "")
-	clk.Add(-40 * time.Second) // now 60 s behind the issue time
+	clk.Advance(-40 * time.Second) // now 60 s behind the issue time
 	expect("clock stepped back 60s (beyond skew 30s)", copyJar(jar), "", "issued_in_future")
 	// New logins work at once on the stepped-back clock.
 	jar2 := login()
 	expect("fresh login after the step back", jar2, "alice", "")
 	// Once the clock is within skew of the old issue time again, the
 	// older cookie is accepted again (it was refused, not revoked).
-	clk.Add(31 * time.Second)
+	clk.Advance(31 * time.Second)
 	expect("clock caught up to within skew", jar, "alice", "")
 
 	// A clock that jumped far forward and came back: every cookie issued
 	// during the jump is refused once the clock is right again.
-	clk.Add(24 * time.Hour)
+	clk.Advance(24 * time.Hour)
 	jar = login()
-	clk.Add(-24 * time.Hour)
+	clk.Advance(-24 * time.Hour)
 	expect("cookie issued while the clock was 24h ahead", copyJar(jar), "", "issued_in_future")
 	// And a forward jump past the absolute timeout ends sessions.
 	jar = login()
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	expect("clock jumped 2h forward", jar, "", "absolute_expired")
 }
 
 // TestIdleAbsoluteInjected pins the deadlines to the millisecond with the
 // injected clock: accepted at idle-1ms, refused at idle+1ms.
 func TestIdleAbsoluteInjected(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 2 * time.Hour, Now: clk.Now})
+	clk := testkit.NewClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 2 * time.Hour, Now: clk.Now}})
 	jar := map[string]string{}
 	x.call(t, "/login?user=bob", jar)
-	clk.Add(30*time.Minute - time.Millisecond)
+	clk.Advance(30*time.Minute - time.Millisecond)
 	if u, r, _ := x.call(t, "/", copyJar(jar)); u != "bob" || r != "" {
 		t.Fatalf("at idle-1ms: %q %q", u, r)
 	}
-	clk.Add(2 * time.Millisecond)
+	clk.Advance(2 * time.Millisecond)
 	if u, r, _ := x.call(t, "/", copyJar(jar)); u != "" || r != "idle_expired" {
 		t.Fatalf("at idle+1ms: %q %q", u, r)
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // TestBusySessionLastsUntilAbsolute is a regression test for a renewal
@@ -18,14 +20,14 @@ import (
 // idle_expired up to RenewThreshold (1 minute with the defaults) before its
 // absolute deadline, however busy the user is.
 func TestBusySessionLastsUntilAbsolute(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	x := newHX(t, httpx.Config{Keys: testRing(t), IdleTimeout: 2 * time.Second, AbsoluteTimeout: 5 * time.Second, RenewThreshold: 500 * time.Millisecond, Now: clk.Now})
+	clk := testkit.NewClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 2 * time.Second, AbsoluteTimeout: 5 * time.Second, RenewThreshold: 500 * time.Millisecond, Now: clk.Now}})
 	jar := map[string]string{}
 	x.call(t, "/login?user=alice", jar)
-	clk.Add(90 * time.Millisecond)
+	clk.Advance(90 * time.Millisecond)
 	elapsed := 90 * time.Millisecond
 	for elapsed+251*time.Millisecond < 5*time.Second {
-		clk.Add(251 * time.Millisecond)
+		clk.Advance(251 * time.Millisecond)
 		elapsed += 251 * time.Millisecond
 		if u, r, _ := x.call(t, "/", jar); u != "alice" {
 			t.Fatalf("busy session refused %v after login (absolute 5s) with reason %q", elapsed, r)

@@ -148,7 +148,7 @@ func fillCart(t *testing.T, c *client) map[string]string {
 // TestTamperChunks: a two-chunk session with a chunk missing, duplicated,
 // swapped, or mixed with another session's chunk is refused.
 func TestTamperChunks(t *testing.T) {
-	d := startDemo(t, demoOpts{})
+	d := startDemo(t, demoOpts{extra: raisedBudget})
 	a, b := newClient(t, d.url), newClient(t, d.url)
 	a.login(alice, alicePassword)
 	b.login(admin, adminPassword)

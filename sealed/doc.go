@@ -32,6 +32,15 @@
 //     and the caller re-seals them with the primary;
 //  4. after the longest lifetime of an envelope, remove the old key.
 //
+// A program can follow these steps without a restart: [WatchKeyringFile]
+// loads the ring from a file and reloads it when the file changes (it
+// polls) or when [KeyringWatcher.Reload] is called (for example on
+// SIGHUP). Each reload replaces the ring's keys atomically
+// ([Keyring.Replace]), so every Sealer using it follows, and refuses a
+// file that is malformed or whose primary skips step 1
+// ([ErrPrimaryDropped]), keeping the ring it had. [KeyringFromEnv] reads
+// a ring from an environment variable, once.
+//
 // # Security considerations
 //
 // Open looks up the envelope's key ID and tries that key alone: no trial

@@ -15,6 +15,11 @@ var (
 	ErrDuplicateKey = errors.New("sealed: duplicate key")
 	// ErrPrimaryKey means the operation would remove the primary key.
 	ErrPrimaryKey = errors.New("sealed: cannot remove the primary key")
+	// ErrPrimaryDropped means a new key ring (see [Keyring.Replace])
+	// would drop the current primary key without an accept-only step: its
+	// primary is not in the current ring, and the current primary is not
+	// in it either.
+	ErrPrimaryDropped = errors.New("sealed: new key ring drops the primary key without an accept-only step")
 	// ErrMalformed means a sealed text is not a well-formed envelope:
 	// bad or non-canonical base64url, too short, or an unsupported format
 	// version.

@@ -60,11 +60,26 @@ func (id KeyID) String() string {
 }
 
 // Key is one configured secret and its key ID. A Key is immutable and safe
-// for concurrent use. It formats (with any fmt verb) as its ID only; the
-// secret leaves it only through [Key.Export].
+// for concurrent use. A Key and a *Key print as the key ID only, under
+// every fmt verb ("sealed.Key(1a2b3c4d)"); the secret leaves a Key only
+// through [Key.Export].
 type Key struct {
-	id     KeyID
-	secret *[KeySize]byte // behind a pointer so a copied Key value never prints it
+	id KeyID
+	// secret is behind two pointers on purpose. fmt cannot call Key's
+	// methods when a Key is an unexported field of some other struct; it
+	// then walks the fields itself, and for a verb a pointer does not
+	// support (%s, %q) it prints the pointed-to array or struct in full.
+	// It never follows a pointer to a pointer, so this prints as an
+	// address under every verb. Read it only through bytes.
+	secret **[KeySize]byte
+}
+
+// bytes returns the secret, or nil for a zero Key.
+func (k *Key) bytes() *[KeySize]byte {
+	if k.secret == nil {
+		return nil
+	}
+	return *k.secret
 }
 
 // GenerateKey returns a new key with a secret read from crypto/rand. It
@@ -90,7 +105,7 @@ func NewKey(secret []byte) (*Key, error) {
 }
 
 func newKey(s *[KeySize]byte) *Key {
-	return &Key{id: deriveKeyID(s[:]), secret: s}
+	return &Key{id: deriveKeyID(s[:]), secret: &s}
 }
 
 // deriveKeyID is HKDF-SHA256(ikm = secret, salt = empty, info =
@@ -175,20 +190,35 @@ func parseKey(s string) (*Key, string) {
 // "sealedsession sealed v1 key id", read big-endian (see SPEC.md).
 func (k *Key) ID() KeyID { return k.id }
 
-// String returns "sealed.Key(<id>)". It never includes the secret.
-func (k *Key) String() string {
-	if k == nil {
-		return "sealed.Key(nil)"
-	}
-	return "sealed.Key(" + k.id.String() + ")"
-}
+// String returns "sealed.Key(<id>)", the ID as 8 hex digits. It never
+// includes the secret.
+//
+// String, GoString and Format have value receivers so that a Key value
+// prints the same as a *Key. Calling them directly on a nil *Key panics,
+// as any value method does; fmt prints a nil *Key as "<nil>".
+func (k Key) String() string { return "sealed.Key(" + k.id.String() + ")" }
 
 // GoString returns the same as [Key.String], so %#v never prints the secret.
-func (k *Key) GoString() string { return k.String() }
+func (k Key) GoString() string { return k.String() }
 
-// Format implements [fmt.Formatter] so that every verb (including %d and
-// %x, which would otherwise walk the struct) prints [Key.String].
-func (k *Key) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, k.String()) }
+// Format implements [fmt.Formatter]: every verb, including %x, %d and %q
+// that would otherwise print a struct field by field, prints [Key.String].
+// A width pads it (on the left, or on the right with the '-' flag); other
+// flags and the precision are ignored.
+func (k Key) Format(f fmt.State, verb rune) { writePadded(f, k.String()) }
+
+// writePadded writes s to f, padded with spaces to f's width if one is set.
+func writePadded(f fmt.State, s string) {
+	pad := ""
+	if w, ok := f.Width(); ok && w > len(s) {
+		pad = strings.Repeat(" ", w-len(s))
+	}
+	if f.Flag('-') {
+		_, _ = io.WriteString(f, s+pad)
+		return
+	}
+	_, _ = io.WriteString(f, pad+s)
+}
 
 // Export returns the key's secret in its text form (see [ParseKey]). Treat
 // the result as a secret: it is all an attacker needs to forge sessions.
@@ -197,14 +227,14 @@ func (k *Key) Export() string {
 		return "" // a zero Key has no secret
 	}
 	var raw [KeySize + 4]byte
-	copy(raw[:], k.secret[:])
+	copy(raw[:], k.bytes()[:])
 	binary.BigEndian.PutUint32(raw[KeySize:], uint32(k.id))
 	return KeyPrefix + b64.EncodeToString(raw[:])
 }
 
 // equal reports whether two keys have the same secret.
 func (k *Key) equal(o *Key) bool {
-	return k.id == o.id && subtle.ConstantTimeCompare(k.secret[:], o.secret[:]) == 1
+	return k.id == o.id && subtle.ConstantTimeCompare(k.bytes()[:], o.bytes()[:]) == 1
 }
 
 // trimWS removes the white space the text forms allow around a key: space,

@@ -201,5 +201,6 @@ func (r *Keyring) String() string {
 // GoString returns the same as [Keyring.String].
 func (r *Keyring) GoString() string { return r.String() }
 
-// Format implements [fmt.Formatter]: every verb prints [Keyring.String].
-func (r *Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(r.String())) }
+// Format implements [fmt.Formatter]: every verb prints [Keyring.String],
+// padded to the width if one is set (as [Key.Format]).
+func (r *Keyring) Format(f fmt.State, verb rune) { writePadded(f, r.String()) }

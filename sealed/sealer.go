@@ -150,7 +150,7 @@ func (s *Sealer) refresh(rs *ringState) *sealerState {
 			}
 		}
 		if st.entries[i].aead == nil {
-			sub := deriveSubkey(k.secret[:], s.purpose)
+			sub := deriveSubkey(k.bytes()[:], s.purpose)
 			a, err := chacha20poly1305.NewX(sub[:])
 			if err != nil {
 				// Only possible in FIPS 140-only mode, where this package

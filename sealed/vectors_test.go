@@ -28,6 +28,12 @@ func (v vectorFile) hex(t *testing.T, name string) []byte {
 	return b
 }
 
+// vectorFields are the fields SPEC.md defines for envelope vectors.
+var vectorFields = map[string]bool{
+	"expect": true, "comment": true, "key": true, "keyring": true, "key id": true, "purpose": true,
+	"context": true, "nonce": true, "plaintext": true, "max size": true, "sealed": true,
+}
+
 func readVector(t *testing.T, path string) vectorFile {
 	t.Helper()
 	f, err := os.Open(path)
@@ -48,6 +54,9 @@ func readVector(t *testing.T, path string) vectorFile {
 			if !ok || value != "" {
 				t.Fatalf("bad line %q", line)
 			}
+		}
+		if !vectorFields[name] {
+			t.Fatalf("field %q is not one SPEC.md defines", name)
 		}
 		if _, dup := v.fields[name]; dup {
 			t.Fatalf("field %q repeated", name)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 	"github.com/sealedsession/sealedsession/versioning/mock"
@@ -14,9 +15,7 @@ import (
 
 var t0 = time.UnixMilli(1_750_000_000_000)
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
+type clock = testkit.Clock
 
 func header(user string, epoch uint64) *codec.Header {
 	id, _ := codec.NewSessionID()
@@ -25,7 +24,7 @@ func header(user string, epoch uint64) *codec.Header {
 
 func newChecker(t *testing.T, c *clock, o versioning.CheckerOptions) *versioning.Checker {
 	t.Helper()
-	ch, err := versioning.NewChecker(versioning.Policy{Now: c.now}, o)
+	ch, err := versioning.NewChecker(versioning.Policy{Now: c.Now}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,17 +50,22 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 		{RenewThreshold: 30 * time.Minute},
 		{ClockSkew: -time.Second},
 		{ClockSkew: 5*time.Minute + 1},
+		{IdleTimeout: 48 * time.Hour}, // longer than the absolute timeout: would never apply
 	}
 	for _, b := range bad {
 		if _, err := versioning.NewChecker(b, versioning.CheckerOptions{}); !errors.Is(err, versioning.ErrInvalidPolicy) {
 			t.Errorf("NewChecker(%+v) = %v, want ErrInvalidPolicy", b, err)
 		}
 	}
-	// Idle longer than absolute is allowed; 5 minutes of skew is the maximum.
-	for _, ok := range []versioning.Policy{{IdleTimeout: 48 * time.Hour}, {ClockSkew: 5 * time.Minute}} {
+	// 5 minutes of skew is the maximum; idle equal to absolute is allowed;
+	// a short idle timeout gets a quarter of it as renew threshold.
+	for _, ok := range []versioning.Policy{{IdleTimeout: 24 * time.Hour}, {ClockSkew: 5 * time.Minute}, {IdleTimeout: 2 * time.Second}} {
 		if _, err := versioning.NewChecker(ok, versioning.CheckerOptions{}); err != nil {
 			t.Errorf("NewChecker(%+v) = %v", ok, err)
 		}
+	}
+	if got := (versioning.Policy{IdleTimeout: 2 * time.Minute}).WithDefaults().RenewThreshold; got != 30*time.Second {
+		t.Errorf("RenewThreshold for a 2-minute idle timeout = %v, want 30s (idle/4)", got)
 	}
 	if _, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{OnStoreError: 7}); !errors.Is(err, versioning.ErrInvalidPolicy) {
 		t.Errorf("unknown OnStoreError accepted: %v", err)
@@ -69,7 +73,7 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 }
 
 func TestCheckTimeouts(t *testing.T) {
-	c := &clock{}
+	c := testkit.NewClockAt(time.Time{})
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	tests := []struct {
 		name     string
@@ -100,7 +104,7 @@ func TestCheckTimeouts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = tc.now
+			c.Set(tc.now)
 			h := header("", 0)
 			h.IssuedAt, h.LastSeen = t0.Add(tc.issued), t0.Add(tc.lastSeen)
 			v, err := ch.Check(t.Context(), h)
@@ -112,7 +116,7 @@ func TestCheckTimeouts(t *testing.T) {
 }
 
 func TestCheckVersionAndZeroTimes(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	h := header("", 0)
 	h.Version = 0
@@ -127,7 +131,7 @@ func TestCheckVersionAndZeroTimes(t *testing.T) {
 }
 
 func TestDeadlines(t *testing.T) {
-	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
 	h := header("", 0)
 	if got := ch.AbsoluteDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
 		t.Errorf("AbsoluteDeadline = %v", got)
@@ -142,8 +146,8 @@ func TestDeadlines(t *testing.T) {
 }
 
 func TestCheckEpochsAndRevocation(t *testing.T) {
-	c := &clock{t: t0}
-	s := memstore.New(memstore.WithClock(c.now))
+	c := testkit.NewClockAt(t0)
+	s := memstore.New(memstore.WithClock(c.Now))
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
 	ctx := t.Context()
 
@@ -183,7 +187,7 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 
 	// Revocation applies to authenticated sessions, per user.
 	h := header("alice", 2)
-	if err := s.Revoke(ctx, "alice", h.ID, ch.RevocationDeadline(h, c.t)); err != nil {
+	if err := s.Revoke(ctx, "alice", h.ID, ch.RevocationDeadline(h, c.Now())); err != nil {
 		t.Fatal(err)
 	}
 	v, err = ch.Check(ctx, h)
@@ -199,7 +203,7 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 	}
 	// Anonymous sessions are never revoked: the store records nothing.
 	anon := header("", 0)
-	if err := s.Revoke(ctx, "", anon.ID, ch.RevocationDeadline(anon, c.t)); err != nil {
+	if err := s.Revoke(ctx, "", anon.ID, ch.RevocationDeadline(anon, c.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := ch.Check(ctx, anon); v != versioning.Fresh || err != nil {
@@ -208,7 +212,7 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 }
 
 func TestAnonymousNeverConsultsStore(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	s := &mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
 		t.Error("Lookup called for an anonymous session")
 		return versioning.SessionState{}, errDown
@@ -220,7 +224,7 @@ func TestAnonymousNeverConsultsStore(t *testing.T) {
 }
 
 func TestRevocationDeadline(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	p := ch.Policy()
 	h := header("alice", 0)
@@ -240,11 +244,11 @@ func TestRevocationDeadline(t *testing.T) {
 	d := ch.RevocationDeadline(h, now)
 	cp := *h
 	cp.LastSeen = now.Add(p.ClockSkew)
-	c.t = d
+	c.Set(d)
 	if v, err := ch.Check(t.Context(), &cp); v != versioning.Rejected || !errors.Is(err, versioning.ErrIdleExpired) {
 		t.Errorf("a copy seen at logout+skew passes Check at the revocation deadline: %v, %v", v, err)
 	}
-	c.t = d.Add(-time.Millisecond)
+	c.Set(d.Add(-time.Millisecond))
 	if v, _ := ch.Check(t.Context(), &cp); v == versioning.Rejected {
 		t.Error("the deadline is later than needed (the copy was already dead a millisecond before)")
 	}
@@ -253,7 +257,7 @@ func TestRevocationDeadline(t *testing.T) {
 var errDown = errors.New("connection refused")
 
 func TestStoreFailClosed(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	s := &mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
 		return versioning.SessionState{}, errDown
 	}}
@@ -269,7 +273,7 @@ func TestStoreFailClosed(t *testing.T) {
 }
 
 func TestEpochOverflowFailsClosed(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	if _, err := versioning.EffectiveEpoch(1, 1<<64-1); !errors.Is(err, versioning.ErrEpochOverflow) || !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Fatalf("EffectiveEpoch overflow: %v", err)
 	}
@@ -297,7 +301,7 @@ func TestEpochOverflowFailsClosed(t *testing.T) {
 }
 
 func TestStoreServeStale(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClockAt(t0)
 	var gotAge time.Duration
 	staleEpoch := uint64(3)
 	var staleErr error
@@ -335,7 +339,7 @@ func TestStoreServeStale(t *testing.T) {
 }
 
 func TestNoStore(t *testing.T) {
-	ch := newChecker(t, &clock{t: t0}, versioning.CheckerOptions{})
+	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
 	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Fresh || err != nil {
 		t.Fatalf("%v, %v", v, err)
 	}

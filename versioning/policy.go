@@ -25,13 +25,13 @@ type Policy struct {
 	// sealed last-seen time). Default 30 minutes.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after it was issued, however
-	// active. Default 24 hours. An IdleTimeout longer than AbsoluteTimeout
-	// is allowed and simply never fires before the absolute timeout.
+	// active. Default 24 hours. It must not be shorter than IdleTimeout
+	// (the idle timeout would never apply; Validate refuses it).
 	AbsoluteTimeout time.Duration
 	// RenewThreshold: a valid session is re-issued (Renew) only when that
 	// would move its idle deadline by more than this, so a busy client does
-	// not get a new cookie on every response. Default 1 minute; it must be
-	// below IdleTimeout.
+	// not get a new cookie on every response. Default: the smaller of 1
+	// minute and a quarter of IdleTimeout; it must be below IdleTimeout.
 	RenewThreshold time.Duration
 	// ClockSkew is how far in the future a sealed issued-at or last-seen
 	// time may be (another instance's clock running ahead). Default 30
@@ -51,7 +51,12 @@ func (p Policy) WithDefaults() Policy {
 		p.AbsoluteTimeout = DefaultAbsoluteTimeout
 	}
 	if p.RenewThreshold == 0 {
+		// Short idle timeouts (tests, kiosks) renew at a quarter of the
+		// idle timeout rather than the usual minute.
 		p.RenewThreshold = DefaultRenewThreshold
+		if p.IdleTimeout > 0 {
+			p.RenewThreshold = min(DefaultRenewThreshold, p.IdleTimeout/4)
+		}
 	}
 	if p.ClockSkew == 0 {
 		p.ClockSkew = DefaultClockSkew
@@ -72,6 +77,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: IdleTimeout must be at least 1ms, got %v", ErrInvalidPolicy, p.IdleTimeout)
 	case p.AbsoluteTimeout < time.Millisecond:
 		return fmt.Errorf("%w: AbsoluteTimeout must be at least 1ms, got %v", ErrInvalidPolicy, p.AbsoluteTimeout)
+	case p.IdleTimeout > p.AbsoluteTimeout:
+		return fmt.Errorf("%w: IdleTimeout (%v) is longer than AbsoluteTimeout (%v): the idle timeout would never apply", ErrInvalidPolicy, p.IdleTimeout, p.AbsoluteTimeout)
 	case p.RenewThreshold <= 0:
 		return fmt.Errorf("%w: RenewThreshold must be positive, got %v", ErrInvalidPolicy, p.RenewThreshold)
 	case p.RenewThreshold >= p.IdleTimeout:

@@ -28,8 +28,11 @@ type SessionInfo struct {
 	// Network is the client's network as a coarse prefix in CIDR notation
 	// (a /24 for IPv4, a /48 for IPv6), or "" if unknown.
 	Network string
-	// Client is a coarse description of the client (for example "Firefox
-	// on Linux, 192.0.2.0/24"), for display only; at most 128 bytes.
+	// Client describes the client, for display only. httpx stores the
+	// request's User-Agent header as the client sent it, unparsed (for
+	// example "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101
+	// Firefox/128.0"), cut to its first 120 bytes; the network is in
+	// Network. Stores keep at most 128 bytes.
 	Client string
 }
 

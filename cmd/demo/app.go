@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/versioning"
 )
 
 // config is everything newApp needs; main fills it from flags and the
@@ -26,8 +27,13 @@ type config struct {
 	BcryptCost  int           // 0 = bcrypt.DefaultCost
 	Now         func() time.Time
 
+	// MaxHeaderBytes is httpx.CookieConfig.MaxHeaderBytes: 0 = the
+	// default, which fits a default nginx; raise it only together with
+	// the proxy's limits (docs/proxies.md).
+	MaxHeaderBytes int
+
 	// InsecurePlainHTTP drops Secure and the __Host- prefix
-	// (httpx.Config.InsecureAllowPlainHTTP). Not needed on loopback:
+	// (httpx.CookieConfig.InsecureAllowPlainHTTP). Not needed on loopback:
 	// browsers treat http://localhost and http://127.0.0.1 as secure.
 	InsecurePlainHTTP bool
 }
@@ -69,17 +75,14 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 		return nil, nil, err
 	}
 	m, err := httpx.New(httpx.Config{
-		Keys:                   keys,
-		IdleTimeout:            cfg.Idle,
-		AbsoluteTimeout:        cfg.Absolute,
-		RenewThreshold:         renewThreshold(cfg.Idle),
-		Store:                  store,
-		Observer:               httpx.NewSlogObserver(log),
-		InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP,
-		Now:                    cfg.Now,
+		Keys:     keys,
+		Policy:   versioning.Policy{IdleTimeout: cfg.Idle, AbsoluteTimeout: cfg.Absolute, Now: cfg.Now},
+		Store:    store,
+		Observer: httpx.NewSlogObserver(log),
+		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: cfg.InsecurePlainHTTP, MaxHeaderBytes: cfg.MaxHeaderBytes},
 		// Every store of the demo (memory, bolt, Redis) keeps each user's
 		// live sessions: "Your devices" and the admin's session lists.
-		TrackSessions: true,
+		Tracking: &httpx.Tracking{},
 	})
 	if err != nil {
 		_ = closeStore()
@@ -90,7 +93,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginForm)
-	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /login", a.throttled(newLoginThrottle(cfg.Now), a.login)) // throttle.go
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /logout-everywhere", a.logoutEverywhere)
 	mux.HandleFunc("GET /cart", a.cart)
@@ -101,6 +104,7 @@ func newApp(cfg config) (http.Handler, func() error, error) {
 	mux.HandleFunc("POST /admin/revoke-session", a.adminRevokeSession)
 	mux.HandleFunc("POST /devices/logout", a.deviceLogout)
 	mux.HandleFunc("GET /api/session", a.apiSession)
+	mux.Handle("GET /inside", newInsidePage(a, cfg))
 
 	// Cross-origin POSTs are refused before the session is even opened.
 	cop := http.NewCrossOriginProtection()
@@ -115,6 +119,11 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil {
+			// HSTS only over https (browsers ignore it on plain http).
+			// No includeSubDomains: the demo does not own its siblings.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -142,8 +151,9 @@ func (a *app) facts(r *http.Request, s *httpx.Session) sessionFacts {
 	f.IdleDeadline = s.IdleDeadline()
 	f.AbsoluteDeadline = s.AbsoluteDeadline()
 	f.CookieBytes = s.CookieBytes()
+	f.HeaderBytes = s.HeaderBytes()
 	f.Remaining = s.Remaining()
-	f.Budget = f.CookieBytes + f.Remaining
+	f.Budget = a.m.MaxHeaderBytes()
 	return f
 }
 
@@ -162,6 +172,7 @@ func (a *app) isSessionCookie(name string) bool {
 func (a *app) page(_ http.ResponseWriter, r *http.Request, s *httpx.Session, title string) *pageData {
 	d := &pageData{Title: title, User: s.UserID(), IsAdmin: a.users.isAdmin(s.UserID())}
 	d.Flashes = s.Flashes()
+	d.Warning = rejectionWarning(s.Rejected(), a.m.Policy())
 	d.Facts = a.facts(r, s)
 	return d
 }
@@ -174,9 +185,6 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "You are logged out: the session cookies were cleared and this session ID was revoked."
 	case "bye-all":
 		d.Notice = "You are logged out everywhere: every session of your user issued before now is refused."
-	}
-	if s.Rejected() != nil && d.Notice == "" {
-		d.Notice = "Your previous session ended (" + httpx.ReasonLabel(s.Rejected()) + ")."
 	}
 	if s.Authenticated() {
 		devs, err := a.devices(r, s.UserID(), s)
@@ -200,7 +208,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
 	user, password := r.PostFormValue("user"), r.PostFormValue("password")
 	if !a.users.check(user, password) {
-		a.log.InfoContext(r.Context(), "login failed", "user", user)
+		a.log.InfoContext(r.Context(), "login failed", "user", logString(user))
 		d := a.page(w, r, s, "Log in")
 		d.DemoUsers = demoUsers
 		d.LoginUser = user
@@ -338,13 +346,4 @@ func (a *app) apiSession(w http.ResponseWriter, r *http.Request) {
 func utc(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
-}
-
-// renewThreshold lets short idle timeouts (-idle 30s, to watch a session
-// expire) work: the renewal threshold must stay below the idle timeout.
-func renewThreshold(idle time.Duration) time.Duration {
-	if idle == 0 || idle >= 4*time.Minute {
-		return 0 // the default, 1 minute
-	}
-	return max(idle/4, time.Millisecond)
 }

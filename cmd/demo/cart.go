@@ -77,7 +77,7 @@ func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
 		}
 		count = n
 	}
-	old, had := cartKey.Get(s)
+	old, _ := cartKey.Get(s)
 	items := append([]CartItem(nil), old...)
 	sku := r.PostFormValue("sku")
 	for i := 0; i < count; i++ {
@@ -102,27 +102,17 @@ func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
 			PriceCents: p.PriceCents,
 		})
 	}
+	// A cart that would not fit the session's size budget is refused when
+	// it is set: the session keeps the previous cart.
 	if err := cartKey.Set(s, items); err != nil {
-		http.Error(w, "could not store the cart", http.StatusInternalServerError)
-		return
-	}
-	// Refuse the change, before anything is written, if the session would
-	// no longer fit the cookie budget: put the previous cart back.
-	if err := s.CheckSize(); err != nil {
 		var se *httpx.SizeError
 		if errors.As(err, &se) {
 			a.log.InfoContext(r.Context(), "cart refused at the size budget",
-				"session", s.Tag(), "needed", se.Size, "budget", se.Budget, "chunks", se.Chunks)
+				"session", s.Tag(), "limit", se.Limit.String(), "needed", se.Size, "max", se.Max, "over", se.Over())
+			http.Redirect(w, r, "/cart?msg=full", http.StatusSeeOther)
+			return
 		}
-		if had {
-			if err := cartKey.Set(s, old); err != nil {
-				http.Error(w, "could not restore the cart", http.StatusInternalServerError)
-				return
-			}
-		} else {
-			cartKey.Delete(s)
-		}
-		http.Redirect(w, r, "/cart?msg=full", http.StatusSeeOther)
+		http.Error(w, "could not store the cart", http.StatusInternalServerError)
 		return
 	}
 	http.Redirect(w, r, "/cart?msg=added", http.StatusSeeOther)
@@ -130,6 +120,9 @@ func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) cartClear(w http.ResponseWriter, r *http.Request) {
 	s := httpx.FromContext(r.Context())
-	cartKey.Delete(s)
+	if err := cartKey.Delete(s); err != nil {
+		http.Error(w, "could not clear the cart", http.StatusInternalServerError)
+		return
+	}
 	http.Redirect(w, r, "/cart?msg=cleared", http.StatusSeeOther)
 }

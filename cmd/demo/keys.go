@@ -56,7 +56,11 @@ func loadKeys(envKeys, dataDir string) (*sealed.Keyring, string, error) {
 		cerr := f.Close()
 		if werr != nil || cerr != nil {
 			_ = os.Remove(path)
-			return nil, "", fmt.Errorf("write key file %s: %w", path, errors.Join(werr, cerr))
+			// One error, on one line: the write's if it failed, else the close's.
+			if werr == nil {
+				werr = cerr
+			}
+			return nil, "", fmt.Errorf("write key file %s: %w", path, werr)
 		}
 		return ring, "key file " + path + " (generated now)", nil
 	default:

@@ -44,6 +44,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		absolute = fs.Duration("absolute", 24*time.Hour, "absolute timeout")
 		tlsCert  = fs.String("tls-cert", "", "TLS certificate file (PEM); serve https")
 		tlsKey   = fs.String("tls-key", "", "TLS private key file (PEM)")
+		maxHdr   = fs.Int("max-header-bytes", 0, "session budget: bytes of Set-Cookie header lines one response may carry (0 = 2816, which fits a default nginx; raise it together with your proxy's limits, see docs/proxies.md)")
 		insecure = fs.Bool("insecure-plain-http", false, "drop Secure and the __Host- prefix from the cookies (never needed on localhost; only for plain http on another host name)")
 		logLevel = fs.String("log-level", "info", "log level: debug (also logs every refused cookie with its reason), info, warn or error")
 	)
@@ -81,6 +82,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		SessionKeys:       getenv("SESSION_KEYS"),
 		Logger:            log,
 		InsecurePlainHTTP: *insecure,
+		MaxHeaderBytes:    *maxHdr,
 	})
 	if err != nil {
 		log.Error("start-up failed", "err", err)

@@ -35,11 +35,15 @@ label{display:block;margin:.4rem 0}
 .muted{color:#57606a}
 `
 
-// contentSecurityPolicy allows the inline stylesheet above and nothing
-// else: no scripts, no external resources, forms only to this origin.
+// contentSecurityPolicy allows the inline stylesheet above and the
+// countdown script of the "Inside your session" page, each by its hash,
+// and nothing else: no other script, no external resources, forms only
+// to this origin.
 var contentSecurityPolicy = func() string {
-	sum := sha256.Sum256([]byte(stylesheet))
+	sum := sha256.Sum256([]byte(stylesheet + insideStylesheet))
+	js := sha256.Sum256([]byte(countdownScript))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(js[:]) +
 		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }()
 
@@ -54,9 +58,10 @@ type sessionFacts struct {
 	CookieName       string
 	CookiesSent      []string // session cookie names the browser sent with this request
 	BytesSent        int      // bytes of those cookies in the Cookie header
-	CookieBytes      int      // bytes the session's cookies take as it stands now
-	Budget           int
-	Remaining        int
+	CookieBytes      int      // bytes the session's cookies take in the Cookie header as it stands now
+	HeaderBytes      int      // bytes of response header lines a save writes (what the budget counts)
+	Budget           int      // Cookie.MaxHeaderBytes
+	Remaining        int      // about how many more bytes of values fit
 }
 
 type pageData struct {
@@ -66,7 +71,9 @@ type pageData struct {
 	Flashes []string
 	Notice  string
 	Error   string
+	Warning string // why the browser's session cookie was refused, in plain words
 	Facts   sessionFacts
+	Inside  *insideView // the "Inside your session" page
 
 	// login
 	DemoUsers []demoUser
@@ -98,7 +105,7 @@ var funcs = template.FuncMap{
 		}
 		return "in " + time.Until(t).Round(time.Second).String()
 	},
-	"css":   func() template.CSS { return template.CSS(stylesheet) },
+	"css":   func() template.CSS { return template.CSS(stylesheet + insideStylesheet) },
 	"money": func(cents int) string { return formatMoney(cents) },
 }
 
@@ -106,13 +113,14 @@ const layout = `{{define "top"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Title}} · sealedsession demo</title><style>{{css}}</style></head>
 <body><header>
-<a href="/">Home</a><a href="/cart">Cart</a>{{if .IsAdmin}}<a href="/admin">Admin</a>{{end}}<a href="/api/session">/api/session</a>
+<a href="/">Home</a><a href="/cart">Cart</a>{{if .IsAdmin}}<a href="/admin">Admin</a>{{end}}<a href="/inside" id="inside-link">Inside your session</a><a href="/api/session">/api/session</a>
 <span class="who">{{if .User}}signed in as <strong id="who">{{.User}}</strong>{{else}}<span id="who">not signed in</span>{{end}}</span>
 {{if .User}}<form method="post" action="/logout"><button class="link" id="logout">Log out</button></form>{{else}}<a href="/login" id="login-link">Log in</a>{{end}}
 </header><main>
 {{range .Flashes}}<div class="flash">{{.}}</div>{{end}}
 {{if .Notice}}<div class="flash" id="notice">{{.Notice}}</div>{{end}}
 {{if .Error}}<div class="error" id="error">{{.Error}}</div>{{end}}
+{{if .Warning}}<div class="warning" id="warning" role="alert"><span aria-hidden="true">⚠</span> {{.Warning}}</div>{{end}}
 {{end}}
 {{define "bottom"}}</main></body></html>{{end}}
 {{define "facts"}}<section><h2>This session</h2>
@@ -123,8 +131,8 @@ const layout = `{{define "top"}}<!doctype html>
 <tr><th>Idle deadline</th><td>{{ts .IdleDeadline}} <span class="muted">{{until .IdleDeadline}}</span></td></tr>
 <tr><th>Absolute deadline</th><td>{{ts .AbsoluteDeadline}} <span class="muted">{{until .AbsoluteDeadline}}</span></td></tr>
 <tr><th>Cookies the browser sent</th><td><span id="chunks">{{len .CookiesSent}}</span> cookie(s), <span id="bytes-sent">{{.BytesSent}}</span> bytes: {{range .CookiesSent}}<code>{{.}}</code> {{end}}</td></tr>
-<tr><th>Session size now</th><td><span id="cookie-bytes">{{.CookieBytes}}</span> of {{.Budget}} bytes (<span id="remaining">{{.Remaining}}</span> left)
-<br><meter min="0" max="{{.Budget}}" value="{{.CookieBytes}}"></meter></td></tr>
+<tr><th>Session size now</th><td><span id="header-bytes">{{.HeaderBytes}}</span> of {{.Budget}} bytes of Set-Cookie lines (the budget); the browser sends back <span id="cookie-bytes">{{.CookieBytes}}</span>; about <span id="remaining">{{.Remaining}}</span> more bytes of values fit
+<br><meter min="0" max="{{.Budget}}" value="{{.HeaderBytes}}"></meter></td></tr>
 </table>{{else}}<p class="muted" id="no-session">No session yet: nothing has been stored, so no cookie was set.</p>{{end}}
 </section>{{end}}`
 

@@ -11,7 +11,10 @@ import (
 func runBump(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("bump", "[-store S] USER",
 		"Logs USER out everywhere: bumps the user's epoch in the store, so every session issued\n"+
-			"to USER before now is refused by every instance that shares the store.", stderr)
+			"to USER before now is refused by every instance that shares the store.\n"+
+			"-store memory is refused (no application would see it); a bolt file that the running\n"+
+			"application holds fails after about a second, saying what to do instead.\n"+
+			storeExitCodes, stderr)
 	store := storeFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {

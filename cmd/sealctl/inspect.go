@@ -18,6 +18,7 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/storespec"
+	"github.com/sealedsession/sealedsession/internal/wire"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -78,14 +79,17 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"values are chunks in order; NAME=VALUE is accepted); with -header it is a whole Cookie\n"+
 			"header line, whose chunk cookies are found and joined. No VALUE or \"-\" reads stdin.\n"+
 			"Needs SESSION_KEYS to open; without it only the envelope's version and key ID are shown.\n"+
-			"Exit status: 0 current (or unverified), 1 expired, refused or not openable, 2 usage.", stderr)
+			"With -store bolt:PATH the file is opened read-only (it is not modified); while the application\n"+
+			"runs it holds the file, and inspect fails after about a second instead of waiting.\n"+
+			"Exit status: 0 current (or unverified: no SESSION_KEYS); 1 expired, refused or not openable,\n"+
+			"or the store could not be opened; 2 usage error.", stderr)
 	header := fs.Bool("header", false, "the input is a Cookie header line (\"Cookie: a=b; c=d\" or \"a=b; c=d\")")
 	name := fs.String("name", "__Host-session", "the session cookie's base name")
 	bearer := fs.Bool("bearer", false, "the input is an Authorization: Bearer token, not a cookie")
 	idle := fs.Duration("idle", 30*time.Minute, "the application's idle timeout")
 	absolute := fs.Duration("absolute", 24*time.Hour, "the application's absolute timeout")
 	skew := fs.Duration("skew", 30*time.Second, "tolerated clock skew for times in the future")
-	store := fs.String("store", "", "also check revocation and user epoch in this store (bolt:PATH or redis://...); default: not checked")
+	store := fs.String("store", "", "also check revocation and user epoch in this store (bolt:PATH, opened read-only, or redis://...); default: not checked")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -98,6 +102,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *idle <= 0 || *absolute <= 0 || *idle > *absolute {
 		return usageError(fs, stderr, "-idle and -absolute must be positive and -idle at most -absolute")
+	}
+	if *store == "memory" {
+		return usageError(fs, stderr, "-store memory is sealctl's own, empty memory, which says nothing about any application's sessions; name the application's store (bolt:PATH or redis://...)")
 	}
 
 	var inputs []string
@@ -129,9 +136,9 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return report(stdout, stderr, &out, statusNotOpenable, err.Error())
 	}
 	ctxText := "cookie " + *name + fmt.Sprintf(", %d chunk(s)", n)
-	ad := httpx.CookieContext(*name, n)
+	ad := wire.CookieContext(*name, n)
 	if *bearer {
-		ctxText, ad = "Authorization: Bearer token", []byte(httpx.BearerContext)
+		ctxText, ad = "Authorization: Bearer token", []byte(wire.BearerContext)
 	}
 	env, err := readEnvelope(text)
 	if err != nil {
@@ -150,7 +157,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "inspect", fmt.Errorf("SESSION_KEYS: %w", err))
 	}
-	sealer, err := sealed.NewSealer(ring, httpx.SealPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
+	sealer, err := sealed.NewSealer(ring, wire.SealPurpose, &sealed.SealerOptions{MaxSize: maxInputBytes})
 	if err != nil {
 		return fail(stderr, "inspect", err)
 	}
@@ -174,11 +181,16 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	var st versioning.Store
 	if *store != "" {
-		s, closeStore, err := openStore(*store)
+		s, closeStore, err := openStore(*store, true)
 		if err != nil {
 			fmt.Fprintf(stderr, "sealctl inspect: %v\n", err)
-			if errors.Is(err, storespec.ErrUsage) {
+			switch {
+			case errors.Is(err, storespec.ErrUsage):
 				return exitUsage
+			case errors.Is(err, storespec.ErrLocked):
+				fmt.Fprintln(stderr, "The running application holds its bolt file and lets no other process read it. Inspect\n"+
+					"without -store (revocation and epoch are then not checked), stop the application first, or give\n"+
+					"it a shared store (-store redis://...) that tools can read while it runs.")
 			}
 			return exitFailure
 		}
@@ -186,7 +198,7 @@ func runInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		st = s
 		out.StoreChecked = true
 	}
-	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew, RenewThreshold: renewThreshold(*idle)},
+	checker, err := versioning.NewChecker(versioning.Policy{IdleTimeout: *idle, AbsoluteTimeout: *absolute, ClockSkew: *skew},
 		versioning.CheckerOptions{Store: st})
 	if err != nil {
 		return usageError(fs, stderr, "%v", err)
@@ -242,8 +254,11 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 			return "", 0, errors.New("a Bearer token is one value")
 		}
 		v := strings.TrimSpace(inputs[0])
-		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-			v = strings.TrimSpace(v[7:])
+		if k, rest, ok := strings.Cut(v, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "authorization") {
+			v = strings.TrimSpace(rest)
+		}
+		if tok, ok := wire.ParseBearer(v); ok {
+			v = tok // "Bearer <token>" as the header has it, or the token alone
 		}
 		return v, 1, nil
 	}
@@ -254,7 +269,7 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 	for i, v := range inputs {
 		v = strings.TrimSpace(v)
 		if k, val, ok := strings.Cut(v, "="); ok {
-			if want := httpx.ChunkName(name, i); k != want {
+			if want := wire.ChunkName(name, i); k != want {
 				return "", 0, fmt.Errorf("value %d is named %q, expected %q (chunks go in order: %s, %s-1, ...)", i+1, k, want, name, name)
 			}
 			v = val
@@ -268,56 +283,39 @@ func joinInput(inputs []string, name string, header, bearer bool) (string, int, 
 }
 
 // joinHeader finds the session cookie and its chunks in a Cookie header
-// line and joins them the way httpx does.
+// line and joins them as httpx does (the same reader, internal/wire),
+// explaining a set the application would refuse.
 func joinHeader(line, name string) (string, int, error) {
 	line = strings.TrimSpace(line)
 	if k, rest, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "cookie") {
 		line = rest
 	}
-	var values [maxChunks]string
-	var present [maxChunks]bool
-	var others []string
-	for _, part := range strings.Split(line, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			continue
-		}
-		idx := -1
-		for i := 0; i < maxChunks; i++ {
-			if k == httpx.ChunkName(name, i) {
-				idx = i
-				break
+	r := &wire.Reader{Base: name, Limit: maxChunks, Max: maxInputBytes}
+	var cs wire.Chunks
+	r.Scan([]string{line}, &cs)
+	text, n, err := cs.Join(nil)
+	switch {
+	case err == nil:
+		return string(text), n, nil
+	case cs.Dup:
+		return "", 0, fmt.Errorf("a chunk cookie of %q appears twice: the application refuses such a request", name)
+	case cs.Over:
+		return "", 0, fmt.Errorf("the session cookies of %q are over %d bytes", name, maxInputBytes)
+	case cs.Present&1 == 0 && cs.Present != 0:
+		return "", 0, fmt.Errorf("chunks of %q present but %q itself missing: an incomplete chunk set", name, name)
+	case cs.Present == 0:
+		var others []string
+		for _, part := range strings.Split(line, ";") {
+			if k, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k != "" {
+				others = append(others, k)
 			}
 		}
-		if idx < 0 {
-			others = append(others, k)
-			continue
-		}
-		if present[idx] {
-			return "", 0, fmt.Errorf("cookie %q appears twice: the application refuses such a request", k)
-		}
-		present[idx], values[idx] = true, v
-	}
-	if !present[0] {
 		if len(others) == 0 {
 			return "", 0, fmt.Errorf("no cookie named %q in the header", name)
 		}
 		return "", 0, fmt.Errorf("no cookie named %q in the header (it has: %s; see -name)", name, strings.Join(others, ", "))
 	}
-	n := 1
-	for n < maxChunks && present[n] {
-		n++
-	}
-	for i := n; i < maxChunks; i++ {
-		if present[i] {
-			return "", 0, fmt.Errorf("chunk %s-%d present but %s-%d missing: an incomplete chunk set", name, i, name, n)
-		}
-	}
-	return strings.Join(values[:n], ""), n, nil
+	return "", 0, fmt.Errorf("a gap in the chunks of %q: an incomplete chunk set", name)
 }
 
 // readEnvelope reads the unauthenticated envelope header: version and key ID.
@@ -425,14 +423,4 @@ func jsonable(v any) any {
 	default:
 		return x
 	}
-}
-
-// renewThreshold keeps the policy valid for short idle timeouts (it must
-// be below the idle timeout); inspect does not renew, so its value only
-// needs to be valid.
-func renewThreshold(idle time.Duration) time.Duration {
-	if idle >= 2*time.Minute {
-		return 0 // the default, 1 minute
-	}
-	return max(idle/2, time.Nanosecond)
 }

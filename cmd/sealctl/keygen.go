@@ -8,7 +8,9 @@ import (
 )
 
 func runKeygen(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("keygen", "", "Prints a new random key in the text form SESSION_KEYS reads, and its key ID on stderr.\nTo add it to a running ring, use rotate instead.", stderr)
+	fs := newFlags("keygen", "", "Prints a new random key in the text form SESSION_KEYS reads, and its key ID on stderr.\n"+
+		"To add it to a running ring, use rotate instead.\n"+
+		"Exit status: 0 done; 1 the system's random source failed; 2 usage error.", stderr)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -5,13 +5,19 @@
 // Usage:
 //
 //	sealctl keygen                       print a new key (its ID on stderr)
-//	sealctl rotate [-keys-file F]        print SESSION_KEYS with a fresh primary, old keys kept
+//	sealctl rotate [-keys-file F]        print the two rings of a rollout: accept-only, then final
 //	sealctl inspect [flags] [VALUE...]   open a session cookie (or -header: a Cookie header line)
 //	sealctl bump [-store S] USER         log USER out everywhere (bump the user's epoch)
-//	sealctl revoke -user U [-store S] [-until T] SESSIONID   refuse one session ID of user U until T
+//	sealctl revoke -user U [-store S] [-idle D -absolute D -skew D | -until T] SESSIONID
+//	                                     refuse one session ID until it could no longer be used
+//
+// bump and revoke refuse -store memory (sealctl's own memory, which no
+// application reads), and fail after about a second, saying what to do
+// instead, on a bolt file that the running application holds.
 //
 // Exit codes: 0 success (inspect: the session is current), 1 failure or a
-// session that is expired, refused or not openable, 2 usage error.
+// session that is expired, refused or not openable, 2 usage error. Each
+// command's -h lists its own.
 package main
 
 import (
@@ -45,10 +51,10 @@ type command struct {
 
 var commands = []command{
 	{"keygen", "print a new key text on stdout (its ID on stderr)", runKeygen},
-	{"rotate", "print a key ring with a fresh primary and the old keys kept for opening", runRotate},
+	{"rotate", "print the rings of a key rollout: accept-only (stage 1), then final (stage 2)", runRotate},
 	{"inspect", "open a session cookie or Cookie header and print it as JSON", runInspect},
 	{"bump", "log a user out everywhere: bump USER's epoch in -store", runBump},
-	{"revoke", "refuse one session ID (from inspect) until -until", runRevoke},
+	{"revoke", "refuse one session ID (from inspect) until it could no longer be used", runRevoke},
 }
 
 func usage(w io.Writer) {
@@ -60,7 +66,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'sealctl COMMAND -h' for a command's flags. Keys come from SESSION_KEYS.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failure or refused, 2 usage error.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failure or refused, 2 usage error; 'sealctl COMMAND -h' has the details.")
 }
 
 // run runs sealctl with args (without the program name) and returns the

@@ -100,13 +100,13 @@ func TestKeygenRotate(t *testing.T) {
 		t.Errorf("keygen stderr %q: want the ID and never the key", r.stderr)
 	}
 
-	r = sealctl(t, k1.Export(), "", "rotate")
+	r = sealctl(t, k1.Export(), "", "rotate", "-one-step")
 	if r.code != exitOK {
-		t.Fatalf("rotate: %d %s", r.code, r.stderr)
+		t.Fatalf("rotate -one-step: %d %s", r.code, r.stderr)
 	}
 	ring, err := sealed.ParseKeyring(strings.TrimSpace(r.stdout))
 	if err != nil {
-		t.Fatalf("rotate output does not parse: %v", err)
+		t.Fatalf("rotate -one-step output does not parse: %v", err)
 	}
 	keys := ring.Keys()
 	if len(keys) != 2 || keys[0].ID() == k1.ID() || keys[1].ID() != k1.ID() {
@@ -121,7 +121,7 @@ func TestKeygenRotate(t *testing.T) {
 	if err := os.WriteFile(f, []byte(ring.Export()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", k1.ID().String())
+	r = sealctl(t, "", "", "rotate", "-one-step", "-keys-file", f, "-drop", k1.ID().String())
 	if r.code != exitOK {
 		t.Fatalf("rotate -keys-file -drop: %d %s", r.code, r.stderr)
 	}
@@ -195,13 +195,14 @@ func TestBumpAndRevoke(t *testing.T) {
 		t.Error("the ID is revoked for another user")
 	}
 	// While the file is open (locked), bump fails with a hint.
-	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop it first") {
+	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop the application") {
 		t.Errorf("bump on a locked file: %d %q", r.code, r.stderr)
 	}
 }
 
 // demoCookies starts the demo binary with keys, logs in as alice, fills
 // the cart with items times 10 lines, and returns the Cookie header line.
+// The demo runs with a raised size budget, so a full cart is chunked.
 func demoCookies(t *testing.T, keys string, adds int) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -214,7 +215,7 @@ func demoCookies(t *testing.T, keys string, adds int) string {
 		t.Fatalf("build the demo: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-store", "memory", "-data", t.TempDir())
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-store", "memory", "-data", t.TempDir(), "-max-header-bytes", "12288")
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+keys)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -34,7 +34,7 @@ var reasonLabels = []string{
 	"malformed", "auth_failed", "unknown_key", "too_large", "chunks",
 	"idle_expired", "absolute_expired", "issued_in_future", "epoch_bumped",
 	"revoked", "unsupported_version", "store_unavailable", "legacy_invalid",
-	"client_changed", "other",
+	"client_changed", "simultaneous_use", "response_started", "other",
 }
 
 // Options configures New. The zero value is ready to use.
@@ -72,10 +72,12 @@ type Metrics struct {
 
 	rejected  *prometheus.CounterVec
 	anomalies *prometheus.CounterVec
+	saveFails *prometheus.CounterVec
 	// Pre-resolved series for the documented reason labels; read-only
 	// after New, so lookups need no lock.
 	rejectedBy  map[string]prometheus.Counter
 	anomaliesBy map[string]prometheus.Counter
+	saveFailsBy map[string]prometheus.Counter
 
 	overhead prometheus.Histogram
 
@@ -140,12 +142,18 @@ func New(opts Options) (*Metrics, error) {
 			Help:    "Time the session middleware itself spent per request, not counting the wrapped handler.",
 			Buckets: append([]float64(nil), buckets...),
 		}),
+		saveFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "session_saves_failed_total", ConstLabels: opts.ConstLabels,
+			Help: "Session changes that could not reach the client (too large, response started, store down), by reason.",
+		}, []string{"reason"}),
 		rejectedBy:  make(map[string]prometheus.Counter, len(reasonLabels)),
 		anomaliesBy: make(map[string]prometheus.Counter, len(reasonLabels)),
+		saveFailsBy: make(map[string]prometheus.Counter, len(reasonLabels)),
 	}
 	for _, l := range reasonLabels {
 		m.rejectedBy[l] = m.rejected.WithLabelValues(l)
 		m.anomaliesBy[l] = m.anomalies.WithLabelValues(l)
+		m.saveFailsBy[l] = m.saveFails.WithLabelValues(l)
 	}
 
 	reg := opts.Registerer
@@ -173,7 +181,7 @@ func New(opts Options) (*Metrics, error) {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.created, m.renewed, m.regenerated, m.destroyed, m.resealed, m.migrated,
-		m.storeErrors, m.rejected, m.anomalies, m.overhead,
+		m.storeErrors, m.rejected, m.anomalies, m.saveFails, m.overhead,
 	}
 }
 
@@ -224,6 +232,8 @@ func (m *Metrics) Observe(_ context.Context, e httpx.Event) {
 		inc(m.rejectedBy, m.rejected, e.Reason)
 	case httpx.EventAnomaly:
 		inc(m.anomaliesBy, m.anomalies, e.Reason)
+	case httpx.EventSaveFailed:
+		inc(m.saveFailsBy, m.saveFails, e.Reason)
 	}
 	if e.Reason != nil && errors.Is(e.Reason, versioning.ErrStoreUnavailable) {
 		m.storeErrors.Inc()

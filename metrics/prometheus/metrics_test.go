@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,29 +20,12 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	promsession "github.com/sealedsession/sealedsession/metrics/prometheus"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/mock"
 )
-
-// clock is a settable clock for the Manager.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newKeys(t testing.TB) *sealed.Keyring {
 	t.Helper()
@@ -149,13 +131,13 @@ func TestScrapeOverHTTP(t *testing.T) {
 			return versioning.SessionState{}, nil
 		},
 	}
-	clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClockAt(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	mgr, err := httpx.New(httpx.Config{
-		Keys:                   newKeys(t),
-		Store:                  store,
-		InsecureAllowPlainHTTP: true, // httptest.NewServer speaks plain http
-		Now:                    clk.Now,
-		Observer:               metrics,
+		Keys:     newKeys(t),
+		Store:    store,
+		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: true}, // httptest.NewServer speaks plain http
+		Policy:   versioning.Policy{Now: clk.Now},
+		Observer: metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -521,8 +503,8 @@ func TestChainWithManager(t *testing.T) {
 	}
 	var seen atomic.Int64
 	mgr, err := httpx.New(httpx.Config{
-		Keys:                   newKeys(t),
-		InsecureAllowPlainHTTP: true,
+		Keys:   newKeys(t),
+		Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true},
 		Observer: promsession.Chain(httpx.ObserverFunc(func(context.Context, httpx.Event) {
 			seen.Add(1)
 		}), m),
@@ -613,5 +595,37 @@ func TestReasonLabelsPreset(t *testing.T) {
 				t.Errorf("%v: no preset series %s", reason, line)
 			}
 		}
+	}
+}
+
+// TestSaveFailedCounted: a session change that could not reach the client
+// is counted by reason, through a real Manager.
+func TestSaveFailedCounted(t *testing.T) {
+	m, err := promsession.New(promsession.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := httpx.New(httpx.Config{Keys: newKeys(t), Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mgr.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "body first")
+		_ = httpx.FromContext(r.Context()).Login("late") // refused: the response started
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil))
+	want := `
+# HELP sealedsession_session_saves_failed_total Session changes that could not reach the client (too large, response started, store down), by reason.
+# TYPE sealedsession_session_saves_failed_total counter
+`
+	for _, l := range []string{"absolute_expired", "auth_failed", "chunks", "client_changed", "epoch_bumped", "idle_expired", "issued_in_future", "legacy_invalid", "malformed", "other", "response_started", "revoked", "simultaneous_use", "store_unavailable", "too_large", "unknown_key", "unsupported_version"} {
+		n := 0
+		if l == "response_started" {
+			n = 1
+		}
+		want += fmt.Sprintf("sealedsession_session_saves_failed_total{reason=%q} %d\n", l, n)
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_session_saves_failed_total"); err != nil {
+		t.Fatal(err)
 	}
 }

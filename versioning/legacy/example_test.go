@@ -27,9 +27,10 @@ func ExampleReader_Read() {
 
 	theme := codec.NewKey[string]("theme")
 	r, err := legacy.NewReader(legacy.Options{
-		CookieName: "app-session",
-		HashKey:    hash,
-		BlockKey:   block,
+		CookieName:          "app-session",
+		AllowUnprefixedName: true, // the old app's name; see the package doc
+		HashKey:             hash,
+		BlockKey:            block,
 		Map: func(values map[any]any, p *codec.Payload) error {
 			if uid, ok := values["uid"].(string); ok {
 				p.Header().UserID = uid
@@ -43,7 +44,8 @@ func ExampleReader_Read() {
 	if err != nil {
 		panic(err)
 	}
-	p, err := r.Read(value, time.Now())
+	c, err := r.Read(value, time.Now())
+	p := c.Payload
 	if err != nil {
 		panic(err)
 	}

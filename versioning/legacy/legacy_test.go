@@ -66,7 +66,7 @@ func mapValues(values map[any]any, p *codec.Payload) error {
 
 func newReader(t *testing.T, block []byte) *legacy.Reader {
 	t.Helper()
-	r, err := legacy.NewReader(legacy.Options{CookieName: "app", HashKey: hashKey, BlockKey: block, Map: mapValues})
+	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: block, Map: mapValues})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,8 @@ func TestReadGorillaCookie(t *testing.T) {
 				t.Fatalf("CookieName = %q", r.CookieName())
 			}
 			now := time.Now()
-			p, err := r.Read(v, now)
+			c, err := r.Read(v, now)
+			p := c.Payload
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,10 +108,22 @@ func TestReadGorillaCookie(t *testing.T) {
 			if err != nil || q.Header().UserID != "alice" {
 				t.Fatalf("re-decode: %v", err)
 			}
-			// Every read yields a new session ID.
-			p2, err := r.Read(v, now)
+			// Every read yields a new session ID, and the same fingerprint
+			// of the old cookie; its expiry is its own timestamp + MaxAge.
+			c2, err := r.Read(v, now)
+			p2 := c2.Payload
 			if err != nil || p2.Header().ID == h.ID {
 				t.Fatalf("second read reused the session ID (%v)", err)
+			}
+			if c2.Fingerprint != c.Fingerprint || c.Fingerprint.IsZero() {
+				t.Error("two reads of one cookie have different fingerprints")
+			}
+			if !c.Expires.Equal(c.Issued.Add(legacy.DefaultMaxAge)) || c.Issued.After(now) || now.Sub(c.Issued) > time.Minute {
+				t.Errorf("issued %v expires %v", c.Issued, c.Expires)
+			}
+			other := gorillaCookie(t, "app", tc.block, map[any]any{"user_id": "alice", "visits": 4})
+			if c3, err := r.Read(other, now); err != nil || c3.Fingerprint == c.Fingerprint {
+				t.Errorf("another cookie has the same fingerprint (%v)", err)
 			}
 		})
 	}
@@ -123,11 +136,11 @@ func TestReadRejects(t *testing.T) {
 
 	flipped := []byte(v)
 	flipped[len(flipped)/2] ^= 0x01
-	otherKey, err := legacy.NewReader(legacy.Options{CookieName: "app", HashKey: bytes.Repeat([]byte("x"), 64), BlockKey: blockKey, Map: mapValues})
+	otherKey, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: bytes.Repeat([]byte("x"), 64), BlockKey: blockKey, Map: mapValues})
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherName, err := legacy.NewReader(legacy.Options{CookieName: "other", HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
+	otherName, err := legacy.NewReader(legacy.Options{CookieName: "other", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +163,8 @@ func TestReadRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tc.r.Read(tc.value, tc.now)
+			c, err := tc.r.Read(tc.value, tc.now)
+			p := c.Payload
 			if !errors.Is(err, legacy.ErrInvalid) || p != nil {
 				t.Fatalf("Read = %v, %v; want ErrInvalid", p, err)
 			}
@@ -167,7 +181,7 @@ func TestReadRejects(t *testing.T) {
 
 func TestMapError(t *testing.T) {
 	boom := errors.New("boom")
-	r, err := legacy.NewReader(legacy.Options{CookieName: "app", HashKey: hashKey, Map: func(map[any]any, *codec.Payload) error { return boom }})
+	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: func(map[any]any, *codec.Payload) error { return boom }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +189,7 @@ func TestMapError(t *testing.T) {
 	if _, err := r.Read(v, time.Now()); !errors.Is(err, boom) || errors.Is(err, legacy.ErrInvalid) {
 		t.Fatalf("Read = %v", err)
 	}
-	long, _ := legacy.NewReader(legacy.Options{CookieName: "app", HashKey: hashKey, Map: func(_ map[any]any, p *codec.Payload) error {
+	long, _ := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: func(_ map[any]any, p *codec.Payload) error {
 		p.Header().UserID = strings.Repeat("u", 300)
 		return nil
 	}})
@@ -185,13 +199,15 @@ func TestMapError(t *testing.T) {
 }
 
 func TestNewReaderConfig(t *testing.T) {
-	ok := legacy.Options{CookieName: "app", HashKey: hashKey, Map: mapValues}
+	ok := legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: mapValues}
 	bad := []func(o *legacy.Options){
 		func(o *legacy.Options) { o.CookieName = "" },
 		func(o *legacy.Options) { o.HashKey = nil },
 		func(o *legacy.Options) { o.Map = nil },
 		func(o *legacy.Options) { o.BlockKey = []byte("short") },
 		func(o *legacy.Options) { o.MaxAge = -time.Second },
+		func(o *legacy.Options) { o.AllowUnprefixedName = false }, // "app" can be planted
+		func(o *legacy.Options) { o.Path = "/; Domain=evil" },
 	}
 	for i, f := range bad {
 		o := ok
@@ -202,18 +218,36 @@ func TestNewReaderConfig(t *testing.T) {
 	}
 }
 
+func TestClearCookie(t *testing.T) {
+	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: mapValues, Domain: "example.com", Path: "/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ClearCookie(); got != "app=; Path=/shop; Domain=example.com; Max-Age=0" {
+		t.Errorf("ClearCookie = %q", got)
+	}
+	host, err := legacy.NewReader(legacy.Options{CookieName: "__Host-app", HashKey: hashKey, Map: mapValues})
+	if err != nil {
+		t.Fatalf("a __Host- name needs no AllowUnprefixedName: %v", err)
+	}
+	if got := host.ClearCookie(); got != "__Host-app=; Path=/; Max-Age=0; Secure" {
+		t.Errorf("ClearCookie = %q", got)
+	}
+}
+
 func FuzzLegacyRead(f *testing.F) {
 	f.Add(gorillaCookie(f, "app", blockKey, map[any]any{"user_id": "alice", "cart": []string{"x"}}))
 	f.Add(gorillaCookie(f, "app", blockKey, map[any]any{}))
 	f.Add("")
 	f.Add("MTcwMDAwMDAwMHxhYmN8ZGVm")
-	r, err := legacy.NewReader(legacy.Options{CookieName: "app", HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
+	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
 	if err != nil {
 		f.Fatal(err)
 	}
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, value string) {
-		p, err := r.Read(value, now)
+		c, err := r.Read(value, now)
+		p := c.Payload
 		if err != nil {
 			if p != nil {
 				t.Fatal("payload returned with an error")

@@ -36,7 +36,7 @@ func newFailoverApp(t *testing.T, st *redistest.Sentinel, prefix string, keys *s
 		HealthCheckInterval: 100 * time.Millisecond,
 		MaxStale:            20 * time.Second,
 	}, nil)
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: s, OnStoreError: policy, InsecureAllowPlainHTTP: true})
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: s, OnStoreError: policy, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func (rep *Report) SVG() string {
 		target := 0.0
 		targetText := ""
 		if codecRatio > 0 {
-			lim := map[string]float64{"read": 1.5, "rmw": 2}[mode.key]
+			lim := map[string]float64{"read": ReadTarget, "rmw": RMWTarget}[mode.key]
 			target = lim * codecRatio
 			targetText = fmt.Sprintf("target %.1f× open+decode", lim)
 			if mode.key == "rmw" {
@@ -113,11 +113,11 @@ func (rep *Report) SVG() string {
 			lbars = append(lbars, bar{l.Mode, l.RPS / bare * 100, fmt.Sprintf("%.0f%% · %.0f req/s", l.RPS/bare*100, l.RPS)})
 		}
 		y = linearPanel(&panels, y, "Hello-world under wrk: requests/s as a percentage of the bare handler (median of each; longer is faster)", lbars, false)
-		// The 85% target, drawn over the panel just made.
-		xt := labelW + 85/linearAxisHi(lbars)*(plotRight-labelW)
+		// The load target, drawn over the panel just made.
+		xt := labelW + LoadTarget*100/linearAxisHi(lbars)*(plotRight-labelW)
 		top := y - 34 - len(lbars)*rowH
 		fmt.Fprintf(&panels, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#0f766e" stroke-width="1.5" stroke-dasharray="5 3" stroke-opacity="0.7"/>`+"\n", xt, top-4, xt, y-34)
-		fmt.Fprintf(&panels, `<text x="%.1f" y="%d" font-size="11" fill="#0f766e" text-anchor="middle">target 85%%</text>`+"\n", xt, y-6)
+		fmt.Fprintf(&panels, `<text x="%.1f" y="%d" font-size="11" fill="#0f766e" text-anchor="middle">target %.0f%%</text>`+"\n", xt, y-6, LoadTarget*100)
 		y += 14
 	}
 	height := y + 24

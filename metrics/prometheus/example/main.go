@@ -95,10 +95,10 @@ func newHandler(keys *sealed.Keyring, logger *slog.Logger) (http.Handler, error)
 		return nil, err
 	}
 	mgr, err := httpx.New(httpx.Config{
-		Keys:                   keys,
-		Store:                  memstore.New(),
-		InsecureAllowPlainHTTP: true, // loopback demonstration over plain http
-		Observer:               promsession.Chain(metrics, httpx.NewSlogObserver(logger)),
+		Keys:     keys,
+		Store:    memstore.New(),
+		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: true}, // loopback demonstration over plain http
+		Observer: httpx.MultiObserver(metrics, httpx.NewSlogObserver(logger)),
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestLogString(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	for in, want := range map[string]string{
+		"alice":                        "alice",
+		"":                             "",
+		"evil\nmsg=forged level=ERROR": "evil?msg=forged level=ERROR",
+		"esc\x1b[31mred\x7f":           "esc?[31mred?",
+		"bidi\u202egnp.exe\u2028x":     "bidi?gnp.exe?x",
+		"bad\xffutf8":                  "bad?utf8",
+		long:                           strings.Repeat("a", 61) + "…",
+		strings.Repeat("a", 64):        strings.Repeat("a", 64),
+		strings.Repeat("é", 40):        strings.Repeat("é", 30) + "…", // 2-byte runes: never cut inside one
+		strings.Repeat("a", 62) + "日本": strings.Repeat("a", 61) + "…",
+	} {
+		got := logString(in)
+		if got != want {
+			t.Errorf("logString(%q) = %q, want %q", in, got, want)
+		}
+		if len(got) > maxLogString {
+			t.Errorf("logString(%q) is %d bytes", in, len(got))
+		}
+	}
+}
+
+// A failed login logs the typed user name bounded and without its
+// control characters.
+func TestLoginFailureLogBounded(t *testing.T) {
+	var logs bytes.Buffer
+	h, _ := newTestApp(t, func(c *config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	c := newClient(t, h)
+	c.login("mallory\nlevel=ERROR msg=\"admin logged in\""+strings.Repeat("x", 5000), "nope")
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "login failed") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no 'login failed' line:\n%s", logs.String())
+	}
+	if strings.Contains(line, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") || len(line) > 300 {
+		t.Errorf("user name not bounded: %d bytes: %s", len(line), line)
+	}
+	if !strings.Contains(line, `user="mallory?level=ERROR msg=\"admin logged in\"xxxx`) || !strings.Contains(line, "…") {
+		t.Errorf("login failure line: %s", line)
+	}
+}

@@ -1,0 +1,25 @@
+package docs_test
+
+import (
+	"testing"
+
+	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/sealed"
+)
+
+// raisedManager is the snippet of docs/proxies.md.
+func raisedManager(keys *sealed.Keyring) (*httpx.Manager, error) {
+	// docs:begin proxies-raised
+	m, err := httpx.New(httpx.Config{
+		Keys:   keys,
+		Cookie: httpx.CookieConfig{MaxHeaderBytes: 12288},
+	})
+	// docs:end
+	return m, err
+}
+
+func TestProxiesRaised(t *testing.T) {
+	if _, err := raisedManager(newKeys(t)); err != nil {
+		t.Fatal(err)
+	}
+}

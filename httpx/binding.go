@@ -1,0 +1,186 @@
+package httpx
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"github.com/sealedsession/sealedsession/codec"
+)
+
+// ClientChangeAction says what happens when a logged-in session is
+// presented by a client whose network prefix or User-Agent differs from
+// the one that logged in.
+type ClientChangeAction uint8
+
+const (
+	// ClientChangeReport raises an EventAnomaly and serves the session as
+	// usual, re-binding it to the new client so that the event is raised
+	// once per change. It is the default: networks change (mobile, VPN)
+	// far more often than cookies are stolen. An unknown client address
+	// is not a change under Report.
+	ClientChangeReport ClientChangeAction = iota
+	// ClientChangeReauthenticate raises the event, revokes the session
+	// (the user logs in again) and gives the request a fresh anonymous
+	// session: none of the old session's values go to the new client. An
+	// unknown client address counts as a change.
+	ClientChangeReauthenticate
+	// ClientChangeRefuse raises the event and refuses the session like a
+	// bad cookie, without revoking it: the handler gets a fresh anonymous
+	// session and the cookies are cleared. An unknown client address
+	// counts as a change.
+	ClientChangeRefuse
+	// ClientChangeIgnore binds nothing and checks nothing.
+	ClientChangeIgnore
+)
+
+// The coarse client binding kept in a logged-in session is one uint64:
+// the high 32 bits are a hash of the network prefix (3 bytes of an IPv4
+// /24, 6 of an IPv6 /48; 0 when unknown), the low 32 bits a hash of the
+// User-Agent. Both are FNV-1a: the payload is sealed, so the hashes need
+// not be cryptographic, only stable across instances and cheap.
+var bindKey = codec.NewReservedKey[uint64]("_bind")
+
+const (
+	fnvOffset32 = 2166136261
+	fnvPrime32  = 16777619
+)
+
+func fnv32(b []byte) uint32 {
+	h := uint32(fnvOffset32)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= fnvPrime32
+	}
+	return h
+}
+
+func fnv32s(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= fnvPrime32
+	}
+	return h
+}
+
+// clientNet returns the coarse network prefix of the request's client.
+func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
+	var addr netip.Addr
+	if m.cfg.Binding.ClientIP != nil {
+		addr = m.cfg.Binding.ClientIP(r)
+	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		addr = ap.Addr()
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		addr, _ = netip.ParseAddr(host)
+	}
+	if !addr.IsValid() {
+		return netip.Prefix{}, false
+	}
+	addr = addr.Unmap()
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, err := addr.Prefix(bits)
+	return p, err == nil
+}
+
+// prefixHash hashes the significant bytes of a coarse prefix: 3 of an
+// IPv4 /24, 6 of an IPv6 /48.
+func prefixHash(p netip.Prefix) uint32 {
+	a := p.Addr()
+	if a.Is4() {
+		b := a.As4()
+		return fnv32(b[:3])
+	}
+	b := a.As16()
+	return fnv32(b[:6])
+}
+
+func uaHash(r *http.Request) uint32 {
+	h := uint32(fnvOffset32)
+	for _, v := range r.Header["User-Agent"] {
+		h = fnv32s(h, v)
+	}
+	return h
+}
+
+// netHash is the hash of the client's network prefix, 0 when unknown.
+func (m *Manager) netHash(r *http.Request) uint32 {
+	if p, ok := m.clientNet(r); ok {
+		return prefixHash(p)
+	}
+	return 0
+}
+
+// bind records the client that logs in.
+func (m *Manager) bind(s *Session) {
+	if m.cfg.Binding.OnChange == ClientChangeIgnore {
+		return
+	}
+	_ = bindKey.Set(s.payload(), uint64(m.netHash(s.req))<<32|uint64(uaHash(s.req)))
+}
+
+// checkClient compares a logged-in session's binding with the request and
+// applies the configured action.
+func (m *Manager) checkClient(s *Session) {
+	action := m.cfg.Binding.OnChange
+	if action == ClientChangeIgnore || s.p == nil || s.p.Header().UserID == "" {
+		return
+	}
+	b, ok := bindKey.Get(s.p)
+	if !ok {
+		return // sessions issued before binding existed
+	}
+	what := ""
+	if uaHash(s.req) != uint32(b) {
+		what = "user agent"
+	}
+	nh := m.netHash(s.req)
+	netChanged := nh != uint32(b>>32)
+	if nh == 0 {
+		// An unknown address (a missing or garbled proxy header) proves
+		// nothing: only the strict actions count it as a change.
+		netChanged = action != ClientChangeReport
+	}
+	if netChanged {
+		if what != "" {
+			what += " and "
+		}
+		what += "network prefix"
+		if nh == 0 {
+			what += " (unknown now)"
+		}
+	}
+	if what == "" {
+		return
+	}
+	h := s.p.Header()
+	reason := fmt.Errorf("%w: %s changed since login", ErrClientChanged, what)
+	m.emit(s, Event{Kind: EventAnomaly, Reason: reason, SessionTag: h.ID.Tag(), UserID: h.UserID})
+	switch action {
+	case ClientChangeReport:
+		// Bind to the client now presenting the session, so the event is
+		// raised once per change rather than on every request.
+		m.bind(s)
+	case ClientChangeRefuse:
+		m.refuse(s, reason, h)
+	case ClientChangeReauthenticate:
+		if err := m.revoke(s.ctx, h, s.now); err != nil {
+			m.refuse(s, err, h)
+			return
+		}
+		m.untrack(s.ctx, h.UserID, h.ID)
+		m.refuse(s, reason, h)
+	}
+}
+
+// refuse turns an accepted session into a refused one: the handler gets
+// a fresh anonymous session and the client's cookies are cleared.
+func (m *Manager) refuse(s *Session, reason error, h *codec.Header) {
+	s.p = nil
+	s.fromClient = false
+	s.change = 0
+	m.reject(s, reason, h)
+}

@@ -1,0 +1,473 @@
+package otelsession_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/httpx"
+	otelsession "github.com/sealedsession/sealedsession/metrics/otel"
+	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/versioning"
+)
+
+// clock is a settable clock for the Manager.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newRing(t testing.TB) (*sealed.Keyring, *sealed.Key) {
+	t.Helper()
+	k, err := sealed.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := sealed.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring, k
+}
+
+var noteKey = codec.NewKey[string]("note")
+
+// harness is a Manager observed by an Observer with in-memory metric and
+// span readers, behind a middleware that starts a span per request (as
+// otelhttp would).
+type harness struct {
+	t       *testing.T
+	reader  *sdkmetric.ManualReader
+	spans   *tracetest.SpanRecorder
+	handler http.Handler
+	mgr     *httpx.Manager
+	clk     *clock
+	keys    []*sealed.Key
+
+	mu       sync.Mutex
+	ids      []string // every session ID a handler saw
+	lastTag  string
+	requests int
+}
+
+func newHarness(t *testing.T, opts otelsession.Options) *harness {
+	h := &harness{t: t, reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(h.spans))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	opts.MeterProvider = mp
+	obs, err := otelsession.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, key := newRing(t)
+	h.keys = []*sealed.Key{key}
+	// Near the real time: the default in-memory store expires revocations
+	// by its own clock.
+	h.clk = &clock{t: time.Now().UTC().Truncate(time.Second)}
+	h.mgr, err = httpx.New(httpx.Config{Keys: ring, Policy: versioning.Policy{Now: h.clk.Now}, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	see := func(s *httpx.Session) {
+		h.mu.Lock()
+		h.ids = append(h.ids, s.ID().String())
+		h.mu.Unlock()
+	}
+	mux.HandleFunc("POST /note", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		if err := noteKey.Set(s, "hello"); err != nil {
+			http.Error(w, "cannot set", http.StatusInternalServerError)
+			return
+		}
+		// Once the response has started: asking a new session for its ID
+		// before it is saved makes httpx report no "created" event.
+		_, _ = w.Write([]byte("ok"))
+		see(s)
+		h.mu.Lock()
+		h.lastTag = s.Tag()
+		h.mu.Unlock()
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+		see(httpx.FromContext(r.Context()))
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := httpx.FromContext(r.Context())
+		see(s)
+		if err := s.Login("alice@example.com"); err != nil {
+			http.Error(w, "login failed", http.StatusServiceUnavailable)
+			return
+		}
+		see(s)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.FromContext(r.Context()).Logout(); err != nil {
+			http.Error(w, "logout failed", http.StatusServiceUnavailable)
+		}
+	})
+	wrapped := h.mgr.Wrap(mux)
+	tracer := tp.Tracer("test")
+	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, span := tracer.Start(r.Context(), r.Method+" "+r.URL.Path)
+		defer span.End()
+		wrapped.ServeHTTP(w, r.WithContext(ctx))
+	})
+	return h
+}
+
+// do sends a request with the session cookie value ("" for none) and
+// returns the cookie the response sets, or the one sent.
+func (h *harness) do(method, path, cookie string) string {
+	h.t.Helper()
+	req := httptest.NewRequest(method, "https://example.test"+path, nil)
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: h.mgr.CookieName(), Value: cookie})
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	h.requests++
+	if rec.Code != http.StatusOK {
+		h.t.Fatalf("%s %s: %d", method, path, rec.Code)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == h.mgr.CookieName() && c.Value != "" {
+			return c.Value
+		}
+	}
+	return cookie
+}
+
+// collect returns the sum of every event counter, by instrument name and
+// reason attribute ("name" or "name/reason"), the overhead histogram's
+// point, and every metric attribute recorded.
+func (h *harness) collect() (map[string]int64, *metricdata.HistogramDataPoint[float64], []attribute.KeyValue) {
+	h.t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := h.reader.Collect(context.Background(), &rm); err != nil {
+		h.t.Fatal(err)
+	}
+	sums := make(map[string]int64)
+	var hist *metricdata.HistogramDataPoint[float64]
+	var all []attribute.KeyValue
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != otelsession.ScopeName {
+			h.t.Fatalf("scope %q", sm.Scope.Name)
+		}
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if !d.IsMonotonic {
+					h.t.Fatalf("%s is not a counter", m.Name)
+				}
+				for _, dp := range d.DataPoints {
+					key := m.Name
+					if r, ok := dp.Attributes.Value(otelsession.ReasonKey); ok {
+						key += "/" + r.AsString()
+					}
+					sums[key] += dp.Value
+					all = append(all, dp.Attributes.ToSlice()...)
+				}
+			case metricdata.Histogram[float64]:
+				if m.Name != otelsession.OverheadName || m.Unit != "s" || len(d.DataPoints) != 1 {
+					h.t.Fatalf("histogram %s %s %d points", m.Name, m.Unit, len(d.DataPoints))
+				}
+				hist = &d.DataPoints[0]
+				all = append(all, hist.Attributes.ToSlice()...)
+			default:
+				h.t.Fatalf("unexpected metric %s: %T", m.Name, m.Data)
+			}
+		}
+	}
+	return sums, hist, all
+}
+
+func attr(kvs []attribute.KeyValue, k attribute.Key) (attribute.Value, bool) {
+	s := attribute.NewSet(kvs...)
+	return s.Value(k)
+}
+
+// tamper flips one character in the middle of a sealed cookie.
+func tamper(c string) string {
+	b := []byte(c)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func TestEventsBecomeMetricsAndSpanEvents(t *testing.T) {
+	h := newHarness(t, otelsession.Options{Attributes: []attribute.KeyValue{attribute.String("app", "notes")}})
+
+	start := h.clk.Now()
+	c1 := h.do("POST", "/note", "") // created
+	createdTag := h.lastTag
+	h.do("GET", "/", c1) // nothing to report
+	h.clk.Advance(2 * time.Minute)
+	c1 = h.do("GET", "/", c1)        // renewed
+	h.do("GET", "/", tamper(c1))     // rejected: auth_failed
+	c2 := h.do("POST", "/login", c1) // regenerated
+	h.do("POST", "/logout", c2)      // destroyed
+	h.do("GET", "/", c2)             // rejected: revoked
+
+	// A cookie sealed with a key this Manager does not have.
+	otherRing, otherKey := newRing(t)
+	h.keys = append(h.keys, otherKey)
+	other, err := httpx.New(httpx.Config{Keys: otherRing, Policy: versioning.Policy{Now: h.clk.Now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	other.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = noteKey.Set(httpx.FromContext(r.Context()), "x")
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "https://example.test/", nil))
+	foreign := rec.Result().Cookies()[0].Value
+	h.do("GET", "/", foreign) // rejected: unknown_key
+
+	sums, hist, metricAttrs := h.collect()
+	p := otelsession.CounterPrefix
+	want := map[string]int64{
+		p + "created":              1,
+		p + "renewed":              1,
+		p + "regenerated":          1,
+		p + "destroyed":            1,
+		p + "rejected/auth_failed": 1,
+		p + "rejected/revoked":     1,
+		p + "rejected/unknown_key": 1,
+	}
+	for k, v := range want {
+		if sums[k] != v {
+			t.Errorf("%s = %d, want %d", k, sums[k], v)
+		}
+	}
+	for k, v := range sums {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("unexpected %s = %d", k, v)
+		}
+	}
+	if hist == nil || hist.Count != uint64(h.requests) {
+		t.Fatalf("overhead histogram: %+v, want %d requests", hist, h.requests)
+	}
+	if v, ok := hist.Attributes.Value("app"); !ok || v.AsString() != "notes" {
+		t.Fatalf("histogram attributes %v", hist.Attributes)
+	}
+	for _, kv := range metricAttrs {
+		if kv.Key != "app" && kv.Key != otelsession.ReasonKey {
+			t.Errorf("metric attribute %s: only the reason and Options.Attributes belong on metrics", kv.Key)
+		}
+	}
+
+	spans := h.spans.Ended()
+	if len(spans) != h.requests {
+		t.Fatalf("%d spans for %d requests", len(spans), h.requests)
+	}
+	// The first request's span: the created event, with the tag.
+	first := spans[0]
+	evs := first.Events()
+	if len(evs) != 1 || evs[0].Name != otelsession.SpanEventPrefix+"created" {
+		t.Fatalf("first span events %+v", evs)
+	}
+	if v, ok := attr(evs[0].Attributes, otelsession.TagKey); !ok || v.AsString() != createdTag || createdTag == "" {
+		t.Fatalf("created event tag %v, want %q", v, createdTag)
+	}
+	if v, ok := attr(first.Attributes(), otelsession.TagKey); !ok || v.AsString() != createdTag {
+		t.Fatalf("span tag attribute %v", v)
+	}
+	if !evs[0].Time.Equal(start) {
+		t.Fatalf("event time %v, want the Manager's clock", evs[0].Time)
+	}
+	// The tampered request's span: a rejection with its reason.
+	rej := spans[3]
+	evs = rej.Events()
+	if len(evs) != 1 || evs[0].Name != otelsession.SpanEventPrefix+"rejected" {
+		t.Fatalf("tampered request's span events %+v", evs)
+	}
+	if v, _ := attr(evs[0].Attributes, otelsession.ReasonKey); v.AsString() != "auth_failed" {
+		t.Fatalf("rejection reason %v", v)
+	}
+	if v, _ := attr(rej.Attributes(), attribute.Key(otelsession.SpanEventPrefix+"rejected.reason")); v.AsString() != "auth_failed" {
+		t.Fatalf("span attributes %v", rej.Attributes())
+	}
+	// Login: regenerated, authenticated.
+	evs = spans[4].Events()
+	if len(evs) == 0 || evs[len(evs)-1].Name != otelsession.SpanEventPrefix+"regenerated" {
+		t.Fatalf("login span events %+v", evs)
+	}
+	if v, _ := attr(evs[len(evs)-1].Attributes, otelsession.AuthenticatedKey); !v.AsBool() {
+		t.Fatalf("login event not authenticated: %v", evs[len(evs)-1].Attributes)
+	}
+
+	// Nothing recorded holds a session ID, the user, a cookie or a key.
+	var secrets []string
+	secrets = append(secrets, "alice", c1, c2, foreign, c1[:24], c2[:24])
+	h.mu.Lock()
+	secrets = append(secrets, h.ids...)
+	h.mu.Unlock()
+	for _, k := range h.keys {
+		secrets = append(secrets, k.Export(), k.Export()[5:25])
+	}
+	var recorded []string
+	for _, s := range spans {
+		for _, kv := range s.Attributes() {
+			recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
+		}
+		for _, e := range s.Events() {
+			recorded = append(recorded, e.Name)
+			for _, kv := range e.Attributes {
+				recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
+			}
+		}
+	}
+	for _, kv := range metricAttrs {
+		recorded = append(recorded, string(kv.Key)+"="+kv.Value.String())
+	}
+	all := strings.Join(recorded, "\n")
+	for _, s := range secrets {
+		if s != "" && strings.Contains(all, s) {
+			t.Fatalf("recorded telemetry contains %q:\n%s", s, all)
+		}
+	}
+}
+
+func TestOptionsLimitSpans(t *testing.T) {
+	h := newHarness(t, otelsession.Options{OmitSessionTag: true})
+	h.do("POST", "/note", "")
+	evs := h.spans.Ended()[0].Events()
+	if len(evs) != 1 {
+		t.Fatalf("events %+v", evs)
+	}
+	if _, ok := attr(evs[0].Attributes, otelsession.TagKey); ok {
+		t.Fatal("tag recorded with OmitSessionTag")
+	}
+	if _, ok := attr(h.spans.Ended()[0].Attributes(), otelsession.TagKey); ok {
+		t.Fatal("tag recorded on the span with OmitSessionTag")
+	}
+
+	h = newHarness(t, otelsession.Options{NoSpans: true})
+	h.do("POST", "/note", "")
+	if evs := h.spans.Ended()[0].Events(); len(evs) != 0 {
+		t.Fatalf("span events with NoSpans: %+v", evs)
+	}
+	if sums, _, _ := h.collect(); sums[otelsession.CounterPrefix+"created"] != 1 {
+		t.Fatalf("metrics with NoSpans: %v", sums)
+	}
+}
+
+// Every kind the httpx package names gets its own counter, named after
+// it, and an event without a request span is still counted.
+func TestEveryKindHasACounter(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	obs, err := otelsession.New(otelsession.Options{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []httpx.EventKind
+	for k := httpx.EventKind(1); k.String() != "unknown"; k++ {
+		kinds = append(kinds, k)
+		obs.Observe(context.Background(), httpx.Event{Kind: k, Reason: errors.New("something")})
+	}
+	obs.Observe(context.Background(), httpx.Event{Kind: 200})
+	if len(kinds) < 8 {
+		t.Fatalf("only %d kinds", len(kinds))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]int64)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+			for _, dp := range s.DataPoints {
+				got[m.Name] += dp.Value
+				if r, _ := dp.Attributes.Value(otelsession.ReasonKey); r.AsString() != "other" && m.Name != otelsession.CounterPrefix+"unknown" {
+					t.Errorf("%s reason %v", m.Name, r)
+				}
+			}
+		}
+	}
+	for _, k := range append(kinds, 200) {
+		if n := got[otelsession.CounterPrefix+k.String()]; n != 1 {
+			t.Errorf("%s: %d", k, n)
+		}
+	}
+}
+
+// failingMeter refuses every instrument.
+type failingMeter struct{ noop.Meter }
+
+func (failingMeter) Int64Counter(string, ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	return nil, errors.New("refused")
+}
+
+type failingProvider struct{ noop.MeterProvider }
+
+func (failingProvider) Meter(string, ...metric.MeterOption) metric.Meter { return failingMeter{} }
+
+func TestNewReportsInstrumentErrors(t *testing.T) {
+	_, err := otelsession.New(otelsession.Options{MeterProvider: failingProvider{}})
+	if !errors.Is(err, otelsession.ErrInstrument) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := otelsession.New(otelsession.Options{MeterProvider: noop.NewMeterProvider()}); err != nil {
+		t.Fatalf("noop provider: %v", err)
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	obs, err := otelsession.New(otelsession.Options{MeterProvider: mp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider()
+	ctx, span := tp.Tracer("b").Start(context.Background(), "req")
+	defer span.End()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		e    httpx.Event
+	}{
+		{"renewed/no-span", context.Background(), httpx.Event{Kind: httpx.EventRenewed, SessionTag: "abc"}},
+		{"rejected/no-span", context.Background(), httpx.Event{Kind: httpx.EventRejected, Reason: sealed.ErrAuthFailed}},
+		{"renewed/span", ctx, httpx.Event{Kind: httpx.EventRenewed, SessionTag: "abc"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				obs.Observe(c.ctx, c.e)
+			}
+		})
+	}
+}

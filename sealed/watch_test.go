@@ -1,0 +1,508 @@
+package sealed
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// ringText is the text form of a ring of keys, primary first.
+func ringText(keys ...*Key) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.Export()
+	}
+	return strings.Join(parts, ",") + "\n"
+}
+
+// writeAtomic replaces path's contents the way operators should: a
+// temporary file in the same directory renamed over it.
+func writeAtomic(t testing.TB, path, text string) {
+	t.Helper()
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tmp.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := tmp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// assertNoKeyText fails if s contains any fragment of the key material of
+// keys (see assertNoSecret) or any of extra (file contents).
+func assertNoKeyText(t *testing.T, s string, keys []*Key, extra ...string) {
+	t.Helper()
+	assertNoSecret(t, "error", s, keys...)
+	for _, x := range extra {
+		if x != "" && strings.Contains(s, x) {
+			t.Fatalf("file contents %q in %q", x, s)
+		}
+	}
+}
+
+// ids returns the key IDs of r, primary first.
+func ids(r *Keyring) []KeyID {
+	var out []KeyID
+	for _, k := range r.Keys() {
+		out = append(out, k.ID())
+	}
+	return out
+}
+
+func sameIDs(a []KeyID, b ...*Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i].ID() {
+			return false
+		}
+	}
+	return true
+}
+
+func TestReplaceRolloutRule(t *testing.T) {
+	a, b, c := testKey(t, 1), testKey(t, 40), testKey(t, 80)
+	cases := []struct {
+		name     string
+		from, to []*Key
+		err      error
+		changed  bool
+	}{
+		{"same ring", []*Key{a, b}, []*Key{a, b}, nil, false},
+		{"add accept-only", []*Key{a}, []*Key{a, b}, nil, true},
+		{"promote accept-only", []*Key{a, b}, []*Key{b, a}, nil, true},
+		{"promote and retire old primary", []*Key{a, b}, []*Key{b}, nil, true},
+		{"fresh primary, old primary kept", []*Key{a}, []*Key{b, a}, nil, true},
+		{"retire an old key", []*Key{a, b, c}, []*Key{a, b}, nil, true},
+		{"fresh primary, old primary dropped", []*Key{a}, []*Key{b}, ErrPrimaryDropped, false},
+		{"fresh primary, old primary dropped, other kept", []*Key{a, c}, []*Key{b, c}, ErrPrimaryDropped, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRing(t, tc.from...)
+			before := ids(r)
+			changed, err := r.replace(testRing(t, tc.to...))
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if changed != tc.changed {
+				t.Fatalf("changed = %v, want %v", changed, tc.changed)
+			}
+			if err != nil {
+				if !sameIDs(ids(r), tc.from...) {
+					t.Fatalf("ring changed on error: %v, was %v", ids(r), before)
+				}
+				assertNoKeyText(t, err.Error(), []*Key{a, b, c})
+				return
+			}
+			if !sameIDs(ids(r), tc.to...) {
+				t.Fatalf("ring = %v, want %v", r, tc.to)
+			}
+		})
+	}
+}
+
+func TestReplaceKeepsKeysAndRefusesIDReuse(t *testing.T) {
+	a, b := testKey(t, 1), testKey(t, 40)
+	r := testRing(t, a)
+	s := testSealer(t, r, "cookie")
+	text, err := s.Seal(nil, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A ring parsed from text holds new *Key values for the same secrets;
+	// Replace keeps the ring's own, so Sealers reuse their AEADs.
+	if err := r.Replace(testRing(t, testKey(t, 1), b)); err != nil {
+		t.Fatal(err)
+	}
+	if r.Keys()[0] != a {
+		t.Fatal("Replace did not keep the existing *Key for an unchanged key")
+	}
+	if _, info, err := s.Open(nil, text, nil); err != nil || !info.Primary {
+		t.Fatalf("Open after Replace: %v %+v", err, info)
+	}
+
+	// The same key ID with another secret.
+	zero := new([KeySize]byte)
+	forged := &Key{id: b.id, secret: &zero}
+	next := &Keyring{}
+	next.state.Store(&ringState{keys: []*Key{a, forged}})
+	if err := r.Replace(next); !errors.Is(err, ErrDuplicateKey) {
+		t.Fatalf("err = %v, want ErrDuplicateKey", err)
+	}
+	if r.Keys()[1] != b {
+		t.Fatal("ring changed on error")
+	}
+	if err := r.Replace(nil); !errors.Is(err, ErrEmptyKeyring) {
+		t.Fatalf("Replace(nil) = %v", err)
+	}
+}
+
+func TestLoadKeyringFileAndEnv(t *testing.T) {
+	a, b := testKey(t, 1), testKey(t, 40)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys")
+	writeAtomic(t, path, ringText(a, b))
+	r, err := LoadKeyringFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameIDs(ids(r), a, b) {
+		t.Fatalf("ring = %v", r)
+	}
+
+	bad := "ssk1_" + strings.Repeat("Q", 48)
+	writeAtomic(t, path, a.Export()+","+bad)
+	_, err = LoadKeyringFile(path)
+	if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "position 2") {
+		t.Fatalf("err = %v", err)
+	}
+	assertNoKeyText(t, err.Error(), []*Key{a, b}, bad[5:])
+
+	writeAtomic(t, path, strings.Repeat(" ", MaxKeyringFileSize+1))
+	if _, err := LoadKeyringFile(path); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("oversized file: %v", err)
+	}
+	if _, err := LoadKeyringFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+
+	t.Setenv("SEALED_TEST_KEYS", ringText(b, a))
+	r, err = KeyringFromEnv("SEALED_TEST_KEYS")
+	if err != nil || !sameIDs(ids(r), b, a) {
+		t.Fatalf("KeyringFromEnv = %v, %v", r, err)
+	}
+	t.Setenv("SEALED_TEST_KEYS", bad)
+	_, err = KeyringFromEnv("SEALED_TEST_KEYS")
+	if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "SEALED_TEST_KEYS") {
+		t.Fatalf("err = %v", err)
+	}
+	assertNoKeyText(t, err.Error(), nil, bad[5:])
+	if _, err := KeyringFromEnv("SEALED_TEST_UNSET_VARIABLE"); !errors.Is(err, ErrEmptyKeyring) {
+		t.Fatalf("unset: %v", err)
+	}
+}
+
+// events collects a watcher's reports.
+type events struct {
+	mu  sync.Mutex
+	evs []KeyringReload
+	ch  chan KeyringReload
+}
+
+func newEvents() *events { return &events{ch: make(chan KeyringReload, 64)} }
+
+func (e *events) add(ev KeyringReload) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+	select {
+	case e.ch <- ev:
+	default:
+	}
+}
+
+// next waits for the next report.
+func (e *events) next(t testing.TB) KeyringReload {
+	t.Helper()
+	select {
+	case ev := <-e.ch:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reload reported within 10s")
+		return KeyringReload{}
+	}
+}
+
+func TestWatchRefusalsKeepTheRing(t *testing.T) {
+	a, b, c := testKey(t, 1), testKey(t, 40), testKey(t, 80)
+	all := []*Key{a, b, c}
+	path := filepath.Join(t.TempDir(), "keys")
+	writeAtomic(t, path, ringText(a))
+	evs := newEvents()
+	w, err := WatchKeyringFile(path, &WatchOptions{Interval: -1, OnReload: evs.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r := w.Keyring()
+	s := testSealer(t, r, "cookie")
+
+	check := func(wantErr error, want ...*Key) {
+		t.Helper()
+		err := w.Reload()
+		ev := evs.next(t)
+		if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
+			t.Fatalf("Reload = %v, want %v", err, wantErr)
+		}
+		if ev.Err != err || ev.Path != path || ev.Keyring != r.String() {
+			t.Fatalf("event %+v does not match Reload's %v / ring %v", ev, err, r)
+		}
+		if !sameIDs(ids(r), want...) {
+			t.Fatalf("ring = %v, want %v", r, want)
+		}
+		if err != nil {
+			assertNoKeyText(t, err.Error(), all)
+			assertNoKeyText(t, fmt.Sprintf("%v %+v %#v", ev, ev, ev), all)
+		}
+		if _, err := s.Seal(nil, []byte("x"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	writeAtomic(t, path, ringText(b)) // a fresh primary, a dropped
+	check(ErrPrimaryDropped, a)
+	writeAtomic(t, path, ringText(c, b)) // still dropping a
+	check(ErrPrimaryDropped, a)
+
+	for _, bad := range []string{
+		"",                          // empty (a truncating writer, caught mid-write)
+		a.Export()[:30],             // truncated
+		a.Export() + "," + "ssk1_x", // half of the second key
+		"not a key ring at all",
+		a.Export() + "," + a.Export(), // duplicate
+	} {
+		writeAtomic(t, path, bad)
+		err := w.Reload()
+		ev := evs.next(t)
+		if err == nil || ev.Err == nil || ev.Changed {
+			t.Fatalf("malformed file %q applied: %v", bad, err)
+		}
+		if !errors.Is(err, ErrInvalidKey) && !errors.Is(err, ErrEmptyKeyring) && !errors.Is(err, ErrDuplicateKey) {
+			t.Fatalf("err = %v", err)
+		}
+		if !sameIDs(ids(r), a) {
+			t.Fatalf("malformed file changed the ring to %v", r)
+		}
+		assertNoKeyText(t, err.Error(), all, strings.TrimSpace(bad))
+	}
+
+	// A missing file keeps the ring too.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Reload(); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	evs.next(t)
+
+	// The two-step rollout goes through.
+	writeAtomic(t, path, ringText(a, b))
+	check(nil, a, b)
+	writeAtomic(t, path, ringText(b, a))
+	check(nil, b, a)
+	// Unchanged contents: no error, nothing changed.
+	check(nil, b, a)
+	if ev := evs.evs[len(evs.evs)-1]; ev.Changed {
+		t.Fatal("unchanged file reported as a change")
+	}
+}
+
+// TestWatchRotateUnderLoad rotates keys through real file changes, picked
+// up by polling, while goroutines seal and open without pause. No Open of
+// a freshly sealed text may fail at any point of a two-step rollout, and
+// after the last step every Seal uses the new key.
+func TestWatchRotateUnderLoad(t *testing.T) {
+	a, b := testKey(t, 1), testKey(t, 40)
+	path := filepath.Join(t.TempDir(), "keys")
+	writeAtomic(t, path, ringText(a))
+	evs := newEvents()
+	w, err := WatchKeyringFile(path, &WatchOptions{Interval: time.Millisecond, OnReload: evs.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	s := testSealer(t, w.Keyring(), "cookie")
+
+	var (
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		ops      atomic.Int64
+		failures atomic.Int64
+		firstErr atomic.Value
+		sawB     atomic.Bool
+	)
+	workers := 4
+	if raceEnabled {
+		workers = 2
+	}
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := []byte{byte(g)}
+			var held [][]byte // texts sealed earlier in the rollout
+			for i := 0; !stop.Load(); i++ {
+				text, err := s.Seal(nil, []byte("payload"), ctx)
+				if err == nil {
+					var info OpenInfo
+					_, info, err = s.Open(nil, text, ctx)
+					if info.KeyID == b.ID() {
+						sawB.Store(true)
+					}
+				}
+				if err == nil && len(held) > 0 {
+					_, _, err = s.Open(nil, held[i%len(held)], ctx)
+				}
+				if err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+				if i%64 == 0 && len(held) < 32 {
+					held = append(held, text)
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+
+	waitFor := func(want ...*Key) {
+		t.Helper()
+		for {
+			ev := evs.next(t)
+			if ev.Err != nil {
+				t.Fatalf("reload failed: %v", ev.Err)
+			}
+			if sameIDs(ids(w.Keyring()), want...) {
+				return
+			}
+		}
+	}
+	waitOps := func() {
+		t.Helper()
+		start := ops.Load()
+		deadline := time.Now().Add(10 * time.Second)
+		for ops.Load() < start+200 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	waitOps()
+	writeAtomic(t, path, ringText(a, b)) // step 1: b accept-only
+	waitFor(a, b)
+	waitOps()
+	writeAtomic(t, path, ringText(b, a)) // step 2: b seals
+	waitFor(b, a)
+	waitOps()
+	stop.Store(true)
+	wg.Wait()
+
+	if n := failures.Load(); n > 0 {
+		t.Fatalf("%d of %d operations failed during the rollout; first: %v", n, ops.Load(), firstErr.Load())
+	}
+	if !sawB.Load() {
+		t.Fatal("no Seal used the new primary after the rollout")
+	}
+	if w.Keyring().Primary() != w.Keyring().Keys()[0] || w.Keyring().Primary().ID() != b.ID() {
+		t.Fatalf("ring = %v", w.Keyring())
+	}
+	text, err := s.Seal(nil, []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, info, err := s.Open(nil, text, nil); err != nil || info.KeyID != b.ID() {
+		t.Fatalf("after the rollout: %+v %v", info, err)
+	}
+}
+
+func TestWatchPollsOnlyOnChange(t *testing.T) {
+	a, b := testKey(t, 1), testKey(t, 40)
+	path := filepath.Join(t.TempDir(), "keys")
+	writeAtomic(t, path, ringText(a))
+	// Pretend the file is old, so an unchanged stamp is trusted.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	evs := newEvents()
+	w, err := WatchKeyringFile(path, &WatchOptions{Interval: time.Millisecond, OnReload: evs.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	// Same contents, new mtime: read, hashed, not reported.
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case ev := <-evs.ch:
+		t.Fatalf("touching the file was reported: %+v", ev)
+	default:
+	}
+
+	// A refused file is reported once, not on every poll.
+	writeAtomic(t, path, ringText(b))
+	ev := evs.next(t)
+	if !errors.Is(ev.Err, ErrPrimaryDropped) {
+		t.Fatalf("event = %+v", ev)
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case ev := <-evs.ch:
+		t.Fatalf("refusal reported twice: %+v", ev)
+	default:
+	}
+
+	// A vanished file is reported once; its return is picked up.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if ev := evs.next(t); !errors.Is(ev.Err, os.ErrNotExist) {
+		t.Fatalf("event = %+v", ev)
+	}
+	writeAtomic(t, path, ringText(a, b))
+	ev = evs.next(t)
+	if ev.Err != nil || !ev.Changed || !sameIDs(ids(w.Keyring()), a, b) {
+		t.Fatalf("event = %+v, ring %v", ev, w.Keyring())
+	}
+
+	// Close stops polling; the ring stays usable; Close is idempotent.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	writeAtomic(t, path, ringText(b, a))
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case ev := <-evs.ch:
+		t.Fatalf("reported after Close: %+v", ev)
+	default:
+	}
+	if !sameIDs(ids(w.Keyring()), a, b) {
+		t.Fatal("ring changed after Close")
+	}
+	if err := w.Reload(); err != nil || !sameIDs(ids(w.Keyring()), b, a) {
+		t.Fatalf("Reload after Close: %v %v", err, w.Keyring())
+	}
+}
+
+func TestWatchKeyringFileStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := WatchKeyringFile(filepath.Join(dir, "missing"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing: %v", err)
+	}
+	path := filepath.Join(dir, "keys")
+	writeAtomic(t, path, "garbage")
+	_, err := WatchKeyringFile(path, nil)
+	if !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("garbage: %v", err)
+	}
+	assertNoKeyText(t, err.Error(), nil, "garbage")
+}
