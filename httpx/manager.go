@@ -152,7 +152,7 @@ func (m *Manager) LogoutAll(ctx context.Context) error {
 
 // revoke revokes the session whose header is h, as of now.
 func (m *Manager) revoke(ctx context.Context, h *codec.Header, now time.Time) error {
-	return m.revokeID(ctx, h.UserID, h.ID, m.revocationDeadline(m.checker.AbsoluteDeadline(h), now))
+	return m.revokeID(ctx, h.UserID, h.ID, m.checker.RevocationDeadline(h, now))
 }
 
 // revokeID is the one place a session ID is revoked. Anonymous sessions
@@ -165,20 +165,10 @@ func (m *Manager) revokeID(ctx context.Context, userID string, id codec.SessionI
 	return m.store.Revoke(ctx, userID, id, until)
 }
 
-// revocationDeadline is how long a revocation made at now must last: a
-// copy of the cookie has a last-seen no later than now (plus the clock
-// skew another instance may have), so it idles out by now + idle timeout +
-// skew, and never lives past its absolute deadline.
-func (m *Manager) revocationDeadline(absolute, now time.Time) time.Time {
-	p := m.checker.Policy()
-	return minTime(absolute, now.Add(p.IdleTimeout+p.ClockSkew))
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+// trackedRevocationDeadline is Checker.RevocationDeadline for a tracked
+// session, whose absolute deadline runs from its Created time.
+func (m *Manager) trackedRevocationDeadline(si versioning.SessionInfo, now time.Time) time.Time {
+	return m.checker.RevocationDeadline(&codec.Header{IssuedAt: si.Created}, now)
 }
 
 // ctxKey finds a session in a request context: the zero key matches the

@@ -264,7 +264,7 @@ func (s *Session) Login(userID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.m.track(s, userID, newID); err != nil {
+	if err := s.m.track(s, userID, newID, epoch); err != nil {
 		return err
 	}
 	if err := s.rotateID(newID); err != nil {
@@ -311,6 +311,7 @@ func (s *Session) Regenerate() error {
 	user := s.UserID()
 	if user != "" && s.m.tracker != nil {
 		info, _, _ := s.m.sessionInfo(s, id, s.IssuedAt())
+		info.Epoch = s.p.Header().UserEpoch
 		if _, err := s.m.tracker.AddSession(s.ctx, user, info, 0, false); err != nil {
 			return fmt.Errorf("httpx: regenerate: %w", err)
 		}

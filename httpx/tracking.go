@@ -74,12 +74,13 @@ func (m *Manager) touch(s *Session) {
 // concurrent-session limit, and reports simultaneous use from distant
 // networks. It runs before the session is changed, so a refused login
 // leaves it as it was.
-func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
+func (m *Manager) track(s *Session, userID string, id codec.SessionID, epoch uint64) error {
 	if m.tracker == nil {
 		return nil
 	}
 	tc := m.cfg.Tracking
 	info, netp, haveNet := m.sessionInfo(s, id, s.now)
+	info.Epoch = epoch
 	others, err := m.tracker.Sessions(s.ctx, userID)
 	if err != nil {
 		return fmt.Errorf("httpx: login: list sessions: %w", err)
@@ -90,9 +91,11 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 	idle := p.IdleTimeout + p.RenewThreshold
 	reported := false
 	for _, o := range others {
-		// A session that idled out is dead even though its entry lives
-		// until its absolute deadline: it must not hold a slot.
-		if !o.LastSeen.Add(idle).After(s.now) {
+		// A session that idled out, or that a ForceLogout or LogoutAll
+		// (an epoch bump, also from sealctl) ended, is dead even though
+		// its entry lives until its absolute deadline: it must not hold a
+		// slot.
+		if !o.LastSeen.Add(idle).After(s.now) || o.Epoch < epoch {
 			if err := m.tracker.RemoveSession(s.ctx, userID, o.ID); err != nil {
 				return fmt.Errorf("httpx: login: forget idle session: %w", err)
 			}
@@ -111,7 +114,7 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID) error {
 	// failed (a store may evict and still report an error, e.g. a write
 	// not replicated in time): an evicted session must not stay usable.
 	for _, e := range evicted {
-		if rerr := m.revokeID(s.ctx, userID, e.ID, m.revocationDeadline(e.Expires, s.now)); rerr != nil {
+		if rerr := m.revokeID(s.ctx, userID, e.ID, m.trackedRevocationDeadline(e, s.now)); rerr != nil {
 			return fmt.Errorf("httpx: login: revoke evicted session: %w", rerr)
 		}
 		m.emit(s, Event{Kind: EventDestroyed, SessionTag: e.ID.Tag(), UserID: userID})
@@ -176,13 +179,30 @@ func describeClient(r *http.Request) string {
 	return ua
 }
 
-// Sessions lists userID's live sessions, oldest first. It needs
-// Config.Tracking.
+// Sessions lists userID's live sessions, oldest first. Sessions that an
+// epoch bump (ForceLogout, LogoutAll, sealctl bump) ended are left out
+// (and forgotten). It needs Config.Tracking.
 func (m *Manager) Sessions(ctx context.Context, userID string) ([]versioning.SessionInfo, error) {
 	if m.tracker == nil {
 		return nil, fmt.Errorf("httpx: Sessions: %w (set Config.Tracking with a store that tracks sessions)", ErrNoTracking)
 	}
-	return m.tracker.Sessions(ctx, userID)
+	list, err := m.tracker.Sessions(ctx, userID)
+	if err != nil || len(list) == 0 {
+		return list, err
+	}
+	epoch, err := m.store.Epoch(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	live := list[:0]
+	for _, si := range list {
+		if si.Epoch < epoch {
+			m.untrack(ctx, userID, si.ID)
+			continue
+		}
+		live = append(live, si)
+	}
+	return live, nil
 }
 
 // RevokeSession logs out one session of userID ("log out that device"):
@@ -201,7 +221,7 @@ func (m *Manager) RevokeSession(ctx context.Context, userID string, id codec.Ses
 	}
 	for _, si := range sessions {
 		if si.ID == id {
-			if err := m.revokeID(ctx, userID, id, m.revocationDeadline(si.Expires, m.now())); err != nil {
+			if err := m.revokeID(ctx, userID, id, m.trackedRevocationDeadline(si, m.now())); err != nil {
 				return err
 			}
 			return m.tracker.RemoveSession(ctx, userID, id)

@@ -618,3 +618,37 @@ func TestTrackingNeedsConfig(t *testing.T) {
 
 // noTracker hides a store's SessionTracker ability.
 type noTracker struct{ versioning.Store }
+
+// TestBumpFreesSessionSlots (issue 14 item 9): after LogoutAll, or a bump
+// of the user's epoch from outside (sealctl bump), the dead sessions no
+// longer hold slots: RefuseNewLogin lets the user log in again at once,
+// and the device list shows only live sessions.
+func TestBumpFreesSessionSlots(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st trackStore) {
+		clk := newClock()
+		store := st.open(t, clk)
+		e := newTrackEnv(t, store, clk, newRing(t), func(c *httpx.Config) {
+			c.Tracking.MaxPerUser = 1
+			c.Tracking.OnLimit = httpx.RefuseNewLogin
+		})
+		e.device(t, "192.0.2.10", "A").mustLogin("alice")
+		if code, _ := e.device(t, "192.0.2.11", "B").login("alice"); code != http.StatusForbidden {
+			t.Fatalf("second login under a limit of one: %d, want refused", code)
+		}
+		if err := e.m.LogoutAll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := e.m.Sessions(t.Context(), "alice"); err != nil || len(l) != 0 {
+			t.Fatalf("Sessions after LogoutAll = %v, %v; want none", l, err)
+		}
+		e.device(t, "192.0.2.12", "C").mustLogin("alice")
+		// A bump from outside the Manager, as sealctl bump does.
+		if _, err := store.BumpEpoch(t.Context(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		e.device(t, "192.0.2.13", "D").mustLogin("alice")
+		if l, err := e.m.Sessions(t.Context(), "alice"); err != nil || len(l) != 1 {
+			t.Fatalf("Sessions after a bump and a login = %v, %v; want one", l, err)
+		}
+	})
+}

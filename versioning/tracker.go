@@ -34,6 +34,10 @@ type SessionInfo struct {
 	// Firefox/128.0"), cut to its first 120 bytes; the network is in
 	// Network. Stores keep at most 128 bytes.
 	Client string
+	// Epoch is the user's effective epoch when the session logged in. A
+	// session whose Epoch is below the user's current epoch is dead (a
+	// ForceLogout or LogoutAll came after it) and must not hold a slot.
+	Epoch uint64
 }
 
 // SessionTracker is an optional Store ability, found by type assertion:

@@ -135,7 +135,7 @@ func (s *Store) trackKeys(userID string) []string {
 
 // encodeEntry is the stored form of an entry, ASCII up to the line feed:
 //
-//	<last seen ms> SP <created ms> SP <expires ms> SP <network> LF <client>
+//	<last seen ms> SP <created ms> SP <expires ms> SP <epoch> SP <network> LF <client>
 //
 // The last seen time comes first so that TouchSession can replace it
 // without parsing the rest.
@@ -146,6 +146,8 @@ func encodeEntry(si versioning.SessionInfo) string {
 	b.WriteString(strconv.FormatInt(si.Created.UnixMilli(), 10))
 	b.WriteByte(' ')
 	b.WriteString(strconv.FormatInt(si.Expires.UnixMilli(), 10))
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatUint(si.Epoch, 10))
 	b.WriteByte(' ')
 	b.WriteString(si.Network)
 	b.WriteByte('\n')
@@ -166,8 +168,8 @@ func decodeEntry(hexID, e string) (versioning.SessionInfo, error) {
 	if !ok {
 		return si, errBadEntry
 	}
-	f := strings.SplitN(head, " ", 4)
-	if len(f) != 4 {
+	f := strings.SplitN(head, " ", 5)
+	if len(f) != 5 {
 		return si, errBadEntry
 	}
 	var ms [3]int64
@@ -181,7 +183,12 @@ func decodeEntry(hexID, e string) (versioning.SessionInfo, error) {
 	si.LastSeen = time.UnixMilli(ms[0])
 	si.Created = time.UnixMilli(ms[1])
 	si.Expires = time.UnixMilli(ms[2])
-	si.Network = f[3]
+	epoch, err := strconv.ParseUint(f[3], 10, 64)
+	if err != nil {
+		return si, errBadEntry
+	}
+	si.Epoch = epoch
+	si.Network = f[4]
 	si.Client = client
 	return si, nil
 }

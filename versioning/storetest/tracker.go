@@ -54,6 +54,7 @@ func testTrackerAddList(t *testing.T, _ versioning.Store, tr versioning.SessionT
 	now := c.Now()
 	b := info(t, now.Add(-time.Minute), time.Hour)
 	a := info(t, now.Add(-2*time.Minute), time.Hour)
+	a.Epoch = 1<<63 + 7 // kept exactly, however large
 	add(t, tr, "alice", b, 0, false)
 	add(t, tr, "alice", a, 0, false)
 	add(t, tr, "bob", info(t, now, time.Hour), 0, false)
@@ -61,7 +62,7 @@ func testTrackerAddList(t *testing.T, _ versioning.Store, tr versioning.SessionT
 	if len(l) != 2 || l[0].ID != a.ID || l[1].ID != b.ID {
 		t.Fatalf("Sessions(alice) = %+v, want a then b (oldest first)", l)
 	}
-	if !l[0].Created.Equal(a.Created) || !l[0].Expires.Equal(a.Expires) || l[0].Network != a.Network || l[0].Client != a.Client {
+	if !l[0].Created.Equal(a.Created) || !l[0].Expires.Equal(a.Expires) || l[0].Network != a.Network || l[0].Client != a.Client || l[0].Epoch != a.Epoch || l[1].Epoch != 0 {
 		t.Errorf("session info not kept: %+v, want %+v", l[0], a)
 	}
 	if n := len(sessions(t, tr, "bob")); n != 1 {
