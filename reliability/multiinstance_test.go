@@ -1,4 +1,4 @@
-package redisstore
+package reliability
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func TestMultiInstanceScript(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "../../scripts/multi-instance.sh")
+	cmd := exec.CommandContext(ctx, "bash", "../scripts/multi-instance.sh")
 	// On timeout, SIGTERM lets the script's trap stop what it started.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second

@@ -1,4 +1,4 @@
-package redisstore
+package reliability
 
 import (
 	"context"
@@ -9,33 +9,37 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/redisstore"
 )
 
 // failoverApp is one application instance: an httpx Manager over its own
 // Sentinel-backed store, behind a test server. GET /login logs in as
 // alice; GET /me answers "user=<id>".
 type failoverApp struct {
-	store *Store
+	store *redisstore.Store
 	m     *httpx.Manager
 	srv   *httptest.Server
 }
 
 func newFailoverApp(t *testing.T, st *redistest.Sentinel, prefix string, keys *sealed.Keyring, policy versioning.StoreFailurePolicy) *failoverApp {
 	t.Helper()
-	s := openStore(t, newSentinelClient(t, st), &Options{
+	s := foOpenStore(t, foSentinelClient(t, st), &redisstore.Options{
 		Prefix:              prefix,
 		MinReplicas:         1,
 		WaitTimeout:         500 * time.Millisecond,
 		HealthCheckInterval: 100 * time.Millisecond,
 		MaxStale:            20 * time.Second,
-	}, nil)
+	})
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: s, OnStoreError: policy, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +110,7 @@ func TestFailover(t *testing.T) {
 	t.Run("TwoReplicas", func(t *testing.T) { testFailover(t, 2) })
 	// One replica: after the failover none is left until the killed
 	// process is restarted and rejoins as a replica; writes fail with
-	// ErrNotReplicated meanwhile.
+	// redisstore.ErrNotReplicated meanwhile.
 	t.Run("OneReplicaRestarted", func(t *testing.T) { testFailover(t, 1) })
 }
 
@@ -120,7 +124,7 @@ func testFailover(t *testing.T, replicas int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := uniquePrefix(t)
+	prefix := foPrefix()
 	closedApp := newFailoverApp(t, st, prefix, keys, versioning.FailClosed)
 	staleApp := newFailoverApp(t, st, prefix, keys, versioning.ServeStale)
 	bumper := closedApp.store
@@ -196,7 +200,7 @@ func testFailover(t *testing.T, replicas int) {
 	killAt := time.Now()
 	st.Master.Kill()
 	var promoted *redistest.Server
-	if !waitUntil(20*time.Second, func() bool {
+	if !foWaitUntil(20*time.Second, func() bool {
 		addr, _ := st.MasterAddr()
 		for _, r := range st.Replicas {
 			if addr == r.Addr() {
@@ -217,7 +221,7 @@ func testFailover(t *testing.T, replicas int) {
 		restartAt = time.Now()
 	}
 	var trustedAt time.Time
-	if !waitUntil(20*time.Second, func() bool {
+	if !foWaitUntil(20*time.Second, func() bool {
 		ok1, _ := closedApp.store.Trusted()
 		ok2, _ := staleApp.store.Trusted()
 		return ok1 && ok2
@@ -235,7 +239,7 @@ func testFailover(t *testing.T, replicas int) {
 		}
 		return time.Time{}, false
 	}
-	if !waitUntil(20*time.Second, func() bool { _, ok := ackedAfterKill(); return ok }) {
+	if !foWaitUntil(20*time.Second, func() bool { _, ok := ackedAfterKill(); return ok }) {
 		t.Fatal("no bump acknowledged within 20s after the kill")
 	}
 	ackAt, _ := ackedAfterKill()
@@ -253,7 +257,7 @@ func testFailover(t *testing.T, replicas int) {
 			if !errors.Is(b.err, versioning.ErrStoreUnavailable) {
 				t.Errorf("bump error %v does not match ErrStoreUnavailable", b.err)
 			}
-			if errors.Is(b.err, ErrNotReplicated) {
+			if errors.Is(b.err, redisstore.ErrNotReplicated) {
 				notReplicated++
 			}
 			continue
@@ -270,7 +274,7 @@ func testFailover(t *testing.T, replicas int) {
 	if ackedBefore == 0 || acked == ackedBefore {
 		t.Fatalf("%d bumps acknowledged before the kill, %d in all: the run did not straddle the failover", ackedBefore, acked)
 	}
-	got, err := promoted.Do("GET", bumper.epochKey("bob"))
+	got, err := promoted.Do("GET", prefix+"u{bob}:e") // the user's epoch key, as SPEC.md lays it out
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +288,7 @@ func testFailover(t *testing.T, replicas int) {
 			role, _ := st.Master.Do("ROLE")
 			return strings.HasPrefix(role, "slave")
 		}
-		if !waitUntil(30*time.Second, isReplica) {
+		if !foWaitUntil(30*time.Second, isReplica) {
 			role, _ := st.Master.Do("ROLE")
 			t.Errorf("restarted old master has role %q, want a replica", role)
 		}
@@ -340,7 +344,7 @@ func testFailover(t *testing.T, replicas int) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	for name, app := range map[string]*failoverApp{"fail-closed": closedApp, "serve-stale": staleApp} {
-		if !waitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }) {
+		if !foWaitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }) {
 			t.Errorf("%s still accepts alice's cookie after ForceLogout", name)
 		}
 	}
@@ -352,6 +356,53 @@ func testFailover(t *testing.T, replicas int) {
 	t.Logf("%d replica(s), master killed at 0: sentinels promoted a replica at +%v; old master %s; both stores trusted again at +%v; first acknowledged (replicated) bump at +%v",
 		replicas, switchAt.Sub(killAt).Round(time.Millisecond), restarted,
 		trustedAt.Sub(killAt).Round(time.Millisecond), ackAt.Sub(killAt).Round(time.Millisecond))
-	t.Logf("%d bumps: %d acknowledged (%d before the kill, highest %d, new master holds %s), %d refused (%d of them ErrNotReplicated); fail-closed requests: %d refused, %d served; %d requests in all",
+	t.Logf("%d bumps: %d acknowledged (%d before the kill, highest %d, new master holds %s), %d refused (%d of them redisstore.ErrNotReplicated); fail-closed requests: %d refused, %d served; %d requests in all",
 		len(bumps), acked, ackedBefore, maxAcked, got, refused, notReplicated, closedRefused, closedServed, len(reqs))
+}
+
+// The failover test's own helpers (it moved here from versioning/redisstore
+// because it drives httpx end to end).
+
+var foPrefixSeq atomic.Int64
+
+func foPrefix() string { return "fo" + strconv.FormatInt(foPrefixSeq.Add(1), 10) + ":" }
+
+func foSentinelClient(t testing.TB, st *redistest.Sentinel) redis.UniversalClient {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName:    st.MasterName,
+		Addrs:         st.SentinelAddrs(),
+		DialTimeout:   200 * time.Millisecond,
+		DialerRetries: 1,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
+		MaxRetries:    -1,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func foOpenStore(t testing.TB, c redis.UniversalClient, o *redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	return s
+}
+
+func foWaitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return true
 }
