@@ -130,7 +130,7 @@ func ReasonLabel(err error) string {
 		return "epoch_bumped"
 	case errors.Is(err, versioning.ErrRevoked):
 		return "revoked"
-	case errors.Is(err, versioning.ErrUnsupportedVersion), errors.Is(err, codec.ErrUnsupportedVersion):
+	case errors.Is(err, codec.ErrUnsupportedVersion): // versioning's is the same sentinel
 		return "unsupported_version"
 	case errors.Is(err, versioning.ErrStoreUnavailable):
 		return "store_unavailable"

@@ -166,7 +166,7 @@ func (c *Checker) Check(ctx context.Context, h *codec.Header) (Verdict, error) {
 // HTTP layer uses it to read the clock once per request.
 func (c *Checker) CheckAt(ctx context.Context, h *codec.Header, now time.Time) (Verdict, error) {
 	if h.Version != codec.Version {
-		return Rejected, &VersionError{Version: h.Version}
+		return Rejected, &codec.VersionError{Version: h.Version}
 	}
 	// Sealed timestamps have millisecond precision: compare integers.
 	// The future check comes first, so the additions below cannot overflow.

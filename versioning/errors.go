@@ -26,8 +26,10 @@ var (
 	// ErrRevoked means the session ID was revoked (logout).
 	ErrRevoked = errors.New("versioning: session revoked")
 	// ErrUnsupportedVersion means the payload format version is not one
-	// this package can check or migrate.
-	ErrUnsupportedVersion = errors.New("versioning: unsupported payload format version")
+	// this build can read and no migration upgrades it. It is
+	// codec.ErrUnsupportedVersion (one sentinel for both layers); the error
+	// is a *codec.VersionError.
+	ErrUnsupportedVersion = codec.ErrUnsupportedVersion
 	// ErrStoreUnavailable means the epoch/revocation store could not
 	// answer (down, closed, cancelled, unwritable). Store implementations
 	// wrap it in their system-failure errors.
@@ -92,17 +94,3 @@ func (e *StoreError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrStoreUnavailable.
 func (e *StoreError) Is(target error) bool { return target == ErrStoreUnavailable }
-
-// VersionError reports a payload format version with no registered
-// migration. It matches ErrUnsupportedVersion.
-type VersionError struct {
-	Version uint8 // the version found
-}
-
-// Error describes the failure; it never contains key material.
-func (e *VersionError) Error() string {
-	return fmt.Sprintf("versioning: unsupported payload format version %d (current %d)", e.Version, codec.Version)
-}
-
-// Is reports whether target is ErrUnsupportedVersion.
-func (e *VersionError) Is(target error) bool { return target == ErrUnsupportedVersion }

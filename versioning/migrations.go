@@ -45,7 +45,7 @@ func (m *Migrations) Register(from uint8, step Migration) error {
 // Upgrade applies registered steps to b until its version byte is
 // codec.Version and returns the result (b itself if it is already
 // current). A version with no step, or newer than codec.Version, gives a
-// *VersionError (matching ErrUnsupportedVersion); an empty b gives
+// *codec.VersionError (matching ErrUnsupportedVersion); an empty b gives
 // ErrUnsupportedVersion too. A failing step's error is wrapped; a step
 // producing the wrong version gives ErrInvalidMigration.
 func (m *Migrations) Upgrade(b []byte) ([]byte, error) {
@@ -61,7 +61,7 @@ func (m *Migrations) Upgrade(b []byte) ([]byte, error) {
 			m.mu.RUnlock()
 		}
 		if step == nil {
-			return nil, &VersionError{Version: v}
+			return nil, &codec.VersionError{Version: v}
 		}
 		nb, err := step(b)
 		if err != nil {

@@ -85,7 +85,7 @@ func TestMigrationsErrors(t *testing.T) {
 	if _, err := m.Upgrade([]byte{0, 1, 2}); !errors.Is(err, versioning.ErrUnsupportedVersion) {
 		t.Fatalf("unregistered version: %v", err)
 	}
-	var ve *versioning.VersionError
+	var ve *codec.VersionError
 	if _, err := m.Upgrade([]byte{codec.Version + 1}); !errors.As(err, &ve) || ve.Version != codec.Version+1 {
 		t.Fatalf("newer version: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sealedsession/sealedsession/codec"
 )
 
 // MessageKind says what an invalidation message announces.
@@ -19,8 +21,8 @@ const (
 	KindGlobal MessageKind = 'g'
 )
 
-// maxUserIDLen bounds the user ID in a message (codec allows 255 bytes).
-const maxUserIDLen = 255
+// maxUserIDLen bounds a user ID: the payload header's bound.
+const maxUserIDLen = codec.MaxUserIDLen
 
 // maxCounter is the largest counter value Redis can hold (INCR works on
 // signed 64-bit integers). Any larger value read from Redis, in a message
