@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // secretFragments returns substrings that would betray a key's secret in
@@ -64,9 +67,7 @@ func TestSecretFragmentsFindLeaks(t *testing.T) {
 				break
 			}
 		}
-		if !found {
-			t.Errorf("secretFragments misses %q", leak)
-		}
+		assert.True(t, found, "secretFragments misses %q", leak)
 	}
 }
 
@@ -79,9 +80,7 @@ var allVerbs = []string{
 
 func TestKeyAndRingPrintAsIDUnderEveryVerb(t *testing.T) {
 	gen, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	k, k2 := testKey(t, 0xa0), testKey(t, 0xd0)
 	r := testRing(t, k, k2, gen)
 	s := testSealer(t, r, "cookie")
@@ -99,26 +98,18 @@ func TestKeyAndRingPrintAsIDUnderEveryVerb(t *testing.T) {
 					// Formatter (%w with a non-error is a bad verb, for
 					// which fmt walks the value): assertNoSecret covers them.
 				case "%10s": // shorter than the text: no padding
-					if got != want {
-						t.Errorf("%T under %s = %q, want %q", v, verb, got, want)
-					}
+					assert.Equal(t, want, got, "%T under %s", v, verb)
 				case "%-30v":
-					if got != want+strings.Repeat(" ", 30-len(want)) {
-						t.Errorf("%T under %s = %q, want %q padded to 30", v, verb, got, want)
-					}
+					assert.Equal(t, want+strings.Repeat(" ", 30-len(want)), got, "%T under %s, padded to 30", v, verb)
 				default:
-					if got != want {
-						t.Errorf("%T under %s = %q, want %q", v, verb, got, want)
-					}
+					assert.Equal(t, want, got, "%T under %s", v, verb)
 				}
 			}
 		}
-		if got := fmt.Sprintf("%24v|", key); got != "    "+want+"|" {
-			t.Errorf("width 24 = %q", got)
-		}
-		if key.String() != want || key.GoString() != want || (*key).String() != want {
-			t.Errorf("String/GoString of %s", want)
-		}
+		assert.Equal(t, "    "+want+"|", fmt.Sprintf("%24v|", key), "width 24")
+		assert.Equal(t, want, key.String(), "String")
+		assert.Equal(t, want, key.GoString(), "GoString")
+		assert.Equal(t, want, (*key).String(), "String of the value")
 	}
 
 	wantRing := "sealed.Keyring[" + k.ID().String() + "* " + k2.ID().String() + " " + gen.ID().String() + "]"
@@ -128,13 +119,9 @@ func TestKeyAndRingPrintAsIDUnderEveryVerb(t *testing.T) {
 		switch verb {
 		case "%T", "%p", "%w":
 		case "%-30v":
-			if strings.TrimRight(got, " ") != wantRing {
-				t.Errorf("ring under %s = %q, want %q", verb, got, wantRing)
-			}
+			assert.Equal(t, wantRing, strings.TrimRight(got, " "), "ring under %s", verb)
 		default:
-			if got != wantRing {
-				t.Errorf("ring under %s = %q, want %q", verb, got, wantRing)
-			}
+			assert.Equal(t, wantRing, got, "ring under %s", verb)
 		}
 	}
 
@@ -169,9 +156,7 @@ func TestKeyAndRingPrintAsIDUnderEveryVerb(t *testing.T) {
 			assertNoSecret(t, fmt.Sprintf("value %d (%T) under %s", i, v, verb), fmt.Sprintf(verb, v), keys...)
 		}
 	}
-	if got := fmt.Sprint([]Key{*k}); got != "[sealed.Key("+k.ID().String()+")]" {
-		t.Errorf("[]Key prints %q", got)
-	}
+	assert.Equal(t, "[sealed.Key("+k.ID().String()+")]", fmt.Sprint([]Key{*k}), "[]Key")
 
 	// Nil and zero values print without panicking.
 	var nilKey *Key
@@ -180,14 +165,8 @@ func TestKeyAndRingPrintAsIDUnderEveryVerb(t *testing.T) {
 		if verb == "%T" || verb == "%p" || verb == "%w" {
 			continue
 		}
-		if got := fmt.Sprintf(verb, nilKey); !strings.Contains(got, "nil") {
-			t.Errorf("nil *Key under %s = %q", verb, got)
-		}
-		if got := fmt.Sprintf(verb, nilRing); !strings.Contains(got, "sealed.Keyring(nil)") {
-			t.Errorf("nil *Keyring under %s = %q", verb, got)
-		}
+		assert.Contains(t, fmt.Sprintf(verb, nilKey), "nil", "nil *Key under %s", verb)
+		assert.Contains(t, fmt.Sprintf(verb, nilRing), "sealed.Keyring(nil)", "nil *Keyring under %s", verb)
 	}
-	if got := fmt.Sprint(Key{}); got != "sealed.Key(00000000)" {
-		t.Errorf("zero Key prints %q", got)
-	}
+	assert.Equal(t, "sealed.Key(00000000)", fmt.Sprint(Key{}), "zero Key")
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzOpen checks that Open never panics on any input, that what it opens
@@ -101,23 +103,18 @@ func TestFuzzSeedsOpen(t *testing.T) {
 	s := testSealer(t, testRing(t, testKey(t, 1), testKey(t, 2)), "fuzz")
 	for name, primary := range map[string]bool{"sealed_primary": true, "sealed_previous": false, "sealed_empty": true} {
 		b, err := os.ReadFile(filepath.Join("testdata/fuzz/FuzzOpen", name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) != 3 || lines[0] != "go test fuzz v1" {
-			t.Fatalf("%s: not a corpus file", name)
-		}
+		require.Len(t, lines, 3, "%s: not a corpus file", name)
+		require.Equal(t, "go test fuzz v1", lines[0], "%s: not a corpus file", name)
 		var args [2][]byte
 		for i, l := range lines[1:] {
 			q, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(l, "[]byte("), ")"))
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
+			require.NoError(t, err, name)
 			args[i] = []byte(q)
 		}
-		if _, info, err := s.Open(nil, args[0], args[1]); err != nil || info.Primary != primary {
-			t.Fatalf("%s: %+v, %v", name, info, err)
-		}
+		_, info, err := s.Open(nil, args[0], args[1])
+		require.NoError(t, err, name)
+		require.Equal(t, primary, info.Primary, "%s: %+v", name, info)
 	}
 }

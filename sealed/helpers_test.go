@@ -2,6 +2,8 @@ package sealed
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // testKey returns a key whose secret is start, start+1, ..., start+31.
@@ -12,27 +14,21 @@ func testKey(t testing.TB, start byte) *Key {
 		s[i] = start + byte(i)
 	}
 	k, err := NewKey(s[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return k
 }
 
 func testRing(t testing.TB, keys ...*Key) *Keyring {
 	t.Helper()
 	r, err := NewKeyring(keys[0], keys[1:]...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }
 
 func testSealer(t testing.TB, r *Keyring, purpose string) *Sealer {
 	t.Helper()
 	s, err := NewSealer(r, purpose, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 

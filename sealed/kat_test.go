@@ -1,11 +1,13 @@
 package sealed
 
 import (
-	"bytes"
 	"encoding/hex"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestXChaCha20Poly1305KAT checks the primitive against the
@@ -14,9 +16,7 @@ import (
 func TestXChaCha20Poly1305KAT(t *testing.T) {
 	h := func(s string) []byte {
 		b, err := hex.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return b
 	}
 	plaintext := []byte("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.")
@@ -30,20 +30,14 @@ func TestXChaCha20Poly1305KAT(t *testing.T) {
 	tag := h("c0875924c1c7987947deafd8780acf49")
 
 	a, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := a.Seal(nil, nonce, plaintext, aad)
 	want := append(append([]byte(nil), ciphertext...), tag...)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("Seal:\n got %x\nwant %x", got, want)
-	}
+	require.Equal(t, want, got, "Seal")
 	pt, err := a.Open(nil, nonce, want, aad)
-	if err != nil || !bytes.Equal(pt, plaintext) {
-		t.Fatalf("Open = %q, %v", pt, err)
-	}
+	require.NoError(t, err, "Open")
+	require.Equal(t, plaintext, pt, "Open")
 	want[len(want)-1] ^= 1
-	if _, err := a.Open(nil, nonce, want, aad); err == nil {
-		t.Fatal("Open accepted a modified tag")
-	}
+	_, err = a.Open(nil, nonce, want, aad)
+	assert.Error(t, err, "Open accepted a modified tag")
 }

@@ -3,35 +3,30 @@ package sealed
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestKeyTextRoundTrip(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		k, err := GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		text := k.Export()
-		if len(text) != keyTextLen || keyTextLen != 53 || !strings.HasPrefix(text, KeyPrefix) {
-			t.Fatalf("Export() has length %d", len(text))
-		}
+		require.Len(t, text, keyTextLen, "Export()")
+		require.Equal(t, 53, keyTextLen)
+		require.True(t, strings.HasPrefix(text, KeyPrefix), "Export() = %q lacks the prefix", text)
 		k2, err := ParseKey("  " + text + "\n")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !k.equal(k2) || k2.ID() != k.ID() {
-			t.Fatal("ParseKey(Export()) is another key")
-		}
+		require.NoError(t, err)
+		require.True(t, k.equal(k2), "ParseKey(Export()) is another key")
+		require.Equal(t, k.ID(), k2.ID(), "ParseKey(Export()) is another key")
 	}
 	a, _ := GenerateKey()
 	b, _ := GenerateKey()
-	if a.equal(b) {
-		t.Fatal("GenerateKey returned the same secret twice")
-	}
+	assert.False(t, a.equal(b), "GenerateKey returned the same secret twice")
 }
 
 func TestKeyIDString(t *testing.T) {
@@ -39,33 +34,29 @@ func TestKeyIDString(t *testing.T) {
 		id   KeyID
 		want string
 	}{{0, "00000000"}, {0x1a2b3c4d, "1a2b3c4d"}, {0xffffffff, "ffffffff"}, {0x10, "00000010"}} {
-		if got := tc.id.String(); got != tc.want {
-			t.Errorf("KeyID(%#x).String() = %q, want %q", uint32(tc.id), got, tc.want)
-		}
+		assert.Equal(t, tc.want, tc.id.String(), "KeyID(%#x).String()", uint32(tc.id))
 	}
 	// The key ID is a function of the secret alone.
 	a, b, c := testKey(t, 7), testKey(t, 7), testKey(t, 8)
-	if a == b || a.ID() != b.ID() || a.ID() == c.ID() {
-		t.Fatal("key IDs are not derived from the secret")
-	}
+	// key IDs are derived from the secret
+	assert.NotSame(t, a, b)
+	assert.Equal(t, a.ID(), b.ID())
+	assert.NotEqual(t, a.ID(), c.ID())
 }
 
 func TestNewKeyCopiesSecret(t *testing.T) {
 	s := make([]byte, KeySize)
 	k, err := NewKey(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	id := k.ID()
 	s[0] = 1
 	k2, _ := NewKey(make([]byte, KeySize))
-	if !k.equal(k2) || k.ID() != id {
-		t.Fatal("NewKey kept a reference to the caller's slice")
-	}
+	require.True(t, k.equal(k2), "NewKey kept a reference to the caller's slice")
+	require.Equal(t, id, k.ID(), "NewKey kept a reference to the caller's slice")
 	for _, n := range []int{0, 16, 31, 33, 64} {
-		if _, err := NewKey(make([]byte, n)); !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), fmt.Sprint(n)) {
-			t.Errorf("NewKey(%d bytes) = %v", n, err)
-		}
+		_, err := NewKey(make([]byte, n))
+		assert.ErrorIs(t, err, ErrInvalidKey, "NewKey(%d bytes)", n)
+		assert.ErrorContains(t, err, fmt.Sprint(n), "NewKey(%d bytes)", n)
 	}
 }
 
@@ -73,9 +64,7 @@ func assertNoSecret(t *testing.T, what, s string, keys ...*Key) {
 	t.Helper()
 	for _, k := range keys {
 		for _, f := range secretFragments(k) {
-			if strings.Contains(s, f) {
-				t.Fatalf("%s %q contains key material %q", what, s, f)
-			}
+			require.NotContains(t, s, f, "%s contains key material", what)
 		}
 	}
 }
@@ -108,8 +97,8 @@ func TestParseKeyErrors(t *testing.T) {
 		{KeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:KeySize]), "wrong length: 32 bytes"},
 	} {
 		_, err := ParseKey(tc.in)
-		if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseKey(%q) = %v, want ErrInvalidKey mentioning %q", tc.in, err, tc.want)
+		if !assert.ErrorIs(t, err, ErrInvalidKey, "ParseKey(%q)", tc.in) ||
+			!assert.ErrorContains(t, err, tc.want, "ParseKey(%q)", tc.in) {
 			continue
 		}
 		assertNoSecret(t, "error", err.Error(), k)
@@ -120,21 +109,16 @@ func TestParseKeyring(t *testing.T) {
 	k1, k2, k3 := testKey(t, 1), testKey(t, 2), testKey(t, 3)
 	text := k1.Export() + ", " + k2.Export() + " ,\t" + k3.Export() + "\n"
 	r, err := ParseKeyring(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ks := r.Keys()
-	if len(ks) != 3 || !ks[0].equal(k1) || !ks[1].equal(k2) || !ks[2].equal(k3) || !r.Primary().equal(k1) {
-		t.Fatalf("ParseKeyring: %v", r)
-	}
+	require.Len(t, ks, 3, "ParseKeyring: %v", r)
+	require.True(t, ks[0].equal(k1) && ks[1].equal(k2) && ks[2].equal(k3) && r.Primary().equal(k1), "ParseKeyring: %v", r)
 	r2, err := ParseKeyring(r.Export())
-	if err != nil || r2.Export() != r.Export() || r.Export() != k1.Export()+","+k2.Export()+","+k3.Export() {
-		t.Fatalf("Export round trip: %v", err)
-	}
+	require.NoError(t, err, "Export round trip")
+	require.Equal(t, r.Export(), r2.Export(), "Export round trip")
+	require.Equal(t, k1.Export()+","+k2.Export()+","+k3.Export(), r.Export(), "Export round trip")
 	ks[0] = nil // Keys returns a copy
-	if r.Primary() == nil {
-		t.Fatal("Keys() exposed the ring's slice")
-	}
+	require.NotNil(t, r.Primary(), "Keys() exposed the ring's slice")
 
 	bad := k2.Export()
 	bad = bad[:12] + "*" + bad[13:]
@@ -155,35 +139,27 @@ func TestParseKeyring(t *testing.T) {
 		{k1.Export() + ";" + k2.Export(), ErrInvalidKey, "position 1: wrong length"},
 	} {
 		_, err := ParseKeyring(tc.in)
-		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseKeyring(%q) = %v, want %v mentioning %q", tc.in, err, tc.is, tc.want)
+		if !assert.ErrorIs(t, err, tc.is, "ParseKeyring(%q)", tc.in) ||
+			!assert.ErrorContains(t, err, tc.want, "ParseKeyring(%q)", tc.in) {
 			continue
 		}
 		assertNoSecret(t, "error", err.Error(), k1, k2, k3)
 	}
-	if _, err := NewKeyring(nil); !errors.Is(err, ErrInvalidKey) {
-		t.Errorf("NewKeyring(nil) = %v", err)
-	}
-	if _, err := NewKeyring(k1, k2, nil); !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "position 3") {
-		t.Errorf("NewKeyring(k1, k2, nil) = %v", err)
-	}
-	if _, err := NewKeyring(k1, k2, k1); !errors.Is(err, ErrDuplicateKey) {
-		t.Errorf("NewKeyring(k1, k2, k1) = %v", err)
-	}
+	_, err = NewKeyring(nil)
+	assert.ErrorIs(t, err, ErrInvalidKey, "NewKeyring(nil)")
+	_, err = NewKeyring(k1, k2, nil)
+	assert.ErrorIs(t, err, ErrInvalidKey, "NewKeyring(k1, k2, nil)")
+	assert.ErrorContains(t, err, "position 3", "NewKeyring(k1, k2, nil)")
+	_, err = NewKeyring(k1, k2, k1)
+	assert.ErrorIs(t, err, ErrDuplicateKey, "NewKeyring(k1, k2, k1)")
 }
 
 // TestDerivationExample pins the intermediate values that SPEC.md
 // gives as a worked example.
 func TestDerivationExample(t *testing.T) {
 	k := testKey(t, 0)
-	if k.ID() != 0x18b3ff8b {
-		t.Fatalf("key ID = %s, spec says 18b3ff8b", k.ID())
-	}
-	if got := k.Export(); got != "ssk1_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8Ys_-L" {
-		t.Fatalf("text form = %s", got)
-	}
+	require.Equal(t, KeyID(0x18b3ff8b), k.ID(), "key ID (spec says 18b3ff8b)")
+	require.Equal(t, "ssk1_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8Ys_-L", k.Export(), "text form")
 	sub := deriveSubkey(k.bytes()[:], "cookie")
-	if got := hex.EncodeToString(sub[:]); got != "3d55c6f3a0af6669355dd8cdce17d80abf102b8be1fa764d60550a2293ad958a" {
-		t.Fatalf("subkey = %s", got)
-	}
+	assert.Equal(t, "3d55c6f3a0af6669355dd8cdce17d80abf102b8be1fa764d60550a2293ad958a", hex.EncodeToString(sub[:]), "subkey")
 }

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // headerKeyID reads the key ID from a sealed text's header.
@@ -38,58 +41,38 @@ func TestRoundTrip(t *testing.T) {
 	for _, n := range roundTripSizes {
 		pt := pattern(n)
 		text, err := s.Seal(nil, pt, ctx)
-		if err != nil {
-			t.Fatalf("Seal(%d bytes): %v", n, err)
-		}
-		if len(text) != SealedLen(n) {
-			t.Fatalf("Seal(%d bytes) gave %d characters, SealedLen says %d", n, len(text), SealedLen(n))
-		}
-		if OpenedLen(len(text)) != n {
-			t.Fatalf("OpenedLen(%d) = %d, want %d", len(text), OpenedLen(len(text)), n)
-		}
+		require.NoError(t, err, "Seal(%d bytes)", n)
+		require.Len(t, text, SealedLen(n), "Seal(%d bytes) against SealedLen", n)
+		require.Equal(t, n, OpenedLen(len(text)), "OpenedLen(%d)", len(text))
 		prefix := []byte("prefix")
 		got, info, err := s.Open(prefix, text, ctx)
-		if err != nil {
-			t.Fatalf("Open(%d bytes): %v", n, err)
-		}
-		if !bytes.Equal(got[:6], prefix) || !bytes.Equal(got[6:], pt) {
-			t.Fatalf("Open(%d bytes) returned different bytes", n)
-		}
-		if info != (OpenInfo{KeyID: k.ID(), Primary: true}) {
-			t.Fatalf("Open info = %+v", info)
-		}
+		require.NoError(t, err, "Open(%d bytes)", n)
+		require.Equal(t, prefix, got[:6], "Open(%d bytes) returned different bytes", n)
+		require.Equal(t, pt, got[6:], "Open(%d bytes) returned different bytes", n)
+		require.Equal(t, OpenInfo{KeyID: k.ID(), Primary: true}, info, "Open info")
 		// Appending to a prefix of dst keeps the prefix.
 		text2, err := s.Seal([]byte("x."), pt, ctx)
-		if err != nil || string(text2[:2]) != "x." || len(text2) != 2+SealedLen(n) {
-			t.Fatalf("Seal with prefix: %q..., %v", text2[:2], err)
-		}
-		if bytes.Equal(text2[2:], text) {
-			t.Fatal("two seals of the same plaintext are identical: nonce not random")
-		}
+		require.NoError(t, err, "Seal with prefix")
+		require.Equal(t, "x.", string(text2[:2]), "Seal with prefix")
+		require.Len(t, text2, 2+SealedLen(n), "Seal with prefix")
+		require.NotEqual(t, text, text2[2:], "two seals of the same plaintext are identical: nonce not random")
 	}
 }
 
 func TestSealedLenOpenedLen(t *testing.T) {
 	for n := 0; n < 3000; n++ {
-		if got := OpenedLen(SealedLen(n)); got != n {
-			t.Fatalf("OpenedLen(SealedLen(%d)) = %d", n, got)
-		}
+		require.Equal(t, n, OpenedLen(SealedLen(n)), "OpenedLen(SealedLen(%d))", n)
 	}
 	smallest := SealedLen(0)
-	if smallest != 60 {
-		t.Fatalf("SealedLen(0) = %d, want 60", smallest)
-	}
+	require.Equal(t, 60, smallest, "SealedLen(0)")
 	for L := 0; L < 4000; L++ {
 		n := OpenedLen(L)
 		if L < smallest {
-			if n != 0 {
-				t.Fatalf("OpenedLen(%d) = %d, want 0", L, n)
-			}
+			require.Equal(t, 0, n, "OpenedLen(%d)", L)
 			continue
 		}
-		if SealedLen(n) > L || SealedLen(n+1) <= L {
-			t.Fatalf("OpenedLen(%d) = %d is not the largest fitting plaintext", L, n)
-		}
+		require.LessOrEqual(t, SealedLen(n), L, "OpenedLen(%d) = %d does not fit", L, n)
+		require.Greater(t, SealedLen(n+1), L, "OpenedLen(%d) = %d is not the largest fitting plaintext", L, n)
 	}
 }
 
@@ -97,13 +80,9 @@ func TestSealedLenOpenedLen(t *testing.T) {
 func envelope(t *testing.T, s *Sealer, pt, ctx []byte) (string, []byte) {
 	t.Helper()
 	text, err := s.Seal(nil, pt, ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(string(text))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(text), raw
 }
 
@@ -127,9 +106,7 @@ func TestEveryBitFlipRejected(t *testing.T) {
 				default:
 					want = ErrAuthFailed
 				}
-				if !errors.Is(err, want) {
-					t.Fatalf("n=%d byte %d bit %d: err = %v, want %v", n, i, bit, err, want)
-				}
+				require.ErrorIs(t, err, want, "n=%d byte %d bit %d", n, i, bit)
 			}
 		}
 	}
@@ -147,9 +124,8 @@ func TestEveryCharacterChangeRejected(t *testing.T) {
 			}
 			mod := []byte(text)
 			mod[i] = c
-			if _, _, err := s.Open(nil, mod, ctx); err == nil {
-				t.Fatalf("position %d changed to %q: opened", i, c)
-			}
+			_, _, err := s.Open(nil, mod, ctx)
+			require.Error(t, err, "position %d changed to %q: opened", i, c)
 		}
 	}
 }
@@ -159,25 +135,23 @@ func TestEveryTruncationRejected(t *testing.T) {
 	ctx := []byte("c")
 	text, _ := envelope(t, s, pattern(50), ctx)
 	for i := 0; i < len(text); i++ {
-		if _, _, err := s.Open(nil, []byte(text[:i]), ctx); err == nil {
-			t.Fatalf("truncation to %d characters opened", i)
-		}
-		if _, _, err := s.Open(nil, []byte(text[i:]), ctx); i > 0 && err == nil {
-			t.Fatalf("dropping the first %d characters opened", i)
+		_, _, err := s.Open(nil, []byte(text[:i]), ctx)
+		require.Error(t, err, "truncation to %d characters opened", i)
+		_, _, err = s.Open(nil, []byte(text[i:]), ctx)
+		if i > 0 {
+			require.Error(t, err, "dropping the first %d characters opened", i)
 		}
 	}
 	for _, suffix := range []string{"A", "AA", "AAA", "AAAA", "=", "==", "\n", "\r\n", " "} {
-		if _, _, err := s.Open(nil, []byte(text+suffix), ctx); err == nil {
-			t.Fatalf("text with suffix %q opened", suffix)
-		}
+		_, _, err := s.Open(nil, []byte(text+suffix), ctx)
+		require.Error(t, err, "text with suffix %q opened", suffix)
 	}
 	// CR/LF anywhere (which encoding/base64 would skip) is malformed.
 	for i := 1; i < len(text); i += 7 {
 		for _, ins := range []string{"\n", "\r", "\r\n", "\n\n", "\n\n\n\n"} {
 			mod := text[:i] + ins + text[i:]
-			if _, _, err := s.Open(nil, []byte(mod), ctx); !errors.Is(err, ErrMalformed) {
-				t.Fatalf("text with %q at %d: err = %v, want ErrMalformed", ins, i, err)
-			}
+			_, _, err := s.Open(nil, []byte(mod), ctx)
+			require.ErrorIs(t, err, ErrMalformed, "text with %q at %d", ins, i)
 		}
 	}
 }
@@ -188,24 +162,21 @@ func TestNonCanonicalRejected(t *testing.T) {
 	// Lengths 1 or 2 mod 3 leave unused low bits in the last character.
 	for _, n := range []int{1, 2} {
 		text, _ := envelope(t, s, pattern(n), ctx)
-		if _, _, err := s.Open(nil, []byte(text), ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, _, err := s.Open(nil, []byte(text), ctx)
+		require.NoError(t, err)
 		last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", text[len(text)-1])
 		mod := []byte(text)
 		mod[len(mod)-1] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|1]
-		if _, _, err := s.Open(nil, mod, ctx); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("n=%d: non-canonical last character: err = %v, want ErrMalformed", n, err)
-		}
+		_, _, err = s.Open(nil, mod, ctx)
+		require.ErrorIs(t, err, ErrMalformed, "n=%d: non-canonical last character", n)
 		// Padded and standard-alphabet forms are not accepted either.
 		raw, _ := base64.RawURLEncoding.DecodeString(text)
 		for _, alt := range []string{base64.URLEncoding.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw)} {
 			if alt == text {
 				continue
 			}
-			if _, _, err := s.Open(nil, []byte(alt), ctx); err == nil {
-				t.Fatalf("alternative encoding %q opened", alt)
-			}
+			_, _, err := s.Open(nil, []byte(alt), ctx)
+			require.Error(t, err, "alternative encoding %q opened", alt)
 		}
 	}
 }
@@ -216,9 +187,8 @@ func TestVersionRejected(t *testing.T) {
 	for _, v := range []byte{0x00, 0x02, 0x81, 0xff} {
 		raw[0] = v
 		_, _, err := s.Open(nil, []byte(base64.RawURLEncoding.EncodeToString(raw)), nil)
-		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "version") {
-			t.Fatalf("version %#x: err = %v", v, err)
-		}
+		require.ErrorIs(t, err, ErrMalformed, "version %#x", v)
+		require.ErrorContains(t, err, "version", "version %#x", v)
 	}
 }
 
@@ -227,61 +197,44 @@ func TestContextAndPurposeBinding(t *testing.T) {
 	cookie := testSealer(t, r, "cookie")
 	csrf := testSealer(t, r, "csrf")
 	text, err := cookie.Seal(nil, []byte("payload"), []byte("session"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, ctx := range []string{"", "Session", "session ", "sessio", "session\x00", "__Host-session"} {
-		if _, _, err := cookie.Open(nil, text, []byte(ctx)); !errors.Is(err, ErrAuthFailed) {
-			t.Fatalf("context %q: err = %v, want ErrAuthFailed", ctx, err)
-		}
+		_, _, err := cookie.Open(nil, text, []byte(ctx))
+		require.ErrorIs(t, err, ErrAuthFailed, "context %q", ctx)
 	}
-	if _, _, err := csrf.Open(nil, text, []byte("session")); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("other purpose: err = %v, want ErrAuthFailed", err)
-	}
+	_, _, err = csrf.Open(nil, text, []byte("session"))
+	require.ErrorIs(t, err, ErrAuthFailed, "other purpose")
 	// nil and empty context are the same AAD.
 	t2, _ := cookie.Seal(nil, []byte("x"), nil)
-	if _, _, err := cookie.Open(nil, t2, []byte{}); err != nil {
-		t.Fatalf("nil vs empty context: %v", err)
-	}
+	_, _, err = cookie.Open(nil, t2, []byte{})
+	assert.NoError(t, err, "nil vs empty context")
 }
 
 func TestTooLarge(t *testing.T) {
 	r := testRing(t, testKey(t, 1))
 	s, err := NewSealer(r, "cookie", &SealerOptions{MaxSize: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	fit := OpenedLen(200)
 	text, err := s.Seal(nil, pattern(fit), nil)
-	if err != nil || len(text) > 200 {
-		t.Fatalf("Seal(%d) at the limit: %d, %v", fit, len(text), err)
-	}
-	if _, _, err := s.Open(nil, text, nil); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Seal(%d) at the limit", fit)
+	require.LessOrEqual(t, len(text), 200, "Seal(%d) at the limit", fit)
+	_, _, err = s.Open(nil, text, nil)
+	require.NoError(t, err)
 	dst := []byte("keep")
 	got, err := s.Seal(dst, pattern(fit+1), nil)
-	if !errors.Is(err, ErrTooLarge) || string(got) != "keep" {
-		t.Fatalf("Seal over the limit: %q, %v", got, err)
-	}
+	require.ErrorIs(t, err, ErrTooLarge, "Seal over the limit")
+	require.Equal(t, "keep", string(got), "Seal over the limit")
 	// Garbage over the limit is ErrTooLarge, not ErrMalformed: no decoding.
-	if _, _, err := s.Open(nil, bytes.Repeat([]byte("!"), 201), nil); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Open over the limit: %v", err)
-	}
+	_, _, err = s.Open(nil, bytes.Repeat([]byte("!"), 201), nil)
+	require.ErrorIs(t, err, ErrTooLarge, "Open over the limit")
 	big := testSealer(t, r, "cookie")
-	if big.MaxSize() != DefaultMaxSize {
-		t.Fatalf("default MaxSize = %d", big.MaxSize())
-	}
+	require.Equal(t, DefaultMaxSize, big.MaxSize(), "default MaxSize")
 	text, err = big.Seal(nil, pattern(300), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Open(nil, text, nil); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Open of a valid but too long text: %v", err)
-	}
-	if _, err := big.Seal(nil, make([]byte, DefaultMaxSize), nil); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Seal of 64 KiB: %v", err)
-	}
+	require.NoError(t, err)
+	_, _, err = s.Open(nil, text, nil)
+	require.ErrorIs(t, err, ErrTooLarge, "Open of a valid but too long text")
+	_, err = big.Seal(nil, make([]byte, DefaultMaxSize), nil)
+	assert.ErrorIs(t, err, ErrTooLarge, "Seal of 64 KiB")
 }
 
 func TestNewSealerErrors(t *testing.T) {
@@ -298,13 +251,11 @@ func TestNewSealerErrors(t *testing.T) {
 		{r, "cookie", &SealerOptions{MaxSize: SealedLen(0) - 1}},
 		{r, "cookie", &SealerOptions{MaxSize: -1}},
 	} {
-		if s, err := NewSealer(tc.ring, tc.purpose, tc.opts); err == nil {
-			t.Errorf("NewSealer(%v, %d-byte purpose, %+v) = %v, want error", tc.ring, len(tc.purpose), tc.opts, s)
-		}
+		s, err := NewSealer(tc.ring, tc.purpose, tc.opts)
+		assert.Error(t, err, "NewSealer(%v, %d-byte purpose, %+v) = %v", tc.ring, len(tc.purpose), tc.opts, s)
 	}
-	if _, err := NewSealer(r, strings.Repeat("p", MaxPurposeLen), &SealerOptions{MaxSize: SealedLen(0)}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := NewSealer(r, strings.Repeat("p", MaxPurposeLen), &SealerOptions{MaxSize: SealedLen(0)})
+	assert.NoError(t, err)
 }
 
 func TestRotation(t *testing.T) {
@@ -312,91 +263,64 @@ func TestRotation(t *testing.T) {
 	r := testRing(t, k1)
 	s := testSealer(t, r, "cookie")
 	old, err := s.Seal(nil, []byte("old"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Roll k2 out accept-only, then promote it.
 	r2 := testRing(t, k1, k2)
 	s2 := testSealer(t, r2, "cookie")
-	if _, info, err := s2.Open(nil, old, nil); err != nil || info != (OpenInfo{k1.ID(), true}) {
-		t.Fatalf("before rotation: %+v, %v", info, err)
-	}
-	if err := r.Rotate(k2); err != nil {
-		t.Fatal(err)
-	}
-	if r.Primary() != k2 || len(r.Keys()) != 2 || r.Keys()[1] != k1 {
-		t.Fatalf("after Rotate: %v", r)
-	}
+	_, info, err := s2.Open(nil, old, nil)
+	require.NoError(t, err, "before rotation")
+	require.Equal(t, OpenInfo{k1.ID(), true}, info, "before rotation")
+	require.NoError(t, r.Rotate(k2))
+	require.Same(t, k2, r.Primary(), "after Rotate: %v", r)
+	require.Len(t, r.Keys(), 2, "after Rotate: %v", r)
+	require.Same(t, k1, r.Keys()[1], "after Rotate: %v", r)
 	got, info, err := s.Open(nil, old, nil)
-	if err != nil || string(got) != "old" || info != (OpenInfo{k1.ID(), false}) {
-		t.Fatalf("old envelope after rotation: %q, %+v, %v", got, info, err)
-	}
+	require.NoError(t, err, "old envelope after rotation")
+	require.Equal(t, "old", string(got), "old envelope after rotation")
+	require.Equal(t, OpenInfo{k1.ID(), false}, info, "old envelope after rotation")
 	fresh, _ := s.Seal(nil, []byte("new"), nil)
-	if _, info, err := s.Open(nil, fresh, nil); err != nil || info != (OpenInfo{k2.ID(), true}) {
-		t.Fatalf("new envelope: %+v, %v", info, err)
-	}
+	_, info, err = s.Open(nil, fresh, nil)
+	require.NoError(t, err, "new envelope")
+	require.Equal(t, OpenInfo{k2.ID(), true}, info, "new envelope")
 	// Rotating to the primary again is a no-op; to an open-only key promotes it.
-	if err := r.Rotate(k2); err != nil || len(r.Keys()) != 2 {
-		t.Fatalf("Rotate(primary): %v, %v", err, r)
-	}
-	if err := r.Rotate(k3); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Rotate(k1); err != nil {
-		t.Fatal(err)
-	}
-	if ids := r.String(); ids != fmt.Sprintf("sealed.Keyring[%s* %s %s]", k1.ID(), k3.ID(), k2.ID()) {
-		t.Fatalf("after promoting k1: %s", ids)
-	}
-	if err := r.Rotate(k2); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, r.Rotate(k2), "Rotate(primary)")
+	require.Len(t, r.Keys(), 2, "Rotate(primary): %v", r)
+	require.NoError(t, r.Rotate(k3))
+	require.NoError(t, r.Rotate(k1))
+	require.Equal(t, fmt.Sprintf("sealed.Keyring[%s* %s %s]", k1.ID(), k3.ID(), k2.ID()), r.String(), "after promoting k1")
+	require.NoError(t, r.Rotate(k2))
 	// Removing.
-	if err := r.Remove(k2.ID()); !errors.Is(err, ErrPrimaryKey) {
-		t.Fatalf("Remove(primary) = %v", err)
-	}
-	if err := r.Remove(k1.ID()); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Open(nil, old, nil); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("removed key: err = %v, want ErrUnknownKey", err)
-	}
-	if err := r.Remove(k1.ID()); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("Remove(absent) = %v", err)
-	}
-	if _, ok := r.Lookup(k1.ID()); ok {
-		t.Fatal("Lookup found a removed key")
-	}
-	if k, ok := r.Lookup(k3.ID()); !ok || k != k3 {
-		t.Fatal("Lookup(k3) failed")
-	}
+	require.ErrorIs(t, r.Remove(k2.ID()), ErrPrimaryKey, "Remove(primary)")
+	require.NoError(t, r.Remove(k1.ID()))
+	_, _, err = s.Open(nil, old, nil)
+	require.ErrorIs(t, err, ErrUnknownKey, "removed key")
+	require.ErrorIs(t, r.Remove(k1.ID()), ErrUnknownKey, "Remove(absent)")
+	_, ok := r.Lookup(k1.ID())
+	require.False(t, ok, "Lookup found a removed key")
+	k, ok := r.Lookup(k3.ID())
+	require.True(t, ok, "Lookup(k3) failed")
+	require.Same(t, k3, k, "Lookup(k3) failed")
 	// A different secret with an ID already in the ring is refused.
 	impostor := &Key{id: k3.id, secret: testKey(t, 9).secret}
-	if err := r.Rotate(impostor); !errors.Is(err, ErrDuplicateKey) {
-		t.Fatalf("Rotate(colliding ID) = %v", err)
-	}
-	if _, err := NewKeyring(k1, impostor, k3); !errors.Is(err, ErrDuplicateKey) || !strings.Contains(err.Error(), "same key ID") {
-		t.Fatalf("NewKeyring(colliding ID) = %v", err)
-	}
-	if err := r.Rotate(nil); !errors.Is(err, ErrInvalidKey) {
-		t.Fatalf("Rotate(nil) = %v", err)
-	}
+	require.ErrorIs(t, r.Rotate(impostor), ErrDuplicateKey, "Rotate(colliding ID)")
+	_, err = NewKeyring(k1, impostor, k3)
+	require.ErrorIs(t, err, ErrDuplicateKey, "NewKeyring(colliding ID)")
+	require.ErrorContains(t, err, "same key ID", "NewKeyring(colliding ID)")
+	assert.ErrorIs(t, r.Rotate(nil), ErrInvalidKey, "Rotate(nil)")
 }
 
 func TestUnknownKeyNotTried(t *testing.T) {
 	a := testSealer(t, testRing(t, testKey(t, 1)), "cookie")
 	b := testSealer(t, testRing(t, testKey(t, 2), testKey(t, 3)), "cookie")
 	text, _ := a.Seal(nil, []byte("x"), nil)
-	if _, _, err := b.Open(nil, text, nil); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("err = %v, want ErrUnknownKey", err)
-	}
+	_, _, err := b.Open(nil, text, nil)
+	require.ErrorIs(t, err, ErrUnknownKey)
 	// Same key ID, different secret: the one key with that ID is tried and fails.
 	k := testKey(t, 1)
 	impostor := &Key{id: k.id, secret: testKey(t, 5).secret}
 	c := testSealer(t, testRing(t, testKey(t, 3), impostor), "cookie")
-	if _, _, err := c.Open(nil, text, nil); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("colliding ID: err = %v, want ErrAuthFailed", err)
-	}
+	_, _, err = c.Open(nil, text, nil)
+	assert.ErrorIs(t, err, ErrAuthFailed, "colliding ID")
 }
 
 func TestOpenErrorKeepsDst(t *testing.T) {
@@ -405,9 +329,9 @@ func TestOpenErrorKeepsDst(t *testing.T) {
 	text[len(text)/2] ^= 1
 	dst := append(make([]byte, 0, 64), "abc"...)
 	got, info, err := s.Open(dst, text, nil)
-	if err == nil || string(got) != "abc" || info != (OpenInfo{}) {
-		t.Fatalf("Open(tampered) = %q, %+v, %v", got, info, err)
-	}
+	assert.Error(t, err, "Open(tampered)")
+	assert.Equal(t, "abc", string(got), "Open(tampered)")
+	assert.Equal(t, OpenInfo{}, info, "Open(tampered)")
 }
 
 func TestZeroAllocs(t *testing.T) {
@@ -418,9 +342,7 @@ func TestZeroAllocs(t *testing.T) {
 		text := make([]byte, 0, SealedLen(n))
 		out := make([]byte, 0, n)
 		sealed, err := s.Seal(text, pt, ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var sealErr, openErr error
 		sealAllocs := testing.AllocsPerRun(200, func() {
 			_, sealErr = s.Seal(text[:0], pt, ctx)
@@ -428,17 +350,15 @@ func TestZeroAllocs(t *testing.T) {
 		openAllocs := testing.AllocsPerRun(200, func() {
 			_, _, openErr = s.Open(out[:0], sealed, ctx)
 		})
-		if sealErr != nil || openErr != nil {
-			t.Fatal(sealErr, openErr)
-		}
+		require.NoError(t, sealErr)
+		require.NoError(t, openErr)
 		// The race detector makes sync.Pool drop items at random.
 		limit := 0.0
 		if raceEnabled {
 			limit = 1
 		}
-		if sealAllocs > limit || openAllocs > limit {
-			t.Errorf("%d bytes: Seal %v allocs, Open %v allocs; want 0", n, sealAllocs, openAllocs)
-		}
+		assert.LessOrEqual(t, sealAllocs, limit, "%d bytes: Seal allocs", n)
+		assert.LessOrEqual(t, openAllocs, limit, "%d bytes: Open allocs", n)
 	}
 }
 
@@ -492,13 +412,9 @@ func TestConcurrentSealOpenRotate(t *testing.T) {
 		}(w)
 	}
 	for i := 1; i < len(keys); i++ {
-		if err := r.Rotate(keys[i]); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, r.Rotate(keys[i]))
 		if i >= 3 {
-			if err := r.Remove(keys[i-3].ID()); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, r.Remove(keys[i-3].ID()))
 		}
 		// Let the workers seal and open a while with this ring.
 		deadline := time.Now().Add(10 * time.Second)
@@ -508,9 +424,8 @@ func TestConcurrentSealOpenRotate(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if len(r.Keys()) != 3 || r.Primary() != keys[len(keys)-1] {
-		t.Fatalf("final ring %v", r)
-	}
+	assert.Len(t, r.Keys(), 3, "final ring %v", r)
+	assert.Same(t, keys[len(keys)-1], r.Primary(), "final ring %v", r)
 }
 
 func TestInPlace(t *testing.T) {
@@ -520,17 +435,10 @@ func TestInPlace(t *testing.T) {
 	copy(buf, pt)
 	ctx := []byte("ctx")
 	text, err := s.Seal(buf[:0], buf[:len(pt)], ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if &text[0] != &buf[0] {
-		t.Fatal("Seal did not use dst's capacity")
-	}
+	require.NoError(t, err)
+	require.Same(t, &buf[0], &text[0], "Seal did not use dst's capacity")
 	out, _, err := s.Open(text[:0], text, ctx)
-	if err != nil || !bytes.Equal(out, pt) {
-		t.Fatalf("Open in place: %v", err)
-	}
-	if new(Key).Export() != "" {
-		t.Fatal("zero Key exported something")
-	}
+	require.NoError(t, err, "Open in place")
+	require.Equal(t, pt, out, "Open in place")
+	assert.Equal(t, "", new(Key).Export(), "zero Key exported something")
 }

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // vectorFile is one known-answer case of testdata/vectors (see
@@ -22,9 +24,7 @@ type vectorFile struct {
 func (v vectorFile) hex(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(v.fields[name])
-	if err != nil {
-		t.Fatalf("field %q: %v", name, err)
-	}
+	require.NoError(t, err, "field %q", name)
 	return b
 }
 
@@ -37,9 +37,7 @@ var vectorFields = map[string]bool{
 func readVector(t *testing.T, path string) vectorFile {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	v := vectorFile{fields: map[string]string{}}
 	sc := bufio.NewScanner(f)
@@ -51,32 +49,22 @@ func readVector(t *testing.T, path string) vectorFile {
 		name, value, ok := strings.Cut(line, ": ")
 		if !ok {
 			name, value, ok = strings.Cut(line, ":") // "field:" with an empty value
-			if !ok || value != "" {
-				t.Fatalf("bad line %q", line)
-			}
+			require.True(t, ok, "bad line %q", line)
+			require.Empty(t, value, "bad line %q", line)
 		}
-		if !vectorFields[name] {
-			t.Fatalf("field %q is not one SPEC.md defines", name)
-		}
-		if _, dup := v.fields[name]; dup {
-			t.Fatalf("field %q repeated", name)
-		}
+		require.True(t, vectorFields[name], "field %q is not one SPEC.md defines", name)
+		_, dup := v.fields[name]
+		require.False(t, dup, "field %q repeated", name)
 		v.fields[name] = value
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sc.Err())
 	return v
 }
 
 func forEachVector(t *testing.T, f func(t *testing.T, v vectorFile)) {
 	paths, err := filepath.Glob("testdata/vectors/*.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) < 20 {
-		t.Fatalf("found %d vector files, want at least 20", len(paths))
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(paths), 20, "vector files")
 	for _, p := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(p), ".txt"), func(t *testing.T) {
 			t.Parallel()
@@ -93,28 +81,20 @@ func TestVectors(t *testing.T) {
 		seen[v.fields["expect"]]++
 		<-mu
 		key, err := ParseKey(v.fields["key"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if key.ID().String() != v.fields["key id"] {
-			t.Fatalf("key ID %s, vector says %s", key.ID(), v.fields["key id"])
-		}
+		require.NoError(t, err)
+		require.Equal(t, v.fields["key id"], key.ID().String(), "key ID against the vector's")
 		ring := testRing(t, key)
 		if rt, ok := v.fields["keyring"]; ok {
-			if ring, err = ParseKeyring(rt); err != nil {
-				t.Fatal(err)
-			}
+			ring, err = ParseKeyring(rt)
+			require.NoError(t, err)
 		}
 		var opts SealerOptions
 		if ms, ok := v.fields["max size"]; ok {
-			if opts.MaxSize, err = strconv.Atoi(ms); err != nil {
-				t.Fatal(err)
-			}
+			opts.MaxSize, err = strconv.Atoi(ms)
+			require.NoError(t, err)
 		}
 		s, err := NewSealer(ring, v.fields["purpose"], &opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ctx := v.hex(t, "context")
 		sealed := []byte(v.fields["sealed"])
 		got, info, err := s.Open(nil, sealed, ctx)
@@ -122,27 +102,17 @@ func TestVectors(t *testing.T) {
 		switch v.fields["expect"] {
 		case "success":
 			pt := v.hex(t, "plaintext")
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			if !bytes.Equal(got, pt) {
-				t.Fatalf("Open = %x, want %x", got, pt)
-			}
-			if info.KeyID != key.ID() || info.Primary != (ring.Primary().ID() == key.ID()) {
-				t.Fatalf("OpenInfo = %+v", info)
-			}
+			require.NoError(t, err, "Open")
+			// bytes.Equal, not require.Equal: an empty plaintext may open as nil.
+			require.True(t, bytes.Equal(got, pt), "Open = %x, want %x", got, pt)
+			require.Equal(t, key.ID(), info.KeyID, "OpenInfo = %+v", info)
+			require.Equal(t, ring.Primary().ID() == key.ID(), info.Primary, "OpenInfo = %+v", info)
 			// Sealing with the vector's nonce gives the same text, byte for byte.
 			sk := testSealer(t, testRing(t, key), v.fields["purpose"])
 			resealed, err := sk.seal(nil, pt, ctx, v.hex(t, "nonce"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(resealed, sealed) {
-				t.Fatalf("seal:\n got %s\nwant %s", resealed, sealed)
-			}
-			if len(sealed) != SealedLen(len(pt)) {
-				t.Fatalf("SealedLen(%d) = %d, text has %d", len(pt), SealedLen(len(pt)), len(sealed))
-			}
+			require.NoError(t, err)
+			require.Equal(t, string(sealed), string(resealed), "seal")
+			assert.Len(t, sealed, SealedLen(len(pt)), "SealedLen(%d)", len(pt))
 			return
 		case "auth failure":
 			want = ErrAuthFailed
@@ -155,18 +125,13 @@ func TestVectors(t *testing.T) {
 		default:
 			t.Fatalf("unknown expect %q", v.fields["expect"])
 		}
-		if !errors.Is(err, want) {
-			t.Fatalf("Open error = %v, want %v", err, want)
-		}
-		if got != nil || info != (OpenInfo{}) {
-			t.Fatalf("failed Open returned %q, %+v", got, info)
-		}
+		require.ErrorIs(t, err, want, "Open error")
+		assert.Nil(t, got, "failed Open returned bytes")
+		assert.Equal(t, OpenInfo{}, info, "failed Open returned an OpenInfo")
 	})
 	t.Cleanup(func() {
 		for _, e := range []string{"success", "auth failure", "unknown key", "malformed", "too large"} {
-			if seen[e] == 0 {
-				t.Errorf("no vector expects %q", e)
-			}
+			assert.NotZero(t, seen[e], "no vector expects %q", e)
 		}
 	})
 }

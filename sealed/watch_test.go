@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ringText is the text form of a ring of keys, primary first.
@@ -26,18 +29,11 @@ func ringText(keys ...*Key) string {
 func writeAtomic(t testing.TB, path, text string) {
 	t.Helper()
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tmp.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
-	if err := tmp.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = tmp.WriteString(text)
+	require.NoError(t, err)
+	require.NoError(t, tmp.Close())
+	require.NoError(t, os.Rename(tmp.Name(), path))
 }
 
 // assertNoKeyText fails if s contains any fragment of the key material of
@@ -46,8 +42,8 @@ func assertNoKeyText(t *testing.T, s string, keys []*Key, extra ...string) {
 	t.Helper()
 	assertNoSecret(t, "error", s, keys...)
 	for _, x := range extra {
-		if x != "" && strings.Contains(s, x) {
-			t.Fatalf("file contents %q in %q", x, s)
+		if x != "" {
+			require.NotContains(t, s, x, "file contents in an error")
 		}
 	}
 }
@@ -98,19 +94,13 @@ func TestReplaceRolloutRule(t *testing.T) {
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
-			if changed != tc.changed {
-				t.Fatalf("changed = %v, want %v", changed, tc.changed)
-			}
+			require.Equal(t, tc.changed, changed, "changed")
 			if err != nil {
-				if !sameIDs(ids(r), tc.from...) {
-					t.Fatalf("ring changed on error: %v, was %v", ids(r), before)
-				}
+				require.True(t, sameIDs(ids(r), tc.from...), "ring changed on error: %v, was %v", ids(r), before)
 				assertNoKeyText(t, err.Error(), []*Key{a, b, c})
 				return
 			}
-			if !sameIDs(ids(r), tc.to...) {
-				t.Fatalf("ring = %v, want %v", r, tc.to)
-			}
+			assert.True(t, sameIDs(ids(r), tc.to...), "ring = %v, want %v", r, tc.to)
 		})
 	}
 }
@@ -120,35 +110,23 @@ func TestReplaceKeepsKeysAndRefusesIDReuse(t *testing.T) {
 	r := testRing(t, a)
 	s := testSealer(t, r, "cookie")
 	text, err := s.Seal(nil, []byte("x"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// A ring parsed from text holds new *Key values for the same secrets;
 	// Replace keeps the ring's own, so Sealers reuse their AEADs.
-	if err := r.Replace(testRing(t, testKey(t, 1), b)); err != nil {
-		t.Fatal(err)
-	}
-	if r.Keys()[0] != a {
-		t.Fatal("Replace did not keep the existing *Key for an unchanged key")
-	}
-	if _, info, err := s.Open(nil, text, nil); err != nil || !info.Primary {
-		t.Fatalf("Open after Replace: %v %+v", err, info)
-	}
+	require.NoError(t, r.Replace(testRing(t, testKey(t, 1), b)))
+	require.Same(t, a, r.Keys()[0], "Replace did not keep the existing *Key for an unchanged key")
+	_, info, err := s.Open(nil, text, nil)
+	require.NoError(t, err, "Open after Replace")
+	require.True(t, info.Primary, "Open after Replace: %+v", info)
 
 	// The same key ID with another secret.
 	zero := new([KeySize]byte)
 	forged := &Key{id: b.id, secret: &zero}
 	next := &Keyring{}
 	next.state.Store(&ringState{keys: []*Key{a, forged}})
-	if err := r.Replace(next); !errors.Is(err, ErrDuplicateKey) {
-		t.Fatalf("err = %v, want ErrDuplicateKey", err)
-	}
-	if r.Keys()[1] != b {
-		t.Fatal("ring changed on error")
-	}
-	if err := r.Replace(nil); !errors.Is(err, ErrEmptyKeyring) {
-		t.Fatalf("Replace(nil) = %v", err)
-	}
+	require.ErrorIs(t, r.Replace(next), ErrDuplicateKey)
+	require.Same(t, b, r.Keys()[1], "ring changed on error")
+	assert.ErrorIs(t, r.Replace(nil), ErrEmptyKeyring, "Replace(nil)")
 }
 
 func TestLoadKeyringFileAndEnv(t *testing.T) {
@@ -157,43 +135,33 @@ func TestLoadKeyringFileAndEnv(t *testing.T) {
 	path := filepath.Join(dir, "keys")
 	writeAtomic(t, path, ringText(a, b))
 	r, err := LoadKeyringFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !sameIDs(ids(r), a, b) {
-		t.Fatalf("ring = %v", r)
-	}
+	require.NoError(t, err)
+	require.True(t, sameIDs(ids(r), a, b), "ring = %v", r)
 
 	bad := "ssk1_" + strings.Repeat("Q", 48)
 	writeAtomic(t, path, a.Export()+","+bad)
 	_, err = LoadKeyringFile(path)
-	if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "position 2") {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorIs(t, err, ErrInvalidKey)
+	require.ErrorContains(t, err, "position 2")
 	assertNoKeyText(t, err.Error(), []*Key{a, b}, bad[5:])
 
 	writeAtomic(t, path, strings.Repeat(" ", MaxKeyringFileSize+1))
-	if _, err := LoadKeyringFile(path); !errors.Is(err, ErrInvalidKey) {
-		t.Fatalf("oversized file: %v", err)
-	}
-	if _, err := LoadKeyringFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing file: %v", err)
-	}
+	_, err = LoadKeyringFile(path)
+	require.ErrorIs(t, err, ErrInvalidKey, "oversized file")
+	_, err = LoadKeyringFile(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist, "missing file")
 
 	t.Setenv("SEALED_TEST_KEYS", ringText(b, a))
 	r, err = KeyringFromEnv("SEALED_TEST_KEYS")
-	if err != nil || !sameIDs(ids(r), b, a) {
-		t.Fatalf("KeyringFromEnv = %v, %v", r, err)
-	}
+	require.NoError(t, err, "KeyringFromEnv")
+	require.True(t, sameIDs(ids(r), b, a), "KeyringFromEnv = %v", r)
 	t.Setenv("SEALED_TEST_KEYS", bad)
 	_, err = KeyringFromEnv("SEALED_TEST_KEYS")
-	if !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "SEALED_TEST_KEYS") {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorIs(t, err, ErrInvalidKey)
+	require.ErrorContains(t, err, "SEALED_TEST_KEYS")
 	assertNoKeyText(t, err.Error(), nil, bad[5:])
-	if _, err := KeyringFromEnv("SEALED_TEST_UNSET_VARIABLE"); !errors.Is(err, ErrEmptyKeyring) {
-		t.Fatalf("unset: %v", err)
-	}
+	_, err = KeyringFromEnv("SEALED_TEST_UNSET_VARIABLE")
+	assert.ErrorIs(t, err, ErrEmptyKeyring, "unset")
 }
 
 // events collects a watcher's reports.
@@ -234,9 +202,7 @@ func TestWatchRefusalsKeepTheRing(t *testing.T) {
 	writeAtomic(t, path, ringText(a))
 	evs := newEvents()
 	w, err := WatchKeyringFile(path, &WatchOptions{Interval: -1, OnReload: evs.add})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Close()
 	r := w.Keyring()
 	s := testSealer(t, r, "cookie")
@@ -248,19 +214,17 @@ func TestWatchRefusalsKeepTheRing(t *testing.T) {
 		if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
 			t.Fatalf("Reload = %v, want %v", err, wantErr)
 		}
-		if ev.Err != err || ev.Path != path || ev.Keyring != r.String() {
-			t.Fatalf("event %+v does not match Reload's %v / ring %v", ev, err, r)
-		}
-		if !sameIDs(ids(r), want...) {
-			t.Fatalf("ring = %v, want %v", r, want)
-		}
+		// The very error Reload returned, not an equal one.
+		require.True(t, ev.Err == err, "event %+v does not match Reload's %v", ev, err)
+		require.Equal(t, path, ev.Path, "event %+v", ev)
+		require.Equal(t, r.String(), ev.Keyring, "event %+v", ev)
+		require.True(t, sameIDs(ids(r), want...), "ring = %v, want %v", r, want)
 		if err != nil {
 			assertNoKeyText(t, err.Error(), all)
 			assertNoKeyText(t, fmt.Sprintf("%v %+v %#v", ev, ev, ev), all)
 		}
-		if _, err := s.Seal(nil, []byte("x"), nil); err != nil {
-			t.Fatal(err)
-		}
+		_, err = s.Seal(nil, []byte("x"), nil)
+		require.NoError(t, err)
 	}
 
 	writeAtomic(t, path, ringText(b)) // a fresh primary, a dropped
@@ -278,25 +242,17 @@ func TestWatchRefusalsKeepTheRing(t *testing.T) {
 		writeAtomic(t, path, bad)
 		err := w.Reload()
 		ev := evs.next(t)
-		if err == nil || ev.Err == nil || ev.Changed {
-			t.Fatalf("malformed file %q applied: %v", bad, err)
-		}
-		if !errors.Is(err, ErrInvalidKey) && !errors.Is(err, ErrEmptyKeyring) && !errors.Is(err, ErrDuplicateKey) {
-			t.Fatalf("err = %v", err)
-		}
-		if !sameIDs(ids(r), a) {
-			t.Fatalf("malformed file changed the ring to %v", r)
-		}
+		require.Error(t, err, "malformed file %q applied", bad)
+		require.Error(t, ev.Err, "malformed file %q applied", bad)
+		require.False(t, ev.Changed, "malformed file %q applied", bad)
+		require.True(t, errors.Is(err, ErrInvalidKey) || errors.Is(err, ErrEmptyKeyring) || errors.Is(err, ErrDuplicateKey), "err = %v", err)
+		require.True(t, sameIDs(ids(r), a), "malformed file changed the ring to %v", r)
 		assertNoKeyText(t, err.Error(), all, strings.TrimSpace(bad))
 	}
 
 	// A missing file keeps the ring too.
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Reload(); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing file: %v", err)
-	}
+	require.NoError(t, os.Remove(path))
+	require.ErrorIs(t, w.Reload(), os.ErrNotExist, "missing file")
 	evs.next(t)
 
 	// The two-step rollout goes through.
@@ -306,9 +262,7 @@ func TestWatchRefusalsKeepTheRing(t *testing.T) {
 	check(nil, b, a)
 	// Unchanged contents: no error, nothing changed.
 	check(nil, b, a)
-	if ev := evs.evs[len(evs.evs)-1]; ev.Changed {
-		t.Fatal("unchanged file reported as a change")
-	}
+	assert.False(t, evs.evs[len(evs.evs)-1].Changed, "unchanged file reported as a change")
 }
 
 // TestWatchRotateUnderLoad rotates keys through real file changes, picked
@@ -321,9 +275,7 @@ func TestWatchRotateUnderLoad(t *testing.T) {
 	writeAtomic(t, path, ringText(a))
 	evs := newEvents()
 	w, err := WatchKeyringFile(path, &WatchOptions{Interval: time.Millisecond, OnReload: evs.add})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Close()
 
 	s := testSealer(t, w.Keyring(), "cookie")
@@ -374,9 +326,7 @@ func TestWatchRotateUnderLoad(t *testing.T) {
 		t.Helper()
 		for {
 			ev := evs.next(t)
-			if ev.Err != nil {
-				t.Fatalf("reload failed: %v", ev.Err)
-			}
+			require.NoError(t, ev.Err, "reload failed")
 			if sameIDs(ids(w.Keyring()), want...) {
 				return
 			}
@@ -401,22 +351,15 @@ func TestWatchRotateUnderLoad(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 
-	if n := failures.Load(); n > 0 {
-		t.Fatalf("%d of %d operations failed during the rollout; first: %v", n, ops.Load(), firstErr.Load())
-	}
-	if !sawB.Load() {
-		t.Fatal("no Seal used the new primary after the rollout")
-	}
-	if w.Keyring().Primary() != w.Keyring().Keys()[0] || w.Keyring().Primary().ID() != b.ID() {
-		t.Fatalf("ring = %v", w.Keyring())
-	}
+	require.Zero(t, failures.Load(), "operations (of %d) failed during the rollout; first: %v", ops.Load(), firstErr.Load())
+	require.True(t, sawB.Load(), "no Seal used the new primary after the rollout")
+	require.Same(t, w.Keyring().Keys()[0], w.Keyring().Primary(), "ring = %v", w.Keyring())
+	require.Equal(t, b.ID(), w.Keyring().Primary().ID(), "ring = %v", w.Keyring())
 	text, err := s.Seal(nil, []byte("x"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, info, err := s.Open(nil, text, nil); err != nil || info.KeyID != b.ID() {
-		t.Fatalf("after the rollout: %+v %v", info, err)
-	}
+	require.NoError(t, err)
+	_, info, err := s.Open(nil, text, nil)
+	assert.NoError(t, err, "after the rollout")
+	assert.Equal(t, b.ID(), info.KeyID, "after the rollout")
 }
 
 func TestWatchPollsOnlyOnChange(t *testing.T) {
@@ -425,21 +368,15 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	writeAtomic(t, path, ringText(a))
 	// Pretend the file is old, so an unchanged stamp is trusted.
 	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(path, old, old); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chtimes(path, old, old))
 	evs := newEvents()
 	w, err := WatchKeyringFile(path, &WatchOptions{Interval: time.Millisecond, OnReload: evs.add})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer w.Close()
 
 	// Same contents, new mtime: read, hashed, not reported.
 	now := time.Now()
-	if err := os.Chtimes(path, now, now); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chtimes(path, now, now))
 	time.Sleep(50 * time.Millisecond)
 	select {
 	case ev := <-evs.ch:
@@ -450,9 +387,7 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	// A refused file is reported once, not on every poll.
 	writeAtomic(t, path, ringText(b))
 	ev := evs.next(t)
-	if !errors.Is(ev.Err, ErrPrimaryDropped) {
-		t.Fatalf("event = %+v", ev)
-	}
+	require.ErrorIs(t, ev.Err, ErrPrimaryDropped, "event = %+v", ev)
 	time.Sleep(50 * time.Millisecond)
 	select {
 	case ev := <-evs.ch:
@@ -461,22 +396,17 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	}
 
 	// A vanished file is reported once; its return is picked up.
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if ev := evs.next(t); !errors.Is(ev.Err, os.ErrNotExist) {
-		t.Fatalf("event = %+v", ev)
-	}
+	require.NoError(t, os.Remove(path))
+	ev = evs.next(t)
+	require.ErrorIs(t, ev.Err, os.ErrNotExist, "event = %+v", ev)
 	writeAtomic(t, path, ringText(a, b))
 	ev = evs.next(t)
-	if ev.Err != nil || !ev.Changed || !sameIDs(ids(w.Keyring()), a, b) {
-		t.Fatalf("event = %+v, ring %v", ev, w.Keyring())
-	}
+	require.NoError(t, ev.Err, "event = %+v", ev)
+	require.True(t, ev.Changed, "event = %+v", ev)
+	require.True(t, sameIDs(ids(w.Keyring()), a, b), "event = %+v, ring %v", ev, w.Keyring())
 
 	// Close stops polling; the ring stays usable; Close is idempotent.
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Close())
 	_ = w.Close()
 	writeAtomic(t, path, ringText(b, a))
 	time.Sleep(20 * time.Millisecond)
@@ -485,24 +415,18 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 		t.Fatalf("reported after Close: %+v", ev)
 	default:
 	}
-	if !sameIDs(ids(w.Keyring()), a, b) {
-		t.Fatal("ring changed after Close")
-	}
-	if err := w.Reload(); err != nil || !sameIDs(ids(w.Keyring()), b, a) {
-		t.Fatalf("Reload after Close: %v %v", err, w.Keyring())
-	}
+	require.True(t, sameIDs(ids(w.Keyring()), a, b), "ring changed after Close")
+	assert.NoError(t, w.Reload(), "Reload after Close")
+	assert.True(t, sameIDs(ids(w.Keyring()), b, a), "Reload after Close: %v", w.Keyring())
 }
 
 func TestWatchKeyringFileStartErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := WatchKeyringFile(filepath.Join(dir, "missing"), nil); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing: %v", err)
-	}
+	_, err := WatchKeyringFile(filepath.Join(dir, "missing"), nil)
+	require.ErrorIs(t, err, os.ErrNotExist, "missing")
 	path := filepath.Join(dir, "keys")
 	writeAtomic(t, path, "garbage")
-	_, err := WatchKeyringFile(path, nil)
-	if !errors.Is(err, ErrInvalidKey) {
-		t.Fatalf("garbage: %v", err)
-	}
+	_, err = WatchKeyringFile(path, nil)
+	require.ErrorIs(t, err, ErrInvalidKey, "garbage")
 	assertNoKeyText(t, err.Error(), nil, "garbage")
 }
