@@ -3,6 +3,9 @@ package codec
 import (
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestFastUnmarshalMatchesDecoder checks that the fast path gives exactly
@@ -15,20 +18,14 @@ func TestFastUnmarshalMatchesDecoder(t *testing.T) {
 	}
 	for _, v := range values {
 		raw, err := encMode.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		check := func(fast, slow any) {
 			t.Helper()
 			ok := fastUnmarshal(raw, fast)
 			serr := defaultDecMode.Unmarshal(raw, slow)
-			if ok && serr != nil {
-				t.Fatalf("%T %x: fast path accepted what the decoder refuses: %v", fast, raw, serr)
-			}
 			if ok {
-				if f, s := deref(fast), deref(slow); f != s {
-					t.Fatalf("%T %x: fast %v, decoder %v", fast, raw, f, s)
-				}
+				require.NoError(t, serr, "%T %x: fast path accepted what the decoder refuses", fast, raw)
+				require.Equal(t, deref(slow), deref(fast), "%T %x: fast path against the decoder", fast, raw)
 			}
 		}
 		var s1, s2 string
@@ -49,9 +46,7 @@ func TestFastUnmarshalMatchesDecoder(t *testing.T) {
 		var s string
 		var u uint64
 		var b []byte
-		if fastUnmarshal(raw, &s) || fastUnmarshal(raw, &u) || fastUnmarshal(raw, &b) {
-			t.Fatalf("fast path accepted %x", raw)
-		}
+		require.False(t, fastUnmarshal(raw, &s) || fastUnmarshal(raw, &u) || fastUnmarshal(raw, &b), "fast path accepted %x", raw)
 	}
 }
 
@@ -79,20 +74,14 @@ func TestDecodeOwnedMatchesDecode(t *testing.T) {
 	_ = NewKey[[]int]("n").Set(p, []int{1, 2, 3})
 	b := p.AppendEncode(nil)
 	a, err := Decode(append([]byte(nil), b...), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	o := new(Payload)
-	if err := DecodeOwnedInto(o, append([]byte(nil), b...), nil); err != nil {
-		t.Fatal(err)
-	}
-	if *a.Header() != *o.Header() || string(a.AppendEncode(nil)) != string(o.AppendEncode(nil)) {
-		t.Fatal("DecodeOwnedInto differs from Decode")
-	}
-	if v, ok := NewKey[string]("locale").Get(o); !ok || v != "en-GB" {
-		t.Fatal(v)
-	}
-	if err := DecodeOwnedInto(new(Payload), b[:len(b)-1], nil); err == nil {
-		t.Fatal("truncated payload accepted")
-	}
+	require.NoError(t, DecodeOwnedInto(o, append([]byte(nil), b...), nil))
+	// == on the headers, as their times must match to the location pointer.
+	require.True(t, *a.Header() == *o.Header(), "DecodeOwnedInto differs from Decode: %+v, %+v", *a.Header(), *o.Header())
+	require.Equal(t, string(a.AppendEncode(nil)), string(o.AppendEncode(nil)), "DecodeOwnedInto differs from Decode")
+	v, ok := NewKey[string]("locale").Get(o)
+	require.True(t, ok, "locale")
+	require.Equal(t, "en-GB", v, "locale")
+	assert.Error(t, DecodeOwnedInto(new(Payload), b[:len(b)-1], nil), "truncated payload accepted")
 }

@@ -2,12 +2,13 @@ package codec
 
 import (
 	"bytes"
-	"errors"
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type cartItem struct {
@@ -47,30 +48,20 @@ func roundTrip[T any](t *testing.T, val T) T {
 	t.Helper()
 	p := NewPayload(testHeader())
 	k := NewKey[T]("v")
-	if err := k.Set(p, val); err != nil {
-		t.Fatalf("Set(%#v): %v", val, err)
-	}
+	require.NoError(t, k.Set(p, val), "Set(%#v)", val)
 	b := p.AppendEncode(nil)
-	if len(b) != p.EncodedLen() {
-		t.Fatalf("EncodedLen %d, AppendEncode wrote %d", p.EncodedLen(), len(b))
-	}
+	require.Len(t, b, p.EncodedLen(), "AppendEncode against EncodedLen")
 	q, err := Decode(b, nil)
-	if err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
+	require.NoError(t, err, "Decode")
 	got, err := k.Lookup(q)
-	if err != nil {
-		t.Fatalf("Lookup: %v", err)
-	}
+	require.NoError(t, err, "Lookup")
 	return got
 }
 
 func checkRoundTrip[T any](t *testing.T, name string, val T) {
 	t.Run(name, func(t *testing.T) {
 		got := roundTrip(t, val)
-		if !reflect.DeepEqual(got, val) {
-			t.Fatalf("round trip: got %#v, want %#v", got, val)
-		}
+		assert.Equal(t, val, got, "round trip")
 	})
 }
 
@@ -110,20 +101,15 @@ func TestRoundTripTypes(t *testing.T) {
 	t.Run("time local", func(t *testing.T) {
 		now := time.Now().Round(0) // drop the monotonic reading
 		got := roundTrip(t, now)
-		if !got.Equal(now) || got.Nanosecond() != now.Nanosecond() {
-			t.Fatalf("got %v, want %v", got, now)
-		}
+		require.True(t, got.Equal(now), "got %v, want %v", got, now)
+		require.Equal(t, now.Nanosecond(), got.Nanosecond(), "got %v, want %v", got, now)
 		_, off1 := got.Zone()
 		_, off2 := now.Zone()
-		if off1 != off2 {
-			t.Fatalf("offset %d, want %d", off1, off2)
-		}
+		assert.Equal(t, off2, off1, "offset")
 	})
 	t.Run("time UTC-ness", func(t *testing.T) {
 		got := roundTrip(t, time.Unix(1, 5).UTC())
-		if got.Location() != time.UTC {
-			t.Fatalf("location %v, want UTC", got.Location())
-		}
+		assert.Same(t, time.UTC, got.Location(), "location %v, want UTC", got.Location())
 	})
 }
 
@@ -132,9 +118,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	h.Flags = 0x80
 	p := NewPayload(h)
 	q, err := Decode(p.AppendEncode(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got := *q.Header()
 	if got.Version != Version || got.Flags != 0x80 || got.ID != h.ID || !got.IssuedAt.Equal(h.IssuedAt) ||
 		!got.LastSeen.Equal(h.LastSeen) || got.Generation != 3 || got.UserEpoch != 9 || got.UserID != "u-1842" {
@@ -148,9 +132,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 func TestLazyDecode(t *testing.T) {
 	p := NewPayload(testHeader())
 	locale := NewKey[string]("locale")
-	if err := locale.Set(p, "en-GB"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, locale.Set(p, "en-GB"))
 	p.setRaw("broken", []byte{0xff})                 // a lone break byte: malformed CBOR
 	p.setRaw("cart", []byte{0x9f, 0x01, 0x02, 0x1c}) // indefinite array + reserved info: malformed
 	b := p.AppendEncode(nil)
@@ -160,116 +142,84 @@ func TestLazyDecode(t *testing.T) {
 	defer func() { unmarshalHook = nil }()
 
 	q, err := Decode(b, nil)
-	if err != nil {
-		t.Fatalf("Decode with malformed unread values: %v", err)
-	}
-	if len(decoded) != 0 {
-		t.Fatalf("Decode decoded values %v", decoded)
-	}
-	if v, ok := locale.Get(q); !ok || v != "en-GB" {
-		t.Fatalf("Get locale = %q, %v", v, ok)
-	}
-	if !reflect.DeepEqual(decoded, []string{"locale"}) {
-		t.Fatalf("decoded %v, want only [locale]", decoded)
-	}
-	if out := q.AppendEncode(nil); !bytes.Equal(out, b) {
-		t.Fatalf("re-encoding changed the bytes:\n got %x\nwant %x", out, b)
-	}
+	require.NoError(t, err, "Decode with malformed unread values")
+	require.Empty(t, decoded, "Decode decoded values")
+	v, ok := locale.Get(q)
+	require.True(t, ok, "Get locale")
+	require.Equal(t, "en-GB", v, "Get locale")
+	require.Equal(t, []string{"locale"}, decoded, "decoded values")
+	require.Equal(t, b, q.AppendEncode(nil), "re-encoding changed the bytes")
 	_, err = NewKey[string]("broken").Lookup(q)
 	var te *TypeError
-	if !errors.As(err, &te) || !errors.Is(err, ErrType) || te.Name != "broken" {
-		t.Fatalf("Lookup(broken) err = %v, want *TypeError", err)
-	}
+	require.ErrorAs(t, err, &te, "Lookup(broken)")
+	assert.ErrorIs(t, err, ErrType, "Lookup(broken)")
+	assert.Equal(t, "broken", te.Name, "Lookup(broken)")
 }
 
 func TestDecodeCopiesInput(t *testing.T) {
 	p := NewPayload(testHeader())
 	k := NewKey[[]string]("roles")
-	if err := k.Set(p, []string{"admin", "editor"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, k.Set(p, []string{"admin", "editor"}))
 	b := p.AppendEncode(nil)
 	want := bytes.Clone(b)
 	q, err := Decode(b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for i := range b {
 		b[i] = 0xAA
 	}
-	if got, ok := k.Get(q); !ok || !reflect.DeepEqual(got, []string{"admin", "editor"}) {
-		t.Fatalf("after overwriting the input: %v %v", got, ok)
-	}
-	if !reflect.DeepEqual(q.Names(), []string{"roles"}) {
-		t.Fatalf("names %v", q.Names())
-	}
-	if out := q.AppendEncode(nil); !bytes.Equal(out, want) {
-		t.Fatalf("re-encode after overwriting input differs")
-	}
+	got, ok := k.Get(q)
+	require.True(t, ok, "after overwriting the input")
+	require.Equal(t, []string{"admin", "editor"}, got, "after overwriting the input")
+	require.Equal(t, []string{"roles"}, q.Names(), "names")
+	assert.Equal(t, want, q.AppendEncode(nil), "re-encode after overwriting input differs")
 }
 
 func TestTypeMismatch(t *testing.T) {
 	p := NewPayload(testHeader())
-	if err := NewKey[string]("x").Set(p, "not a number"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, NewKey[string]("x").Set(p, "not a number"))
 	ik := NewKey[int]("x")
 	v, ok := ik.Get(p)
-	if ok || v != 0 {
-		t.Fatalf("Get = %v, %v; want 0, false", v, ok)
-	}
+	require.False(t, ok, "Get")
+	require.Equal(t, 0, v, "Get")
 	_, err := ik.Lookup(p)
 	var te *TypeError
-	if !errors.As(err, &te) || te.Type != "int" || !errors.Is(err, ErrType) || errors.Is(err, ErrNotFound) {
-		t.Fatalf("Lookup err = %#v", err)
-	}
+	require.ErrorAs(t, err, &te, "Lookup")
+	require.Equal(t, "int", te.Type, "Lookup err = %#v", err)
+	require.ErrorIs(t, err, ErrType, "Lookup")
+	require.NotErrorIs(t, err, ErrNotFound, "Lookup")
 	// A struct decoded partially before failing still returns the zero value.
-	if err := NewKey[map[string]any]("c").Set(p, map[string]any{"SKU": "a", "Qty": "many"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, NewKey[map[string]any]("c").Set(p, map[string]any{"SKU": "a", "Qty": "many"}))
 	got, err := NewKey[cartItem]("c").Lookup(p)
-	if err == nil || got != (cartItem{}) {
-		t.Fatalf("partial decode: %+v, %v", got, err)
-	}
+	assert.Error(t, err, "partial decode")
+	assert.Equal(t, cartItem{}, got, "partial decode")
 }
 
 func TestNotFound(t *testing.T) {
 	p := NewPayload(testHeader())
 	k := NewKey[string]("missing")
-	if _, err := k.Lookup(p); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Lookup err = %v", err)
-	}
-	if v, ok := k.Get(p); ok || v != "" {
-		t.Fatalf("Get = %q, %v", v, ok)
-	}
-	if _, ok := k.Get(nil); ok {
-		t.Fatal("Get(nil) found a value")
-	}
-	if err := k.Set(nil, "x"); err == nil {
-		t.Fatal("Set(nil) succeeded")
-	}
+	_, err := k.Lookup(p)
+	require.ErrorIs(t, err, ErrNotFound, "Lookup")
+	v, ok := k.Get(p)
+	require.False(t, ok, "Get")
+	require.Equal(t, "", v, "Get")
+	_, ok = k.Get(nil)
+	require.False(t, ok, "Get(nil) found a value")
+	require.Error(t, k.Set(nil, "x"), "Set(nil) succeeded")
 	var zero Key[string]
-	if err := zero.Set(p, "x"); err == nil {
-		t.Fatal("Set with the zero Key succeeded")
-	}
-	if _, err := zero.Lookup(p); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("zero Key Lookup: %v", err)
-	}
+	require.Error(t, zero.Set(p, "x"), "Set with the zero Key succeeded")
+	_, err = zero.Lookup(p)
+	assert.ErrorIs(t, err, ErrNotFound, "zero Key Lookup")
 }
 
 func TestSetUnencodable(t *testing.T) {
 	p := NewPayload(testHeader())
 	err := NewKey[chan int]("c").Set(p, make(chan int))
-	if !errors.Is(err, ErrType) {
-		t.Fatalf("Set(chan) err = %v, want ErrType", err)
-	}
+	require.ErrorIs(t, err, ErrType, "Set(chan)")
 	// The message says what failed: encoding, not decoding.
-	if msg := err.Error(); !strings.Contains(msg, `set "c": a chan int cannot be encoded`) || strings.Contains(msg, "decode") {
-		t.Fatalf("Set(chan) err = %q, want it to say the chan cannot be encoded", msg)
-	}
-	if p.Dirty() || p.Len() != 0 {
-		t.Fatal("failed Set changed the payload")
-	}
+	require.Contains(t, err.Error(), `set "c": a chan int cannot be encoded`, "Set(chan)")
+	require.NotContains(t, err.Error(), "decode", "Set(chan)")
+	assert.False(t, p.Dirty(), "failed Set changed the payload")
+	assert.Equal(t, 0, p.Len(), "failed Set changed the payload")
 }
 
 func TestDuplicateMapKeysRejected(t *testing.T) {
@@ -277,20 +227,16 @@ func TestDuplicateMapKeysRejected(t *testing.T) {
 	// {"a": 1, "a": 2}
 	p.setRaw("m", []byte{0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02})
 	_, err := NewKey[map[string]int]("m").Lookup(p)
-	if !errors.Is(err, ErrType) {
-		t.Fatalf("duplicate map keys: err = %v", err)
-	}
-	if _, err := NewKey[any]("m").Lookup(p); err == nil {
-		t.Fatal("duplicate map keys decoded into any")
-	}
+	require.ErrorIs(t, err, ErrType, "duplicate map keys")
+	_, err = NewKey[any]("m").Lookup(p)
+	assert.Error(t, err, "duplicate map keys decoded into any")
 }
 
 func TestTrailingBytesInValueRejected(t *testing.T) {
 	p := NewPayload(testHeader())
 	p.setRaw("n", []byte{0x01, 0x02}) // two CBOR items
-	if _, err := NewKey[int]("n").Lookup(p); !errors.Is(err, ErrType) {
-		t.Fatalf("err = %v", err)
-	}
+	_, err := NewKey[int]("n").Lookup(p)
+	assert.ErrorIs(t, err, ErrType)
 }
 
 func TestDirty(t *testing.T) {
@@ -315,47 +261,32 @@ func TestDirty(t *testing.T) {
 		{"header change only", func(p *Payload) { p.Header().LastSeen = time.Now() }, false},
 	}
 	base := NewPayload(testHeader())
-	if err := k.Set(base, "v"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, k.Set(base, "v"))
 	b := base.AppendEncode(nil)
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			p, err := Decode(b, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Dirty() {
-				t.Fatal("dirty right after Decode")
-			}
+			require.NoError(t, err)
+			require.False(t, p.Dirty(), "dirty right after Decode")
 			s.do(p)
-			if p.Dirty() != s.dirty {
-				t.Fatalf("Dirty() = %v, want %v", p.Dirty(), s.dirty)
-			}
+			assert.Equal(t, s.dirty, p.Dirty(), "Dirty()")
 		})
 	}
 	t.Run("clear empty", func(t *testing.T) {
 		p := NewPayload(Header{})
 		p.ClearValues()
-		if p.Dirty() {
-			t.Fatal("clearing an empty payload made it dirty")
-		}
+		assert.False(t, p.Dirty(), "clearing an empty payload made it dirty")
 	})
 	t.Run("new payload", func(t *testing.T) {
-		if NewPayload(testHeader()).Dirty() {
-			t.Fatal("NewPayload is dirty")
-		}
+		assert.False(t, NewPayload(testHeader()).Dirty(), "NewPayload is dirty")
 	})
 	t.Run("flashes read", func(t *testing.T) {
 		p := NewPayload(Header{})
 		p.AddFlash("x")
 		q, err := Decode(p.AppendEncode(nil), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := q.Flashes(); len(got) != 1 || !q.Dirty() {
-			t.Fatalf("Flashes = %v, dirty %v", got, q.Dirty())
-		}
+		require.NoError(t, err)
+		assert.Len(t, q.Flashes(), 1, "Flashes")
+		assert.True(t, q.Dirty(), "dirty after Flashes")
 	})
 }
 
@@ -363,46 +294,23 @@ func TestFlashes(t *testing.T) {
 	p := NewPayload(testHeader())
 	p.AddFlash("Saved successfully")
 	p.AddFlash("Second")
-	if !reflect.DeepEqual(p.Names(), []string{"_flash"}) {
-		t.Fatalf("names %v", p.Names())
-	}
+	require.Equal(t, []string{"_flash"}, p.Names(), "names")
 	q, err := Decode(p.AppendEncode(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := q.Flashes(); !reflect.DeepEqual(got, []string{"Saved successfully", "Second"}) {
-		t.Fatalf("Flashes = %v", got)
-	}
-	if got := q.Flashes(); got != nil {
-		t.Fatalf("second Flashes = %v, want nil", got)
-	}
-	if q.Len() != 0 {
-		t.Fatal("flash value not removed")
-	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"Saved successfully", "Second"}, q.Flashes(), "Flashes")
+	require.Nil(t, q.Flashes(), "second Flashes")
+	require.Equal(t, 0, q.Len(), "flash value not removed")
 	// A corrupt flash value is dropped, not returned, and never panics.
 	q.setRaw(flashName, []byte{0x01})
-	if got := q.Flashes(); got != nil {
-		t.Fatalf("corrupt flashes = %v", got)
-	}
-	if q.Len() != 0 {
-		t.Fatal("corrupt flash value kept")
-	}
+	require.Nil(t, q.Flashes(), "corrupt flashes")
+	require.Equal(t, 0, q.Len(), "corrupt flash value kept")
 	// Keys cannot reach the reserved name.
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("NewKey(_flash) did not panic")
-			}
-		}()
-		NewKey[[]string]("_flash")
-	}()
+	assert.Panics(t, func() { NewKey[[]string]("_flash") }, "NewKey(_flash) did not panic")
 }
 
 func TestNewKeyNames(t *testing.T) {
 	for _, name := range []string{"a", "cart", "user.id", "x-y_z:1", strings.Repeat("n", MaxNameLen), "~!"} {
-		if NewKey[int](name).Name() != name {
-			t.Fatalf("name %q not kept", name)
-		}
+		require.Equal(t, name, NewKey[int](name).Name(), "name not kept")
 	}
 	bad := map[string]string{
 		"":                                "empty",
@@ -420,9 +328,8 @@ func TestNewKeyNames(t *testing.T) {
 			defer func() {
 				r := recover()
 				msg, _ := r.(string)
-				if !strings.HasPrefix(msg, "codec: invalid key name ") || !strings.Contains(msg, want) {
-					t.Errorf("NewKey(%q) panic = %v, want message containing %q", name, r, want)
-				}
+				assert.True(t, strings.HasPrefix(msg, "codec: invalid key name "), "NewKey(%q) panic = %v", name, r)
+				assert.Contains(t, msg, want, "NewKey(%q) panic = %v", name, r)
 			}()
 			NewKey[int](name)
 		}()
@@ -433,26 +340,19 @@ func TestEncodedLenExact(t *testing.T) {
 	p := NewPayload(testHeader())
 	check := func(stage string) {
 		t.Helper()
-		if got, want := p.EncodedLen(), len(p.AppendEncode(nil)); got != want {
-			t.Fatalf("%s: EncodedLen %d, AppendEncode %d", stage, got, want)
-		}
+		require.Equal(t, len(p.AppendEncode(nil)), p.EncodedLen(), "%s: EncodedLen against AppendEncode", stage)
 		prefix := []byte("prefix")
 		out := p.AppendEncode(prefix)
-		if len(out)-len(prefix) != p.EncodedLen() || !bytes.HasPrefix(out, []byte("prefix")) {
-			t.Fatalf("%s: AppendEncode with a prefix", stage)
-		}
+		require.Equal(t, p.EncodedLen(), len(out)-len(prefix), "%s: AppendEncode with a prefix", stage)
+		require.True(t, bytes.HasPrefix(out, []byte("prefix")), "%s: AppendEncode with a prefix", stage)
 	}
 	check("empty")
 	for i := 0; i < 20; i++ { // more than the inline capacity
 		name := string(rune('a'+i)) + "key"
-		if err := NewKey[string](name).Set(p, strings.Repeat("v", i*40)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, NewKey[string](name).Set(p, strings.Repeat("v", i*40)))
 		check(name)
 	}
-	if err := NewKey[[]byte]("big").Set(p, make([]byte, 20000)); err != nil { // 3-byte length
-		t.Fatal(err)
-	}
+	require.NoError(t, NewKey[[]byte]("big").Set(p, make([]byte, 20000))) // 3-byte length
 	check("big value")
 	p.AddFlash("f")
 	check("flash")
@@ -461,19 +361,14 @@ func TestEncodedLenExact(t *testing.T) {
 	p.Header().UserID = strings.Repeat("u", 255)
 	check("long user")
 	q, err := Decode(p.AppendEncode(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(q.Names(), p.Names()) {
-		t.Fatalf("names %v != %v", q.Names(), p.Names())
-	}
+	require.NoError(t, err)
+	assert.Equal(t, p.Names(), q.Names(), "names")
 }
 
 func TestEncodeUserIDTooLong(t *testing.T) {
 	p := NewPayload(Header{UserID: strings.Repeat("u", 256)})
-	if _, err := p.Encode(nil); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Encode err = %v", err)
-	}
+	_, err := p.Encode(nil)
+	require.ErrorIs(t, err, ErrTooLarge, "Encode")
 	defer func() {
 		if r := recover(); r == nil || !strings.Contains(r.(string), "user ID") {
 			t.Fatalf("AppendEncode panic = %v", r)
@@ -488,9 +383,9 @@ func TestUnsupportedVersion(t *testing.T) {
 		b[0] = v
 		_, err := Decode(b, nil)
 		var ve *VersionError
-		if !errors.Is(err, ErrUnsupportedVersion) || !errors.As(err, &ve) || ve.Version != v {
-			t.Fatalf("version %d: err = %v", v, err)
-		}
+		require.ErrorIs(t, err, ErrUnsupportedVersion, "version %d", v)
+		require.ErrorAs(t, err, &ve, "version %d", v)
+		require.Equal(t, v, ve.Version, "version %d", v)
 	}
 }
 
@@ -500,13 +395,11 @@ func TestMalformedTruncations(t *testing.T) {
 	_ = NewKey[string]("locale").Set(p, "en-GB")
 	b := p.AppendEncode(nil)
 	for n := 0; n < len(b); n++ {
-		if _, err := Decode(b[:n], nil); !errors.Is(err, ErrMalformed) {
-			t.Fatalf("truncated to %d bytes: err = %v, want ErrMalformed", n, err)
-		}
+		_, err := Decode(b[:n], nil)
+		require.ErrorIs(t, err, ErrMalformed, "truncated to %d bytes", n)
 	}
-	if _, err := Decode(append(bytes.Clone(b), 0), nil); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("trailing byte: err = %v", err)
-	}
+	_, err := Decode(append(bytes.Clone(b), 0), nil)
+	assert.ErrorIs(t, err, ErrMalformed, "trailing byte")
 }
 
 func nested(depth int) any {
@@ -522,74 +415,49 @@ func TestLimits(t *testing.T) {
 		p := NewPayload(testHeader())
 		_ = NewKey[string]("s").Set(p, strings.Repeat("x", 100))
 		b := p.AppendEncode(nil)
-		if _, err := Decode(b, &Limits{MaxSize: len(b)}); err != nil {
-			t.Fatalf("at the limit: %v", err)
-		}
-		if _, err := Decode(b, &Limits{MaxSize: len(b) - 1}); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("over MaxSize: err = %v", err)
-		}
+		_, err := Decode(b, &Limits{MaxSize: len(b)})
+		require.NoError(t, err, "at the limit")
+		_, err = Decode(b, &Limits{MaxSize: len(b) - 1})
+		require.ErrorIs(t, err, ErrTooLarge, "over MaxSize")
 		huge := make([]byte, DefaultMaxSize+1)
 		huge[0] = Version
-		if _, err := Decode(huge, nil); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("over the default MaxSize: err = %v", err)
-		}
+		_, err = Decode(huge, nil)
+		require.ErrorIs(t, err, ErrTooLarge, "over the default MaxSize")
 		// Checked before any work: even a bad version gives ErrTooLarge.
 		huge[0] = 9
-		if _, err := Decode(huge, nil); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("over MaxSize with a bad version: err = %v", err)
-		}
-		if err := NewKey[[]byte]("big").Set(p, make([]byte, DefaultMaxSize)); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("Set over MaxSize: err = %v", err)
-		}
+		_, err = Decode(huge, nil)
+		require.ErrorIs(t, err, ErrTooLarge, "over MaxSize with a bad version")
+		assert.ErrorIs(t, NewKey[[]byte]("big").Set(p, make([]byte, DefaultMaxSize)), ErrTooLarge, "Set over MaxSize")
 	})
 	t.Run("depth", func(t *testing.T) {
 		p := NewPayload(testHeader())
 		k := NewKey[any]("deep")
-		if err := k.Set(p, nested(DefaultMaxDepth+1)); !errors.Is(err, ErrLimit) {
-			t.Fatalf("Set too deep: err = %v", err)
-		}
-		if err := k.Set(p, nested(DefaultMaxDepth-1)); err != nil {
-			t.Fatalf("Set at the limit: %v", err)
-		}
+		require.ErrorIs(t, k.Set(p, nested(DefaultMaxDepth+1)), ErrLimit, "Set too deep")
+		require.NoError(t, k.Set(p, nested(DefaultMaxDepth-1)), "Set at the limit")
 		q, err := Decode(p.AppendEncode(nil), &Limits{MaxDepth: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_, err = k.Lookup(q)
-		if !errors.Is(err, ErrLimit) || !errors.Is(err, ErrType) {
-			t.Fatalf("Lookup too deep: err = %v", err)
-		}
-		if q.Limits().MaxDepth != 8 {
-			t.Fatalf("Limits() = %+v", q.Limits())
-		}
+		require.ErrorIs(t, err, ErrLimit, "Lookup too deep")
+		require.ErrorIs(t, err, ErrType, "Lookup too deep")
+		assert.Equal(t, 8, q.Limits().MaxDepth, "Limits() = %+v", q.Limits())
 	})
 	t.Run("items", func(t *testing.T) {
 		p := NewPayload(testHeader())
 		arr := NewKey[[]int]("arr")
-		if err := arr.Set(p, make([]int, DefaultMaxItems+1)); !errors.Is(err, ErrLimit) {
-			t.Fatalf("Set too many items: err = %v", err)
-		}
-		if err := arr.Set(p, make([]int, 100)); err != nil {
-			t.Fatal(err)
-		}
+		require.ErrorIs(t, arr.Set(p, make([]int, DefaultMaxItems+1)), ErrLimit, "Set too many items")
+		require.NoError(t, arr.Set(p, make([]int, 100)))
 		m := NewKey[map[int]int]("map")
 		big := map[int]int{}
 		for i := 0; i < 50; i++ {
 			big[i] = i
 		}
-		if err := m.Set(p, big); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, m.Set(p, big))
 		q, err := Decode(p.AppendEncode(nil), &Limits{MaxItems: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := arr.Lookup(q); !errors.Is(err, ErrLimit) {
-			t.Fatalf("array over MaxItems: err = %v", err)
-		}
-		if _, err := m.Lookup(q); !errors.Is(err, ErrLimit) {
-			t.Fatalf("map over MaxItems: err = %v", err)
-		}
+		require.NoError(t, err)
+		_, err = arr.Lookup(q)
+		require.ErrorIs(t, err, ErrLimit, "array over MaxItems")
+		_, err = m.Lookup(q)
+		assert.ErrorIs(t, err, ErrLimit, "map over MaxItems")
 	})
 	t.Run("value count", func(t *testing.T) {
 		p := NewPayload(testHeader())
@@ -597,19 +465,15 @@ func TestLimits(t *testing.T) {
 			_ = NewKey[int]("k"+string(rune('a'+i))).Set(p, i)
 		}
 		b := p.AppendEncode(nil)
-		if _, err := Decode(b, &Limits{MaxItems: 16}); !errors.Is(err, ErrLimit) {
-			t.Fatalf("17 values, MaxItems 16: err = %v", err)
-		}
-		if _, err := Decode(b, &Limits{MaxItems: 17}); err != nil {
-			t.Fatalf("17 values, MaxItems 17: %v", err)
-		}
+		_, err := Decode(b, &Limits{MaxItems: 16})
+		require.ErrorIs(t, err, ErrLimit, "17 values, MaxItems 16")
+		_, err = Decode(b, &Limits{MaxItems: 17})
+		assert.NoError(t, err, "17 values, MaxItems 17")
 	})
 	t.Run("defaults", func(t *testing.T) {
 		got := (&Limits{MaxDepth: 1, MaxItems: 2}).resolve()
 		want := Limits{MaxDepth: minDepth, MaxItems: minItems, MaxSize: DefaultMaxSize}
-		if got != want {
-			t.Fatalf("resolve = %+v, want %+v", got, want)
-		}
+		assert.Equal(t, want, got, "resolve")
 	})
 }
 
@@ -618,59 +482,40 @@ func TestRawAndNamesAreCopies(t *testing.T) {
 	k := NewKey[string]("s")
 	_ = k.Set(p, "abc")
 	raw, ok := p.Raw("s")
-	if !ok || !bytes.Equal(raw, []byte{0x63, 'a', 'b', 'c'}) {
-		t.Fatalf("Raw = %x, %v", raw, ok)
-	}
+	require.True(t, ok, "Raw")
+	require.Equal(t, []byte{0x63, 'a', 'b', 'c'}, raw, "Raw")
 	raw[1] = 'z'
-	if v, _ := k.Get(p); v != "abc" {
-		t.Fatalf("modifying Raw's result changed the value to %q", v)
-	}
-	if _, ok := p.Raw("nope"); ok {
-		t.Fatal("Raw of absent name")
-	}
+	v, _ := k.Get(p)
+	require.Equal(t, "abc", v, "modifying Raw's result changed the value")
+	_, ok = p.Raw("nope")
+	assert.False(t, ok, "Raw of absent name")
 }
 
 func TestSessionID(t *testing.T) {
 	a, err := NewSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, _ := NewSessionID()
-	if a == b || a.IsZero() {
-		t.Fatal("session IDs not random")
-	}
+	require.NotEqual(t, a, b, "session IDs not random")
+	require.False(t, a.IsZero(), "session IDs not random")
 	c, err := ParseSessionID(a.String())
-	if err != nil || c != a {
-		t.Fatalf("ParseSessionID: %v", err)
-	}
-	if len(a.Tag()) != 8 || strings.Contains(a.String(), a.Tag()) {
-		t.Fatalf("Tag %q", a.Tag())
-	}
+	require.NoError(t, err, "ParseSessionID")
+	require.Equal(t, a, c, "ParseSessionID")
+	assert.Len(t, a.Tag(), 8, "Tag")
+	assert.NotContains(t, a.String(), a.Tag(), "Tag")
 }
 
 func TestKeyString(t *testing.T) {
-	if got := NewKey[[]cartItem]("cart").String(); got != `codec.Key[[]codec.cartItem]("cart")` {
-		t.Fatalf("String = %s", got)
-	}
+	assert.Equal(t, `codec.Key[[]codec.cartItem]("cart")`, NewKey[[]cartItem]("cart").String())
 }
 
 func TestNewReservedKey(t *testing.T) {
 	k := NewReservedKey[int]("_bind")
 	p := NewPayload(Header{})
-	if err := k.Set(p, 7); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := k.Get(p); !ok || v != 7 {
-		t.Fatalf("got %v %v", v, ok)
-	}
+	require.NoError(t, k.Set(p, 7))
+	v, ok := k.Get(p)
+	require.True(t, ok, "Get")
+	require.Equal(t, 7, v, "Get")
 	for _, bad := range []string{"bind", "_", "_flash", "_a b"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("NewReservedKey(%q) did not panic", bad)
-				}
-			}()
-			NewReservedKey[int](bad)
-		}()
+		assert.Panics(t, func() { NewReservedKey[int](bad) }, "NewReservedKey(%q) did not panic", bad)
 	}
 }

@@ -2,11 +2,13 @@ package codec
 
 import (
 	"bytes"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests below pin the CBOR reader rules that SPEC.md states
@@ -19,13 +21,9 @@ import (
 func lookupRaw[T any](t *testing.T, raw []byte, lim *Limits) (T, error) {
 	t.Helper()
 	p := NewPayload(testHeader())
-	if err := p.setRaw("v", raw); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.setRaw("v", raw))
 	q, err := Decode(p.AppendEncode(nil), lim)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return NewKey[T]("v").Lookup(q)
 }
 
@@ -66,11 +64,10 @@ func TestSpecDepthCounting(t *testing.T) {
 			// RawMessage: the depth check is the same whatever the
 			// target, and arrays as map keys have no Go map type.
 			_, err := lookupRaw[cbor.RawMessage](t, c.raw, c.lim)
-			if c.ok && err != nil {
-				t.Fatalf("refused: %v", err)
-			}
-			if !c.ok && !errors.Is(err, ErrLimit) {
-				t.Fatalf("err = %v, want ErrLimit", err)
+			if c.ok {
+				assert.NoError(t, err, "refused")
+			} else {
+				assert.ErrorIs(t, err, ErrLimit)
 			}
 		})
 	}
@@ -98,8 +95,10 @@ func TestSpecItemsFloor(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := lookupRaw[any](t, c.raw, lim)
-			if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrLimit)) {
-				t.Fatalf("err = %v, want ok = %v", err, c.ok)
+			if c.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, ErrLimit)
 			}
 		})
 	}
@@ -109,20 +108,17 @@ func TestSpecDuplicateMapKeys(t *testing.T) {
 	type line struct{ Qty int }
 	// 1 and 1 written in a longer form (0x18 0x01) decode to equal keys.
 	intDup := []byte{0xa2, 0x01, 0x00, 0x18, 0x01, 0x00}
-	if _, err := lookupRaw[map[int]int](t, intDup, nil); !errors.Is(err, ErrType) {
-		t.Errorf("map[int]int with keys 1 and 0x18 0x01: err = %v, want a duplicate-key error", err)
-	}
-	if _, err := lookupRaw[any](t, intDup, nil); err == nil {
-		t.Error("any with keys 1 and 0x18 0x01: accepted")
-	}
+	_, err := lookupRaw[map[int]int](t, intDup, nil)
+	assert.ErrorIs(t, err, ErrType, "map[int]int with keys 1 and 0x18 0x01: want a duplicate-key error")
+	_, err = lookupRaw[any](t, intDup, nil)
+	assert.Error(t, err, "any with keys 1 and 0x18 0x01: accepted")
 	// "qty" and "Qty" are different map keys, but select the same field.
 	caseDup := []byte{0xa2, 0x63, 'Q', 't', 'y', 0x01, 0x63, 'q', 't', 'y', 0x02}
-	if m, err := lookupRaw[map[string]int](t, caseDup, nil); err != nil || len(m) != 2 {
-		t.Errorf("map[string]int with keys Qty and qty: %v, %v; want both kept", m, err)
-	}
-	if _, err := lookupRaw[line](t, caseDup, nil); !errors.Is(err, ErrType) {
-		t.Errorf("struct with keys Qty and qty: err = %v, want a duplicate-key error", err)
-	}
+	m, err := lookupRaw[map[string]int](t, caseDup, nil)
+	assert.NoError(t, err, "map[string]int with keys Qty and qty")
+	assert.Len(t, m, 2, "map[string]int with keys Qty and qty: want both kept")
+	_, err = lookupRaw[line](t, caseDup, nil)
+	assert.ErrorIs(t, err, ErrType, "struct with keys Qty and qty: want a duplicate-key error")
 }
 
 func TestSpecTimeReaders(t *testing.T) {
@@ -144,24 +140,23 @@ func TestSpecTimeReaders(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := lookupRaw[time.Time](t, c.raw, nil)
-			if err != nil || !got.Equal(c.want) {
-				t.Fatalf("got %v, %v; want %v", got, err, c.want)
-			}
+			require.NoError(t, err)
+			assert.True(t, got.Equal(c.want), "got %v; want %v", got, c.want)
 		})
 	}
 }
 
 func TestSpecReaderAcceptsNonDeterministic(t *testing.T) {
-	if n, err := lookupRaw[int](t, []byte{0x18, 0x01}, nil); err != nil || n != 1 {
-		t.Errorf("1 as 0x18 0x01: %v, %v", n, err)
-	}
-	if s, err := lookupRaw[string](t, []byte{0x78, 0x01, 'a'}, nil); err != nil || s != "a" {
-		t.Errorf("a text string with a longer length form: %q, %v", s, err)
-	}
-	if m, err := lookupRaw[map[int]int](t, []byte{0xa2, 0x02, 0x00, 0x01, 0x00}, nil); err != nil || len(m) != 2 {
-		t.Errorf("map keys out of order: %v, %v", m, err)
-	}
-	if f, err := lookupRaw[float64](t, []byte{0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, nil); err != nil || f != 1.5 {
-		t.Errorf("1.5 as a float64: %v, %v", f, err)
-	}
+	n, err := lookupRaw[int](t, []byte{0x18, 0x01}, nil)
+	assert.NoError(t, err, "1 as 0x18 0x01")
+	assert.Equal(t, 1, n, "1 as 0x18 0x01")
+	s, err := lookupRaw[string](t, []byte{0x78, 0x01, 'a'}, nil)
+	assert.NoError(t, err, "a text string with a longer length form")
+	assert.Equal(t, "a", s, "a text string with a longer length form")
+	m, err := lookupRaw[map[int]int](t, []byte{0xa2, 0x02, 0x00, 0x01, 0x00}, nil)
+	assert.NoError(t, err, "map keys out of order")
+	assert.Len(t, m, 2, "map keys out of order")
+	f, err := lookupRaw[float64](t, []byte{0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, nil)
+	assert.NoError(t, err, "1.5 as a float64")
+	assert.Equal(t, 1.5, f, "1.5 as a float64")
 }

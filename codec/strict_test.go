@@ -1,13 +1,14 @@
 package codec
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Successive versions of a value type, as an application evolves it.
@@ -75,13 +76,9 @@ type nestedPtrRenamed struct {
 func store[T any](t testing.TB, name string, v T) *Payload {
 	t.Helper()
 	p := NewPayload(testHeader())
-	if err := NewKey[T](name).Set(p, v); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, NewKey[T](name).Set(p, v))
 	q, err := Decode(p.AppendEncode(nil), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return q
 }
 
@@ -95,12 +92,11 @@ func readBoth[T any](p *Payload, name string) (lenient T, lerr error, strict T, 
 func wantMismatch(t *testing.T, err error, detail string) {
 	t.Helper()
 	var te *TypeError
-	if !errors.Is(err, ErrSchemaMismatch) || !errors.Is(err, ErrType) || !errors.As(err, &te) || errors.Is(err, ErrNotFound) {
-		t.Fatalf("err = %v, want a *TypeError matching ErrSchemaMismatch and ErrType", err)
-	}
-	if !strings.Contains(err.Error(), detail) {
-		t.Fatalf("err = %q, want it to say %q", err, detail)
-	}
+	require.ErrorIs(t, err, ErrSchemaMismatch)
+	require.ErrorIs(t, err, ErrType)
+	require.ErrorAs(t, err, &te)
+	require.NotErrorIs(t, err, ErrNotFound)
+	require.ErrorContains(t, err, detail)
 }
 
 func TestStrictRefusesSchemaChanges(t *testing.T) {
@@ -108,49 +104,42 @@ func TestStrictRefusesSchemaChanges(t *testing.T) {
 
 	t.Run("same type", func(t *testing.T) {
 		l, lerr, s, serr := readBoth[itemV1](p, "item")
-		if lerr != nil || serr != nil || l != s || s != (itemV1{"A-1", 3}) {
-			t.Fatalf("%+v %v / %+v %v", l, lerr, s, serr)
-		}
+		require.NoError(t, lerr)
+		require.NoError(t, serr)
+		assert.Equal(t, s, l)
+		assert.Equal(t, itemV1{"A-1", 3}, s)
 	})
 	t.Run("renamed field", func(t *testing.T) {
 		l, lerr, s, serr := readBoth[itemRenamed](p, "item")
 		// The silent loss the strict mode exists for.
-		if lerr != nil || l != (itemRenamed{SKU: "A-1"}) {
-			t.Fatalf("lenient: %+v %v", l, lerr)
-		}
+		require.NoError(t, lerr, "lenient")
+		require.Equal(t, itemRenamed{SKU: "A-1"}, l, "lenient")
 		wantMismatch(t, serr, `1 stored field(s) not in the type; not stored: "Quantity" (renamed?)`)
-		if s != (itemRenamed{}) {
-			t.Fatalf("strict returned %+v with an error", s)
-		}
-		if v, ok := NewKey[itemRenamed]("item", Strict()).Get(p); ok || v != (itemRenamed{}) {
-			t.Fatalf("strict Get = %+v, %v", v, ok)
-		}
+		require.Equal(t, itemRenamed{}, s, "strict returned a value with an error")
+		v, ok := NewKey[itemRenamed]("item", Strict()).Get(p)
+		assert.False(t, ok, "strict Get")
+		assert.Equal(t, itemRenamed{}, v, "strict Get")
 	})
 	t.Run("added field", func(t *testing.T) {
 		_, lerr, _, serr := readBoth[itemAdded](p, "item")
-		if lerr != nil {
-			t.Fatal(lerr)
-		}
+		require.NoError(t, lerr)
 		wantMismatch(t, serr, `not stored: "Note"`)
 	})
 	t.Run("added omitempty field", func(t *testing.T) {
 		_, _, s, serr := readBoth[itemOptional](p, "item")
-		if serr != nil || s != (itemOptional{SKU: "A-1", Qty: 3}) {
-			t.Fatalf("an absent omitempty field is not a mismatch: %+v %v", s, serr)
-		}
+		// An absent omitempty field is not a mismatch.
+		assert.NoError(t, serr)
+		assert.Equal(t, itemOptional{SKU: "A-1", Qty: 3}, s)
 	})
 	t.Run("dropped field", func(t *testing.T) {
 		_, lerr, _, serr := readBoth[itemDropped](p, "item")
-		if lerr != nil {
-			t.Fatal(lerr)
-		}
+		require.NoError(t, lerr)
 		wantMismatch(t, serr, `1 stored field(s) not in the type`)
 	})
 	t.Run("retyped field", func(t *testing.T) {
 		l, lerr, _, serr := readBoth[itemRetyped](p, "item")
-		if lerr != nil || l.Qty != 3 {
-			t.Fatalf("lenient: %+v %v", l, lerr)
-		}
+		require.NoError(t, lerr, "lenient")
+		require.Equal(t, float64(3), l.Qty, "lenient")
 		wantMismatch(t, serr, "another form")
 	})
 	t.Run("tag renames the field", func(t *testing.T) {
@@ -159,20 +148,17 @@ func TestStrictRefusesSchemaChanges(t *testing.T) {
 	})
 	t.Run("embedded struct", func(t *testing.T) {
 		_, _, s, serr := readBoth[itemEmbedded](p, "item")
-		if serr != nil || s.itemV1 != (itemV1{"A-1", 3}) {
-			t.Fatalf("promoted fields: %+v %v", s, serr)
-		}
+		assert.NoError(t, serr, "promoted fields")
+		assert.Equal(t, itemV1{"A-1", 3}, s.itemV1, "promoted fields")
 	})
 	t.Run("wrong kind is a plain type error", func(t *testing.T) {
 		_, _, _, serr := readBoth[[]itemV1](p, "item")
-		if !errors.Is(serr, ErrType) || errors.Is(serr, ErrSchemaMismatch) {
-			t.Fatalf("err = %v", serr)
-		}
+		assert.ErrorIs(t, serr, ErrType)
+		assert.NotErrorIs(t, serr, ErrSchemaMismatch)
 	})
 	t.Run("not found", func(t *testing.T) {
-		if _, err := NewKey[itemV1]("nothing", Strict()).Lookup(p); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("err = %v", err)
-		}
+		_, err := NewKey[itemV1]("nothing", Strict()).Lookup(p)
+		assert.ErrorIs(t, err, ErrNotFound)
 	})
 }
 
@@ -184,9 +170,8 @@ func TestStrictNested(t *testing.T) {
 	}
 	p := store(t, "n", v)
 	_, _, s, serr := readBoth[nestedV1](p, "n")
-	if serr != nil || !reflect.DeepEqual(s, v) {
-		t.Fatalf("%+v %v", s, serr)
-	}
+	require.NoError(t, serr)
+	require.Equal(t, v, s)
 	_, _, _, serr = readBoth[nestedRenamed](p, "n")
 	wantMismatch(t, serr, `not stored: "Quantity"`)
 	_, _, _, serr = readBoth[nestedPtrRenamed](p, "n")
@@ -195,9 +180,7 @@ func TestStrictNested(t *testing.T) {
 	wantMismatch(t, serr, `not stored: "Quantity"`)
 	// An empty slice has no element to disagree with.
 	_, _, _, serr = readBoth[[]itemRenamed](store(t, "s", []itemV1{}), "s")
-	if serr != nil {
-		t.Fatal(serr)
-	}
+	assert.NoError(t, serr)
 }
 
 func TestStrictRoundTripsEveryType(t *testing.T) {
@@ -217,17 +200,11 @@ func TestStrictRoundTripsEveryType(t *testing.T) {
 		name := fmt.Sprintf("%T", v)
 		t.Run(name, func(t *testing.T) {
 			p := NewPayload(testHeader())
-			if err := setAny(p, v); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, setAny(p, v))
 			got, err := lookupAny(p, v, true)
-			if err != nil {
-				t.Fatalf("strict Lookup of %#v: %v", v, err)
-			}
+			require.NoError(t, err, "strict Lookup of %#v", v)
 			want, _ := lookupAny(p, v, false)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("strict %#v, lenient %#v", got, want)
-			}
+			assert.Equal(t, want, got, "strict against lenient")
 		})
 	}
 }
@@ -259,28 +236,21 @@ func lookupAny(p *Payload, v any, strict bool) (any, error) {
 
 func TestStrictKeyBasics(t *testing.T) {
 	k := NewKey[itemV1]("item", Strict())
-	if !k.IsStrict() || NewKey[itemV1]("item").IsStrict() {
-		t.Fatal("IsStrict")
-	}
-	if got := k.String(); got != `codec.Key[codec.itemV1]("item", strict)` {
-		t.Fatalf("String = %s", got)
-	}
+	require.True(t, k.IsStrict(), "IsStrict")
+	require.False(t, NewKey[itemV1]("item").IsStrict(), "IsStrict")
+	require.Equal(t, `codec.Key[codec.itemV1]("item", strict)`, k.String())
 	// Set is the same for both kinds of key.
 	p := NewPayload(testHeader())
-	if err := k.Set(p, itemV1{"A", 1}); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok := k.Get(p); !ok || v != (itemV1{"A", 1}) {
-		t.Fatalf("Get = %+v %v", v, ok)
-	}
+	require.NoError(t, k.Set(p, itemV1{"A", 1}))
+	v, ok := k.Get(p)
+	require.True(t, ok, "Get")
+	require.Equal(t, itemV1{"A", 1}, v, "Get")
 	// Limits apply to strict reads too.
 	deep := store(t, "d", [][][][][][]int{{{{{{1}}}}}})
 	deep.lim = (&Limits{MaxDepth: 4}).resolve()
 	deep.dm, _ = decModeFor(deep.lim)
 	_, err := NewKey[[][][][][][]int]("d", Strict()).Lookup(deep)
-	if !errors.Is(err, ErrLimit) {
-		t.Fatalf("err = %v, want ErrLimit", err)
-	}
+	assert.ErrorIs(t, err, ErrLimit)
 }
 
 // The error names fields, never stored values.
@@ -288,12 +258,10 @@ func TestStrictErrorsCarryNoValues(t *testing.T) {
 	const secret = "s3cr3t-value-do-not-log"
 	p := store(t, "item", itemAdded{SKU: secret, Qty: 1, Note: secret})
 	_, err := NewKey[itemDropped]("item", Strict()).Lookup(p)
-	if err == nil || strings.Contains(err.Error(), secret) {
-		t.Fatalf("err = %v", err)
-	}
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), secret)
 	p = store(t, "m", map[string]string{secret: secret})
 	_, err = NewKey[itemV1]("m", Strict()).Lookup(p)
-	if err == nil || strings.Contains(err.Error(), secret) {
-		t.Fatalf("err = %v", err)
-	}
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), secret)
 }

@@ -2,9 +2,7 @@ package codec
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // vector is one test vector file of testdata/vectors (made by
@@ -36,9 +37,7 @@ var vectorFields = map[string]bool{
 func readVector(t *testing.T, path string) vector {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	v := vector{fields: map[string]string{}}
 	sc := bufio.NewScanner(f)
@@ -51,29 +50,22 @@ func readVector(t *testing.T, path string) vector {
 		k, val, ok := strings.Cut(line, ": ")
 		if !ok {
 			k, ok = strings.CutSuffix(line, ":") // "name:" with an empty value
-			if !ok || strings.Contains(k, ":") {
-				t.Fatalf("bad line %q", line)
-			}
+			require.True(t, ok, "bad line %q", line)
+			require.NotContains(t, k, ":", "bad line %q", line)
 		}
-		if !vectorFields[k] {
-			t.Fatalf("unknown field %q", k)
-		}
+		require.True(t, vectorFields[k], "unknown field %q", k)
 		if k == "value" {
 			name, raw, ok := strings.Cut(val, " ")
-			if !ok || strings.Contains(raw, " ") {
-				t.Fatalf("bad value line %q", line)
-			}
+			require.True(t, ok, "bad value line %q", line)
+			require.NotContains(t, raw, " ", "bad value line %q", line)
 			v.values = append(v.values, [2]string{name, raw})
 			continue
 		}
-		if _, dup := v.fields[k]; dup {
-			t.Fatalf("duplicate field %q", k)
-		}
+		_, dup := v.fields[k]
+		require.False(t, dup, "duplicate field %q", k)
 		v.fields[k] = val
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sc.Err())
 	return v
 }
 
@@ -81,27 +73,21 @@ func readVector(t *testing.T, path string) vector {
 func (v vector) userID(t *testing.T) string {
 	t.Helper()
 	b, err := hex.DecodeString(v.fields["user-id-hex"])
-	if err != nil {
-		t.Fatalf("user-id-hex: %v", err)
-	}
+	require.NoError(t, err, "user-id-hex")
 	return string(b)
 }
 
 func (v vector) int(t *testing.T, k string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(v.fields[k], 10, 64)
-	if err != nil {
-		t.Fatalf("field %s: %v", k, err)
-	}
+	require.NoError(t, err, "field %s", k)
 	return n
 }
 
 func (v vector) millis(t *testing.T, k string) time.Time {
 	t.Helper()
 	n, err := strconv.ParseInt(v.fields[k], 10, 64)
-	if err != nil {
-		t.Fatalf("field %s: %v", k, err)
-	}
+	require.NoError(t, err, "field %s", k)
 	if n == 0 {
 		return time.Time{}
 	}
@@ -110,20 +96,14 @@ func (v vector) millis(t *testing.T, k string) time.Time {
 
 func TestVectors(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "vectors", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 38 {
-		t.Fatalf("found %d vectors, expected the generated set", len(files))
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 38, "vectors found, expected the generated set")
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
 			t.Parallel()
 			v := readVector(t, file)
 			payload, err := hex.DecodeString(v.fields["payload"])
-			if err != nil {
-				t.Fatalf("payload hex: %v", err)
-			}
+			require.NoError(t, err, "payload hex")
 			var lim Limits
 			if s, ok := v.fields["max-size"]; ok {
 				lim.MaxSize, _ = strconv.Atoi(s)
@@ -134,32 +114,24 @@ func TestVectors(t *testing.T) {
 			p, err := Decode(payload, &lim)
 			switch expect := v.fields["expect"]; expect {
 			case "success":
-				if err != nil {
-					t.Fatalf("Decode: %v", err)
-				}
+				require.NoError(t, err, "Decode")
 				checkVectorPayload(t, v, p, payload)
 			case "malformed":
-				if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("err = %v, want ErrMalformed", err)
-				}
+				require.ErrorIs(t, err, ErrMalformed)
 			case "unsupported version":
 				var ve *VersionError
-				if !errors.As(err, &ve) || !errors.Is(err, ErrUnsupportedVersion) || uint64(ve.Version) != v.int(t, "version") {
-					t.Fatalf("err = %v, want version %s", err, v.fields["version"])
-				}
+				require.ErrorAs(t, err, &ve)
+				require.ErrorIs(t, err, ErrUnsupportedVersion)
+				require.Equal(t, v.int(t, "version"), uint64(ve.Version), "unsupported version")
 			case "too large":
-				if !errors.Is(err, ErrTooLarge) {
-					t.Fatalf("err = %v, want ErrTooLarge", err)
-				}
+				require.ErrorIs(t, err, ErrTooLarge)
 			case "limit":
-				if !errors.Is(err, ErrLimit) {
-					t.Fatalf("err = %v, want ErrLimit", err)
-				}
+				require.ErrorIs(t, err, ErrLimit)
 			default:
 				t.Fatalf("unknown expect %q", expect)
 			}
-			if err != nil && p != nil {
-				t.Fatal("Decode returned a payload with an error")
+			if err != nil {
+				assert.Nil(t, p, "Decode returned a payload with an error")
 			}
 		})
 	}
@@ -169,9 +141,7 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 	t.Helper()
 	h := p.Header()
 	id, err := ParseSessionID(v.fields["id"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if uint64(h.Version) != v.int(t, "version") || uint64(h.Flags) != v.int(t, "flags") || h.ID != id ||
 		!h.IssuedAt.Equal(v.millis(t, "issued-at")) || !h.LastSeen.Equal(v.millis(t, "last-seen")) ||
 		uint64(h.Generation) != v.int(t, "generation") || h.UserEpoch != v.int(t, "user-epoch") ||
@@ -179,19 +149,15 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 		t.Fatalf("header %+v does not match the vector %v", *h, v.fields)
 	}
 	names := p.Names()
-	if len(names) != len(v.values) {
-		t.Fatalf("%d values, vector has %d", len(names), len(v.values))
-	}
+	require.Len(t, names, len(v.values), "values against the vector's")
 	for i, nv := range v.values {
 		raw, ok := p.Raw(nv[0])
-		if names[i] != nv[0] || !ok || hex.EncodeToString(raw) != nv[1] {
-			t.Fatalf("value %d: got %s %x, want %s %s", i, names[i], raw, nv[0], nv[1])
-		}
+		require.Equal(t, nv[0], names[i], "value %d name", i)
+		require.True(t, ok, "value %d: Raw(%q)", i, nv[0])
+		require.Equal(t, nv[1], hex.EncodeToString(raw), "value %d", i)
 	}
 	// Decode then encode gives the same bytes.
-	if out := p.AppendEncode(nil); !bytes.Equal(out, payload) {
-		t.Fatalf("re-encoded:\n got %x\nwant %x", out, payload)
-	}
+	require.Equal(t, payload, p.AppendEncode(nil), "re-encoded")
 	// Building the payload from the vector's fields gives the same bytes.
 	q := NewPayload(Header{
 		Flags: uint8(v.int(t, "flags")), ID: id,
@@ -202,12 +168,8 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 		raw, _ := hex.DecodeString(v.values[i][1])
 		q.setRaw(v.values[i][0], raw)
 	}
-	if out := q.AppendEncode(nil); !bytes.Equal(out, payload) {
-		t.Fatalf("built from fields:\n got %x\nwant %x", out, payload)
-	}
-	if q.EncodedLen() != len(payload) {
-		t.Fatalf("EncodedLen %d, payload %d", q.EncodedLen(), len(payload))
-	}
+	require.Equal(t, payload, q.AppendEncode(nil), "built from fields")
+	assert.Equal(t, len(payload), q.EncodedLen(), "EncodedLen")
 }
 
 // TestTypicalVectorValues checks the typed values of the typical vector, so
@@ -216,9 +178,7 @@ func TestTypicalVectorValues(t *testing.T) {
 	v := readVector(t, filepath.Join("testdata", "vectors", "typical.txt"))
 	payload, _ := hex.DecodeString(v.fields["payload"])
 	p, err := Decode(payload, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	csrf := make([]byte, 32)
 	for i := range csrf {
 		csrf[i] = byte(i)
@@ -229,13 +189,11 @@ func TestTypicalVectorValues(t *testing.T) {
 	q.AddFlash("Saved successfully")
 	_ = NewKey[[]cartItem]("cart").Set(q, []cartItem{{"SKU-1001", 1, 1999}, {"SKU-2002", 2, 550}, {"SKU-3003", 1, 12000}})
 	_ = NewKey[string]("locale").Set(q, "en-GB")
-	if out := q.AppendEncode(nil); !bytes.Equal(out, payload) {
-		t.Fatalf("typed encode:\n got %x\nwant %x", out, payload)
-	}
+	require.Equal(t, payload, q.AppendEncode(nil), "typed encode")
 	cart, err := NewKey[[]cartItem]("cart").Lookup(p)
-	if err != nil || len(cart) != 3 || cart[2].PriceCents != 12000 {
-		t.Fatalf("cart %+v, %v", cart, err)
-	}
+	require.NoError(t, err, "cart")
+	require.Len(t, cart, 3, "cart")
+	assert.Equal(t, int64(12000), cart[2].PriceCents, "cart %+v", cart)
 }
 
 // TestTimesVector checks that the package writes times exactly as the
@@ -245,9 +203,7 @@ func TestTimesVector(t *testing.T) {
 	v := readVector(t, filepath.Join("testdata", "vectors", "times.txt"))
 	payload, _ := hex.DecodeString(v.fields["payload"])
 	p, err := Decode(payload, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	q := NewPayload(*p.Header())
 	cases := []struct {
 		name string
@@ -261,42 +217,31 @@ func TestTimesVector(t *testing.T) {
 	}
 	for _, c := range cases {
 		k := NewKey[time.Time](c.name)
-		if err := k.Set(q, c.t); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, k.Set(q, c.t))
 		got, err := k.Lookup(p)
-		if err != nil || !got.Equal(c.t) {
-			t.Errorf("%s: read %v, %v; want %v", c.name, got, err, c.t)
-		}
+		assert.NoError(t, err, c.name)
+		assert.True(t, got.Equal(c.t), "%s: read %v; want %v", c.name, got, c.t)
 	}
-	if out := q.AppendEncode(nil); !bytes.Equal(out, payload) {
-		t.Fatalf("typed encode:\n got %x\nwant %x", out, payload)
-	}
+	assert.Equal(t, payload, q.AppendEncode(nil), "typed encode")
 }
 
 // TestSpecTypicalSize checks the size SPEC.md states for the typical
 // payload against the typical vector.
 func TestSpecTypicalSize(t *testing.T) {
 	spec, err := os.ReadFile(filepath.Join("..", "SPEC.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	re := regexp.MustCompile(`typical payload \([^)]*\)\s+is (\d+) bytes: (\d+) of header\s+and (\d+) of values`)
 	m := re.FindSubmatch(spec)
-	if m == nil {
-		t.Fatal("SPEC.md no longer states the typical payload's size")
-	}
+	require.NotNil(t, m, "SPEC.md no longer states the typical payload's size")
 	v := readVector(t, filepath.Join("testdata", "vectors", "typical.txt"))
 	payload, _ := hex.DecodeString(v.fields["payload"])
 	p, err := Decode(payload, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	hdr := p.Header().EncodedLen()
 	got := []int{len(payload), hdr, len(payload) - hdr}
 	for i, g := range got {
-		if want, _ := strconv.Atoi(string(m[i+1])); want != g {
-			t.Errorf("SPEC.md says %s, the vector has %d bytes: %d of header and %d of values", m[0], got[0], got[1], got[2])
+		want, _ := strconv.Atoi(string(m[i+1]))
+		if !assert.Equal(t, want, g, "SPEC.md says %s, the vector has %d bytes: %d of header and %d of values", m[0], got[0], got[1], got[2]) {
 			break
 		}
 	}
