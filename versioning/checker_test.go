@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -25,23 +28,19 @@ func header(user string, epoch uint64) *codec.Header {
 func newChecker(t *testing.T, c *clock, o versioning.CheckerOptions) *versioning.Checker {
 	t.Helper()
 	ch, err := versioning.NewChecker(versioning.Policy{Now: c.Now}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return ch
 }
 
 func TestPolicyDefaultsAndValidate(t *testing.T) {
 	p := versioning.Policy{}.WithDefaults()
-	if p.IdleTimeout != 30*time.Minute || p.AbsoluteTimeout != 24*time.Hour || p.RenewThreshold != time.Minute || p.ClockSkew != 30*time.Second || p.Now == nil {
-		t.Fatalf("defaults = %+v", p)
-	}
-	if err := p.Validate(); err != nil {
-		t.Fatalf("defaults invalid: %v", err)
-	}
-	if err := (versioning.Policy{}).Validate(); !errors.Is(err, versioning.ErrInvalidPolicy) {
-		t.Fatalf("zero Policy Validate = %v, want ErrInvalidPolicy", err)
-	}
+	require.Equal(t, 30*time.Minute, p.IdleTimeout, "defaults")
+	require.Equal(t, 24*time.Hour, p.AbsoluteTimeout, "defaults")
+	require.Equal(t, time.Minute, p.RenewThreshold, "defaults")
+	require.Equal(t, 30*time.Second, p.ClockSkew, "defaults")
+	require.NotNil(t, p.Now, "defaults")
+	require.NoError(t, p.Validate(), "defaults invalid")
+	require.ErrorIs(t, (versioning.Policy{}).Validate(), versioning.ErrInvalidPolicy, "zero Policy Validate")
 	bad := []versioning.Policy{
 		{IdleTimeout: -time.Second},
 		{IdleTimeout: time.Microsecond},
@@ -53,23 +52,19 @@ func TestPolicyDefaultsAndValidate(t *testing.T) {
 		{IdleTimeout: 48 * time.Hour}, // longer than the absolute timeout: would never apply
 	}
 	for _, b := range bad {
-		if _, err := versioning.NewChecker(b, versioning.CheckerOptions{}); !errors.Is(err, versioning.ErrInvalidPolicy) {
-			t.Errorf("NewChecker(%+v) = %v, want ErrInvalidPolicy", b, err)
-		}
+		_, err := versioning.NewChecker(b, versioning.CheckerOptions{})
+		assert.ErrorIs(t, err, versioning.ErrInvalidPolicy, "NewChecker(%+v)", b)
 	}
 	// 5 minutes of skew is the maximum; idle equal to absolute is allowed;
 	// a short idle timeout gets a quarter of it as renew threshold.
 	for _, ok := range []versioning.Policy{{IdleTimeout: 24 * time.Hour}, {ClockSkew: 5 * time.Minute}, {IdleTimeout: 2 * time.Second}} {
-		if _, err := versioning.NewChecker(ok, versioning.CheckerOptions{}); err != nil {
-			t.Errorf("NewChecker(%+v) = %v", ok, err)
-		}
+		_, err := versioning.NewChecker(ok, versioning.CheckerOptions{})
+		assert.NoError(t, err, "NewChecker(%+v)", ok)
 	}
-	if got := (versioning.Policy{IdleTimeout: 2 * time.Minute}).WithDefaults().RenewThreshold; got != 30*time.Second {
-		t.Errorf("RenewThreshold for a 2-minute idle timeout = %v, want 30s (idle/4)", got)
-	}
-	if _, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{OnStoreError: 7}); !errors.Is(err, versioning.ErrInvalidPolicy) {
-		t.Errorf("unknown OnStoreError accepted: %v", err)
-	}
+	assert.Equal(t, 30*time.Second, (versioning.Policy{IdleTimeout: 2 * time.Minute}).WithDefaults().RenewThreshold,
+		"RenewThreshold for a 2-minute idle timeout (idle/4)")
+	_, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{OnStoreError: 7})
+	assert.ErrorIs(t, err, versioning.ErrInvalidPolicy, "unknown OnStoreError accepted")
 }
 
 func TestCheckTimeouts(t *testing.T) {
@@ -120,29 +115,26 @@ func TestCheckVersionAndZeroTimes(t *testing.T) {
 	ch := newChecker(t, c, versioning.CheckerOptions{})
 	h := header("", 0)
 	h.Version = 0
-	if v, err := ch.Check(t.Context(), h); v != versioning.Rejected || !errors.Is(err, versioning.ErrUnsupportedVersion) {
-		t.Fatalf("version 0: %v, %v", v, err)
-	}
+	v, err := ch.Check(t.Context(), h)
+	require.Equal(t, versioning.Rejected, v, "version 0")
+	require.ErrorIs(t, err, versioning.ErrUnsupportedVersion, "version 0")
 	h = header("", 0)
 	h.IssuedAt = time.Time{}
-	if v, err := ch.Check(t.Context(), h); v != versioning.Rejected || !errors.Is(err, versioning.ErrAbsoluteExpired) {
-		t.Fatalf("zero IssuedAt: %v, %v", v, err)
-	}
+	v, err = ch.Check(t.Context(), h)
+	assert.Equal(t, versioning.Rejected, v, "zero IssuedAt")
+	assert.ErrorIs(t, err, versioning.ErrAbsoluteExpired, "zero IssuedAt")
 }
 
 func TestDeadlines(t *testing.T) {
 	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
 	h := header("", 0)
-	if got := ch.AbsoluteDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
-		t.Errorf("AbsoluteDeadline = %v", got)
-	}
-	if got := ch.IdleDeadline(h); !got.Equal(t0.Add(30 * time.Minute)) {
-		t.Errorf("IdleDeadline = %v", got)
-	}
+	got := ch.AbsoluteDeadline(h)
+	assert.True(t, got.Equal(t0.Add(24*time.Hour)), "AbsoluteDeadline = %v", got)
+	got = ch.IdleDeadline(h)
+	assert.True(t, got.Equal(t0.Add(30*time.Minute)), "IdleDeadline = %v", got)
 	h.LastSeen = t0.Add(24*time.Hour - time.Minute)
-	if got := ch.IdleDeadline(h); !got.Equal(t0.Add(24 * time.Hour)) {
-		t.Errorf("IdleDeadline not capped at the absolute deadline: %v", got)
-	}
+	got = ch.IdleDeadline(h)
+	assert.True(t, got.Equal(t0.Add(24*time.Hour)), "IdleDeadline not capped at the absolute deadline: %v", got)
 }
 
 func TestCheckEpochsAndRevocation(t *testing.T) {
@@ -152,63 +144,57 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 	ctx := t.Context()
 
 	// A missing epoch is 0: adopting epochs later logs nobody out.
-	if v, err := ch.Check(ctx, header("alice", 0)); v != versioning.Fresh || err != nil {
-		t.Fatalf("epoch 0, store missing: %v, %v", v, err)
-	}
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
 	v, err := ch.Check(ctx, header("alice", 0))
+	require.Equal(t, versioning.Fresh, v, "epoch 0, store missing")
+	require.NoError(t, err, "epoch 0, store missing")
+	_, err = s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	v, err = ch.Check(ctx, header("alice", 0))
 	var ee *versioning.EpochError
-	if v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochBumped) || !errors.As(err, &ee) || ee.Have != 0 || ee.Current != 1 || ee.UserID != "alice" {
-		t.Fatalf("after bump: %v, %v", v, err)
-	}
-	if v, err := ch.Check(ctx, header("alice", 1)); v != versioning.Fresh || err != nil {
-		t.Fatalf("current epoch: %v, %v", v, err)
-	}
+	require.Equal(t, versioning.Rejected, v, "after bump")
+	require.ErrorIs(t, err, versioning.ErrEpochBumped, "after bump")
+	require.ErrorAs(t, err, &ee, "after bump")
+	require.Equal(t, versioning.EpochError{UserID: "alice", Have: 0, Current: 1}, *ee, "after bump")
+	v, err = ch.Check(ctx, header("alice", 1))
+	require.Equal(t, versioning.Fresh, v, "current epoch")
+	require.NoError(t, err, "current epoch")
 	// A session epoch above the store's means the store lost increments:
 	// it can no longer vouch for the session, so it is refused.
-	if v, err := ch.Check(ctx, header("alice", 7)); v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochBumped) {
-		t.Fatalf("epoch above store: %v, %v", v, err)
-	}
-	if v, err := ch.Check(ctx, header("bob", 0)); v != versioning.Fresh || err != nil {
-		t.Fatalf("other user affected: %v, %v", v, err)
-	}
+	v, err = ch.Check(ctx, header("alice", 7))
+	require.Equal(t, versioning.Rejected, v, "epoch above store")
+	require.ErrorIs(t, err, versioning.ErrEpochBumped, "epoch above store")
+	v, err = ch.Check(ctx, header("bob", 0))
+	require.Equal(t, versioning.Fresh, v, "other user affected")
+	require.NoError(t, err, "other user affected")
 	// A global bump logs out every authenticated session, not anonymous ones.
-	if err := s.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.Check(ctx, header("bob", 0)); !errors.Is(err, versioning.ErrEpochBumped) {
-		t.Fatalf("global bump: %v", err)
-	}
-	if v, err := ch.Check(ctx, header("", 0)); v != versioning.Fresh || err != nil {
-		t.Fatalf("anonymous after global bump: %v, %v", v, err)
-	}
+	require.NoError(t, s.BumpGlobalEpoch(ctx))
+	_, err = ch.Check(ctx, header("bob", 0))
+	require.ErrorIs(t, err, versioning.ErrEpochBumped, "global bump")
+	v, err = ch.Check(ctx, header("", 0))
+	require.Equal(t, versioning.Fresh, v, "anonymous after global bump")
+	require.NoError(t, err, "anonymous after global bump")
 
 	// Revocation applies to authenticated sessions, per user.
 	h := header("alice", 2)
-	if err := s.Revoke(ctx, "alice", h.ID, ch.RevocationDeadline(h, c.Now())); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Revoke(ctx, "alice", h.ID, ch.RevocationDeadline(h, c.Now())))
 	v, err = ch.Check(ctx, h)
 	var re *versioning.RevokedError
-	if v != versioning.Rejected || !errors.Is(err, versioning.ErrRevoked) || !errors.As(err, &re) || re.ID != h.ID {
-		t.Fatalf("revoked: %v, %v", v, err)
-	}
+	require.Equal(t, versioning.Rejected, v, "revoked")
+	require.ErrorIs(t, err, versioning.ErrRevoked, "revoked")
+	require.ErrorAs(t, err, &re, "revoked")
+	require.Equal(t, h.ID, re.ID, "revoked")
 	// The same ID under another user is not revoked.
 	other := *h
 	other.UserID, other.UserEpoch = "bob", 1
-	if v, err := ch.Check(ctx, &other); v != versioning.Fresh || err != nil {
-		t.Fatalf("revocation leaked to another user: %v, %v", v, err)
-	}
+	v, err = ch.Check(ctx, &other)
+	require.Equal(t, versioning.Fresh, v, "revocation leaked to another user")
+	require.NoError(t, err, "revocation leaked to another user")
 	// Anonymous sessions are never revoked: the store records nothing.
 	anon := header("", 0)
-	if err := s.Revoke(ctx, "", anon.ID, ch.RevocationDeadline(anon, c.Now())); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := ch.Check(ctx, anon); v != versioning.Fresh || err != nil {
-		t.Fatalf("anonymous revocation took effect: %v, %v", v, err)
-	}
+	require.NoError(t, s.Revoke(ctx, "", anon.ID, ch.RevocationDeadline(anon, c.Now())))
+	v, err = ch.Check(ctx, anon)
+	assert.Equal(t, versioning.Fresh, v, "anonymous revocation took effect")
+	assert.NoError(t, err, "anonymous revocation took effect")
 }
 
 func TestAnonymousNeverConsultsStore(t *testing.T) {
@@ -218,9 +204,9 @@ func TestAnonymousNeverConsultsStore(t *testing.T) {
 		return versioning.SessionState{}, errDown
 	}}
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
-	if v, err := ch.Check(t.Context(), header("", 0)); v != versioning.Fresh || err != nil {
-		t.Fatalf("anonymous: %v, %v", v, err)
-	}
+	v, err := ch.Check(t.Context(), header("", 0))
+	assert.Equal(t, versioning.Fresh, v, "anonymous")
+	assert.NoError(t, err, "anonymous")
 }
 
 func TestRevocationDeadline(t *testing.T) {
@@ -230,14 +216,12 @@ func TestRevocationDeadline(t *testing.T) {
 	h := header("alice", 0)
 	// Early in the session: logout + idle + skew.
 	now := t0.Add(time.Hour)
-	if got, want := ch.RevocationDeadline(h, now), now.Add(p.IdleTimeout+p.ClockSkew); !got.Equal(want) {
-		t.Errorf("RevocationDeadline = %v, want %v", got, want)
-	}
+	got, want := ch.RevocationDeadline(h, now), now.Add(p.IdleTimeout+p.ClockSkew)
+	assert.True(t, got.Equal(want), "RevocationDeadline = %v, want %v", got, want)
 	// Near the absolute deadline: the absolute deadline.
 	now = t0.Add(p.AbsoluteTimeout - time.Minute)
-	if got, want := ch.RevocationDeadline(h, now), ch.AbsoluteDeadline(h); !got.Equal(want) {
-		t.Errorf("RevocationDeadline near the end = %v, want %v", got, want)
-	}
+	got, want = ch.RevocationDeadline(h, now), ch.AbsoluteDeadline(h)
+	assert.True(t, got.Equal(want), "RevocationDeadline near the end = %v, want %v", got, want)
 	// No copy issued up to now passes Check after the deadline: the copy
 	// with the latest possible last-seen (now + skew, from a clock ahead).
 	now = t0.Add(time.Hour)
@@ -245,13 +229,12 @@ func TestRevocationDeadline(t *testing.T) {
 	cp := *h
 	cp.LastSeen = now.Add(p.ClockSkew)
 	c.Set(d)
-	if v, err := ch.Check(t.Context(), &cp); v != versioning.Rejected || !errors.Is(err, versioning.ErrIdleExpired) {
-		t.Errorf("a copy seen at logout+skew passes Check at the revocation deadline: %v, %v", v, err)
-	}
+	v, err := ch.Check(t.Context(), &cp)
+	assert.Equal(t, versioning.Rejected, v, "a copy seen at logout+skew passes Check at the revocation deadline")
+	assert.ErrorIs(t, err, versioning.ErrIdleExpired, "a copy seen at logout+skew passes Check at the revocation deadline")
 	c.Set(d.Add(-time.Millisecond))
-	if v, _ := ch.Check(t.Context(), &cp); v == versioning.Rejected {
-		t.Error("the deadline is later than needed (the copy was already dead a millisecond before)")
-	}
+	v, _ = ch.Check(t.Context(), &cp)
+	assert.NotEqual(t, versioning.Rejected, v, "the deadline is later than needed (the copy was already dead a millisecond before)")
 }
 
 var errDown = errors.New("connection refused")
@@ -266,20 +249,22 @@ func TestStoreFailClosed(t *testing.T) {
 		ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: policy})
 		v, err := ch.Check(t.Context(), header("alice", 0))
 		var se *versioning.StoreError
-		if v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) || !errors.Is(err, errDown) || !errors.As(err, &se) || se.Op != "lookup" {
-			t.Fatalf("%v: %v, %v", policy, v, err)
-		}
+		require.Equal(t, versioning.Rejected, v, "%v", policy)
+		require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "%v", policy)
+		require.ErrorIs(t, err, errDown, "%v", policy)
+		require.ErrorAs(t, err, &se, "%v", policy)
+		require.Equal(t, "lookup", se.Op, "%v", policy)
 	}
 }
 
 func TestEpochOverflowFailsClosed(t *testing.T) {
 	c := testkit.NewClockAt(t0)
-	if _, err := versioning.EffectiveEpoch(1, 1<<64-1); !errors.Is(err, versioning.ErrEpochOverflow) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Fatalf("EffectiveEpoch overflow: %v", err)
-	}
-	if e, err := versioning.EffectiveEpoch(1<<63, 1<<63-1); err != nil || e != 1<<64-1 {
-		t.Fatalf("EffectiveEpoch at the limit: %d, %v", e, err)
-	}
+	_, err := versioning.EffectiveEpoch(1, 1<<64-1)
+	require.ErrorIs(t, err, versioning.ErrEpochOverflow, "EffectiveEpoch overflow")
+	require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "EffectiveEpoch overflow")
+	e, err := versioning.EffectiveEpoch(1<<63, 1<<63-1)
+	require.NoError(t, err, "EffectiveEpoch at the limit")
+	require.Equal(t, uint64(1<<64-1), e, "EffectiveEpoch at the limit")
 	staleCalled := false
 	s := &mock.StaleStore{
 		Store: mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
@@ -292,12 +277,10 @@ func TestEpochOverflowFailsClosed(t *testing.T) {
 		},
 	}
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale})
-	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochOverflow) {
-		t.Fatalf("overflow: %v, %v", v, err)
-	}
-	if staleCalled {
-		t.Error("an overflow was answered from the stale cache")
-	}
+	v, err := ch.Check(t.Context(), header("alice", 0))
+	require.Equal(t, versioning.Rejected, v, "overflow")
+	require.ErrorIs(t, err, versioning.ErrEpochOverflow, "overflow")
+	assert.False(t, staleCalled, "an overflow was answered from the stale cache")
 }
 
 func TestStoreServeStale(t *testing.T) {
@@ -317,43 +300,36 @@ func TestStoreServeStale(t *testing.T) {
 		},
 	}
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale, MaxStale: 5 * time.Second})
-	if v, err := ch.Check(t.Context(), header("alice", 3)); v != versioning.Fresh || err != nil {
-		t.Fatalf("stale epoch served: %v, %v", v, err)
-	}
-	if gotAge != 5*time.Second {
-		t.Errorf("maxAge passed = %v", gotAge)
-	}
-	if _, err := ch.Check(t.Context(), header("alice", 2)); !errors.Is(err, versioning.ErrEpochBumped) {
-		t.Fatalf("stale epoch not enforced: %v", err)
-	}
+	v, err := ch.Check(t.Context(), header("alice", 3))
+	require.Equal(t, versioning.Fresh, v, "stale epoch served")
+	require.NoError(t, err, "stale epoch served")
+	assert.Equal(t, 5*time.Second, gotAge, "maxAge passed")
+	_, err = ch.Check(t.Context(), header("alice", 2))
+	require.ErrorIs(t, err, versioning.ErrEpochBumped, "stale epoch not enforced")
 	staleErr = versioning.ErrStoreUnavailable
-	if v, err := ch.Check(t.Context(), header("alice", 3)); v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Fatalf("too-stale cache: %v, %v", v, err)
-	}
+	v, err = ch.Check(t.Context(), header("alice", 3))
+	require.Equal(t, versioning.Rejected, v, "too-stale cache")
+	require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "too-stale cache")
 	// FailClosed never consults the cache.
 	staleErr = nil
 	ch = newChecker(t, c, versioning.CheckerOptions{Store: s})
-	if _, err := ch.Check(t.Context(), header("alice", 3)); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Fatalf("fail closed used the cache: %v", err)
-	}
+	_, err = ch.Check(t.Context(), header("alice", 3))
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "fail closed used the cache")
 }
 
 func TestNoStore(t *testing.T) {
 	ch := newChecker(t, testkit.NewClockAt(t0), versioning.CheckerOptions{})
-	if v, err := ch.Check(t.Context(), header("alice", 0)); v != versioning.Fresh || err != nil {
-		t.Fatalf("%v, %v", v, err)
-	}
+	v, err := ch.Check(t.Context(), header("alice", 0))
+	assert.Equal(t, versioning.Fresh, v)
+	assert.NoError(t, err)
 }
 
 func TestStrings(t *testing.T) {
 	for v, want := range map[versioning.Verdict]string{versioning.Fresh: "fresh", versioning.Renew: "renew", versioning.Rejected: "rejected", 9: "Verdict(9)"} {
-		if v.String() != want {
-			t.Errorf("%d.String() = %q", v, v.String())
-		}
+		assert.Equal(t, want, v.String(), "%d.String()", v)
 	}
-	if versioning.ServeStale.String() != "serve-stale" || versioning.FailClosed.String() != "fail-closed" {
-		t.Error("StoreFailurePolicy strings")
-	}
+	assert.Equal(t, "serve-stale", versioning.ServeStale.String(), "StoreFailurePolicy strings")
+	assert.Equal(t, "fail-closed", versioning.FailClosed.String(), "StoreFailurePolicy strings")
 }
 
 func benchCheck(b *testing.B, user string) {
@@ -427,9 +403,7 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	_, _ = s.BumpEpoch(ctx, "alice")
 	_ = s.Revoke(ctx, "alice", codec.SessionID{1}, time.Now().Add(time.Hour))
 	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, user := range []string{"alice", ""} {
 		h := header(user, 1)
 		h.IssuedAt, h.LastSeen = time.Now(), time.Now().Add(-5*time.Minute)
@@ -438,14 +412,10 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 				t.Fatal(v, err)
 			}
 		})
-		if allocs != 0 {
-			t.Errorf("Check (user %q) allocates %v times per call, want 0", user, allocs)
-		}
+		assert.Zero(t, allocs, "Check (user %q) allocates per call", user)
 	}
 	// Timeout rejections do not allocate either (cheap to refuse floods of
 	// stale cookies).
 	h := header("alice", 1)
-	if allocs := testing.AllocsPerRun(100, func() { _, _ = ch.Check(ctx, h) }); allocs != 0 {
-		t.Errorf("an expired session allocates %v times per Check", allocs)
-	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = ch.Check(ctx, h) }), "an expired session allocates per Check")
 }

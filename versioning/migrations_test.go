@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -44,75 +47,58 @@ func upgradeV0(old []byte) ([]byte, error) {
 
 func TestMigrationsUpgradeV0(t *testing.T) {
 	var m versioning.Migrations
-	if err := m.Register(0, upgradeV0); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Register(0, upgradeV0))
 	// Build the values section with the current codec, then cut off the
 	// version-1 header to wrap it in the version-0 layout.
 	cart := codec.NewKey[[]string]("cart")
 	p := codec.NewPayload(codec.Header{})
-	if err := cart.Set(p, []string{"apple", "pear"}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cart.Set(p, []string{"apple", "pear"}))
 	v1 := p.AppendEncode(nil)
 	values := v1[codec.FixedHeaderSize:]
 	id := codec.SessionID{7, 7, 7}
 	old := encodeV0(id, 1_750_000_000, "alice", values)
 
 	got, err := m.Upgrade(old)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	q, err := codec.Decode(got, nil)
-	if err != nil {
-		t.Fatalf("upgraded payload does not decode: %v", err)
-	}
+	require.NoError(t, err, "upgraded payload does not decode")
 	h := q.Header()
-	if h.ID != id || h.UserID != "alice" || !h.IssuedAt.Equal(time.Unix(1_750_000_000, 0)) {
-		t.Fatalf("upgraded header = %+v", h)
-	}
-	if c, ok := cart.Get(q); !ok || len(c) != 2 || c[1] != "pear" {
-		t.Fatalf("value lost in migration: %v, %v", c, ok)
-	}
+	require.Equal(t, id, h.ID, "upgraded header")
+	require.Equal(t, "alice", h.UserID, "upgraded header")
+	require.True(t, h.IssuedAt.Equal(time.Unix(1_750_000_000, 0)), "upgraded header = %+v", h)
+	c, ok := cart.Get(q)
+	require.True(t, ok, "value lost in migration")
+	require.Len(t, c, 2, "value lost in migration")
+	require.Equal(t, "pear", c[1], "value lost in migration")
 	// Current payloads pass through untouched.
-	if same, err := m.Upgrade(got); err != nil || &same[0] != &got[0] {
-		t.Fatalf("current payload not returned as is: %v", err)
-	}
+	same, err := m.Upgrade(got)
+	require.NoError(t, err, "current payload")
+	assert.Same(t, &got[0], &same[0], "current payload not returned as is")
 }
 
 func TestMigrationsErrors(t *testing.T) {
 	var m versioning.Migrations
-	if _, err := m.Upgrade([]byte{0, 1, 2}); !errors.Is(err, versioning.ErrUnsupportedVersion) {
-		t.Fatalf("unregistered version: %v", err)
-	}
+	_, err := m.Upgrade([]byte{0, 1, 2})
+	require.ErrorIs(t, err, versioning.ErrUnsupportedVersion, "unregistered version")
 	var ve *codec.VersionError
-	if _, err := m.Upgrade([]byte{codec.Version + 1}); !errors.As(err, &ve) || ve.Version != codec.Version+1 {
-		t.Fatalf("newer version: %v", err)
-	}
-	if _, err := m.Upgrade(nil); !errors.Is(err, versioning.ErrUnsupportedVersion) {
-		t.Fatalf("empty: %v", err)
-	}
+	_, err = m.Upgrade([]byte{codec.Version + 1})
+	require.ErrorAs(t, err, &ve, "newer version")
+	require.Equal(t, uint8(codec.Version+1), ve.Version, "newer version")
+	_, err = m.Upgrade(nil)
+	require.ErrorIs(t, err, versioning.ErrUnsupportedVersion, "empty")
 	for _, tc := range []struct {
 		from uint8
 		step versioning.Migration
 	}{{0, nil}, {codec.Version, upgradeV0}, {200, upgradeV0}} {
-		if err := m.Register(tc.from, tc.step); !errors.Is(err, versioning.ErrInvalidMigration) {
-			t.Errorf("Register(%d) = %v", tc.from, err)
-		}
+		assert.ErrorIs(t, m.Register(tc.from, tc.step), versioning.ErrInvalidMigration, "Register(%d)", tc.from)
 	}
 	bad := errors.New("boom")
-	if err := m.Register(0, func([]byte) ([]byte, error) { return nil, bad }); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Register(0, upgradeV0); !errors.Is(err, versioning.ErrInvalidMigration) {
-		t.Errorf("duplicate Register = %v", err)
-	}
-	if _, err := m.Upgrade([]byte{0}); !errors.Is(err, bad) {
-		t.Errorf("failing step: %v", err)
-	}
+	require.NoError(t, m.Register(0, func([]byte) ([]byte, error) { return nil, bad }))
+	assert.ErrorIs(t, m.Register(0, upgradeV0), versioning.ErrInvalidMigration, "duplicate Register")
+	_, err = m.Upgrade([]byte{0})
+	assert.ErrorIs(t, err, bad, "failing step")
 	var w versioning.Migrations
 	_ = w.Register(0, func(b []byte) ([]byte, error) { return []byte{0}, nil }) // loops on itself
-	if _, err := w.Upgrade([]byte{0}); !errors.Is(err, versioning.ErrInvalidMigration) {
-		t.Errorf("step producing the wrong version: %v", err)
-	}
+	_, err = w.Upgrade([]byte{0})
+	assert.ErrorIs(t, err, versioning.ErrInvalidMigration, "step producing the wrong version")
 }

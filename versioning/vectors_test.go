@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -33,9 +35,7 @@ var expectations = map[string]struct {
 func readVector(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer f.Close()
 	fields := map[string]string{}
 	sc := bufio.NewScanner(f)
@@ -45,26 +45,18 @@ func readVector(t *testing.T, path string) map[string]string {
 			continue
 		}
 		k, v, ok := strings.Cut(line, ": ")
-		if !ok {
-			t.Fatalf("%s: bad line %q", path, line)
-		}
+		require.True(t, ok, "%s: bad line %q", path, line)
 		fields[k] = v
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sc.Err())
 	return fields
 }
 
 // forEachVector runs fn on every file in testdata/check.
 func forEachVector(t *testing.T, fn func(t *testing.T, v map[string]string)) {
 	paths, err := filepath.Glob(filepath.Join("testdata", "check", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) < 20 {
-		t.Fatalf("only %d vectors found", len(paths))
-	}
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(paths), 20, "vectors found")
 	for _, p := range paths {
 		t.Run(strings.TrimSuffix(filepath.Base(p), ".txt"), func(t *testing.T) {
 			t.Parallel()
@@ -77,16 +69,12 @@ func TestVectors(t *testing.T) {
 	forEachVector(t, func(t *testing.T, v map[string]string) {
 		parseTime := func(k string) time.Time {
 			tm, err := time.Parse(time.RFC3339Nano, v[k])
-			if err != nil {
-				t.Fatalf("%s: %v", k, err)
-			}
+			require.NoError(t, err, k)
 			return tm
 		}
 		parseUint := func(k string) uint64 {
 			n, err := strconv.ParseUint(v[k], 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", k, err)
-			}
+			require.NoError(t, err, k)
 			return n
 		}
 		now := parseTime("now")
@@ -98,14 +86,11 @@ func TestVectors(t *testing.T) {
 			user = ""
 		}
 		for range parseUint("store-user-epoch") {
-			if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-				t.Fatal(err)
-			}
+			_, err := s.BumpEpoch(ctx, "alice")
+			require.NoError(t, err)
 		}
 		for range parseUint("store-global-epoch") {
-			if err := s.BumpGlobalEpoch(ctx); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.BumpGlobalEpoch(ctx))
 		}
 		h := &codec.Header{
 			Version:   uint8(parseUint("version")),
@@ -116,18 +101,12 @@ func TestVectors(t *testing.T) {
 			UserEpoch: parseUint("user-epoch"),
 		}
 		if v["revoked"] == "true" {
-			if err := s.Revoke(ctx, user, h.ID, now.Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.Revoke(ctx, user, h.ID, now.Add(time.Hour)))
 		}
 		want, ok := expectations[v["expect"]]
-		if !ok {
-			t.Fatalf("unknown expectation %q", v["expect"])
-		}
+		require.True(t, ok, "unknown expectation %q", v["expect"])
 		ch, err := versioning.NewChecker(versioning.Policy{Now: clock}, versioning.CheckerOptions{Store: s})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		verdict, err := ch.Check(ctx, h)
 		if verdict != want.verdict || (want.err == nil) != (err == nil) || (want.err != nil && !errors.Is(err, want.err)) {
 			t.Fatalf("Check = %v, %v; want %s", verdict, err, v["expect"])
