@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning/legacy"
@@ -39,13 +41,10 @@ func gorillaCookie(t testing.TB, name string, block []byte, values map[any]any) 
 	for k, v := range values {
 		s.Values[k] = v
 	}
-	if err := s.Save(r, w); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Save(r, w))
 	cookies := w.Result().Cookies()
-	if len(cookies) != 1 || cookies[0].Name != name {
-		t.Fatalf("gorilla wrote %v", cookies)
-	}
+	require.Len(t, cookies, 1, "gorilla wrote %v", cookies)
+	require.Equal(t, name, cookies[0].Name, "gorilla wrote %v", cookies)
 	return cookies[0].Value
 }
 
@@ -67,9 +66,7 @@ func mapValues(values map[any]any, p *codec.Payload) error {
 func newReader(t *testing.T, block []byte) *legacy.Reader {
 	t.Helper()
 	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: block, Map: mapValues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }
 
@@ -81,50 +78,44 @@ func TestReadGorillaCookie(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := gorillaCookie(t, "app", tc.block, map[any]any{"user_id": "alice", "cart": []string{"apple", "pear"}, "visits": 3})
 			r := newReader(t, tc.block)
-			if r.CookieName() != "app" {
-				t.Fatalf("CookieName = %q", r.CookieName())
-			}
+			require.Equal(t, "app", r.CookieName(), "CookieName")
 			now := time.Now()
 			c, err := r.Read(v, now)
 			p := c.Payload
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			h := p.Header()
-			if h.UserID != "alice" || h.Version != codec.Version || h.ID.IsZero() || !h.IssuedAt.Equal(now) || !h.LastSeen.Equal(now) {
-				t.Fatalf("header = %+v", h)
+			require.Equal(t, "alice", h.UserID, "header = %+v", h)
+			require.Equal(t, uint8(codec.Version), h.Version, "header = %+v", h)
+			require.False(t, h.ID.IsZero(), "header = %+v", h)
+			require.True(t, h.IssuedAt.Equal(now), "header = %+v", h)
+			require.True(t, h.LastSeen.Equal(now), "header = %+v", h)
+			assert.True(t, p.Dirty(), "a migrated payload is not dirty: it would never be written")
+			cart, ok := cartKey.Get(p)
+			if assert.True(t, ok, "cart") && assert.Len(t, cart, 2, "cart") {
+				assert.Equal(t, "apple", cart[0], "cart")
 			}
-			if !p.Dirty() {
-				t.Error("a migrated payload is not dirty: it would never be written")
-			}
-			if c, ok := cartKey.Get(p); !ok || len(c) != 2 || c[0] != "apple" {
-				t.Errorf("cart = %v, %v", c, ok)
-			}
-			if n, ok := visits.Get(p); !ok || n != 3 {
-				t.Errorf("visits = %v, %v", n, ok)
-			}
+			n, ok := visits.Get(p)
+			assert.True(t, ok, "visits")
+			assert.Equal(t, 3, n, "visits")
 			// The result encodes and decodes as a current payload.
 			q, err := codec.Decode(p.AppendEncode(nil), nil)
-			if err != nil || q.Header().UserID != "alice" {
-				t.Fatalf("re-decode: %v", err)
-			}
+			require.NoError(t, err, "re-decode")
+			require.Equal(t, "alice", q.Header().UserID, "re-decode")
 			// Every read yields a new session ID, and the same fingerprint
 			// of the old cookie; its expiry is its own timestamp + MaxAge.
 			c2, err := r.Read(v, now)
 			p2 := c2.Payload
-			if err != nil || p2.Header().ID == h.ID {
-				t.Fatalf("second read reused the session ID (%v)", err)
-			}
-			if c2.Fingerprint != c.Fingerprint || c.Fingerprint.IsZero() {
-				t.Error("two reads of one cookie have different fingerprints")
-			}
-			if !c.Expires.Equal(c.Issued.Add(legacy.DefaultMaxAge)) || c.Issued.After(now) || now.Sub(c.Issued) > time.Minute {
-				t.Errorf("issued %v expires %v", c.Issued, c.Expires)
-			}
+			require.NoError(t, err, "second read")
+			require.NotEqual(t, h.ID, p2.Header().ID, "second read reused the session ID")
+			assert.Equal(t, c.Fingerprint, c2.Fingerprint, "two reads of one cookie have different fingerprints")
+			assert.False(t, c.Fingerprint.IsZero(), "zero fingerprint")
+			assert.True(t, c.Expires.Equal(c.Issued.Add(legacy.DefaultMaxAge)), "issued %v expires %v", c.Issued, c.Expires)
+			assert.False(t, c.Issued.After(now), "issued %v after now %v", c.Issued, now)
+			assert.True(t, now.Sub(c.Issued) <= time.Minute, "issued %v more than a minute before now %v", c.Issued, now)
 			other := gorillaCookie(t, "app", tc.block, map[any]any{"user_id": "alice", "visits": 4})
-			if c3, err := r.Read(other, now); err != nil || c3.Fingerprint == c.Fingerprint {
-				t.Errorf("another cookie has the same fingerprint (%v)", err)
-			}
+			c3, err := r.Read(other, now)
+			assert.NoError(t, err, "another cookie")
+			assert.NotEqual(t, c.Fingerprint, c3.Fingerprint, "another cookie has the same fingerprint")
 		})
 	}
 }
@@ -137,13 +128,9 @@ func TestReadRejects(t *testing.T) {
 	flipped := []byte(v)
 	flipped[len(flipped)/2] ^= 0x01
 	otherKey, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: bytes.Repeat([]byte("x"), 64), BlockKey: blockKey, Map: mapValues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	otherName, err := legacy.NewReader(legacy.Options{CookieName: "other", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cases := []struct {
 		name  string
 		r     *legacy.Reader
@@ -165,37 +152,30 @@ func TestReadRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := tc.r.Read(tc.value, tc.now)
 			p := c.Payload
-			if !errors.Is(err, legacy.ErrInvalid) || p != nil {
-				t.Fatalf("Read = %v, %v; want ErrInvalid", p, err)
-			}
-			if bytes.Contains([]byte(err.Error()), hashKey[:8]) {
-				t.Fatal("error contains key material")
-			}
+			require.ErrorIs(t, err, legacy.ErrInvalid, "Read")
+			require.Nil(t, p, "Read with an error returned a payload")
+			assert.NotContains(t, err.Error(), string(hashKey[:8]), "error contains key material")
 		})
 	}
 	// Just inside MaxAge is accepted.
-	if _, err := r.Read(v, now.Add(legacy.DefaultMaxAge-time.Minute)); err != nil {
-		t.Fatalf("cookie within MaxAge rejected: %v", err)
-	}
+	_, err = r.Read(v, now.Add(legacy.DefaultMaxAge-time.Minute))
+	assert.NoError(t, err, "cookie within MaxAge rejected")
 }
 
 func TestMapError(t *testing.T) {
 	boom := errors.New("boom")
 	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: func(map[any]any, *codec.Payload) error { return boom }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	v := gorillaCookie(t, "app", nil, map[any]any{"a": 1})
-	if _, err := r.Read(v, time.Now()); !errors.Is(err, boom) || errors.Is(err, legacy.ErrInvalid) {
-		t.Fatalf("Read = %v", err)
-	}
+	_, err = r.Read(v, time.Now())
+	require.ErrorIs(t, err, boom, "Read")
+	require.NotErrorIs(t, err, legacy.ErrInvalid, "Read")
 	long, _ := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: func(_ map[any]any, p *codec.Payload) error {
 		p.Header().UserID = strings.Repeat("u", 300)
 		return nil
 	}})
-	if _, err := long.Read(v, time.Now()); err == nil {
-		t.Fatal("an over-long user ID from Map was accepted")
-	}
+	_, err = long.Read(v, time.Now())
+	assert.Error(t, err, "an over-long user ID from Map was accepted")
 }
 
 func TestNewReaderConfig(t *testing.T) {
@@ -212,27 +192,18 @@ func TestNewReaderConfig(t *testing.T) {
 	for i, f := range bad {
 		o := ok
 		f(&o)
-		if _, err := legacy.NewReader(o); !errors.Is(err, legacy.ErrConfig) {
-			t.Errorf("case %d: %v, want ErrConfig", i, err)
-		}
+		_, err := legacy.NewReader(o)
+		assert.ErrorIs(t, err, legacy.ErrConfig, "case %d", i)
 	}
 }
 
 func TestClearCookie(t *testing.T) {
 	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, Map: mapValues, Domain: "example.com", Path: "/shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r.ClearCookie(); got != "app=; Path=/shop; Domain=example.com; Max-Age=0" {
-		t.Errorf("ClearCookie = %q", got)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "app=; Path=/shop; Domain=example.com; Max-Age=0", r.ClearCookie(), "ClearCookie")
 	host, err := legacy.NewReader(legacy.Options{CookieName: "__Host-app", HashKey: hashKey, Map: mapValues})
-	if err != nil {
-		t.Fatalf("a __Host- name needs no AllowUnprefixedName: %v", err)
-	}
-	if got := host.ClearCookie(); got != "__Host-app=; Path=/; Max-Age=0; Secure" {
-		t.Errorf("ClearCookie = %q", got)
-	}
+	require.NoError(t, err, "a __Host- name needs no AllowUnprefixedName")
+	assert.Equal(t, "__Host-app=; Path=/; Max-Age=0; Secure", host.ClearCookie(), "ClearCookie")
 }
 
 func FuzzLegacyRead(f *testing.F) {
