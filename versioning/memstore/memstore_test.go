@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -27,21 +30,17 @@ func TestInjectedClockExpiry(t *testing.T) {
 	s := memstore.New(memstore.WithClock(c.now))
 	defer s.Close()
 	id, _ := codec.NewSessionID()
-	if err := s.Revoke(t.Context(), "alice", id, c.t.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Revoke(t.Context(), "alice", id, c.t.Add(time.Hour)))
 	c.t = c.t.Add(time.Hour - time.Nanosecond)
-	if st, _ := s.Lookup(t.Context(), "alice", id); !st.Revoked {
-		t.Fatal("not revoked just before until")
-	}
+	st, _ := s.Lookup(t.Context(), "alice", id)
+	require.True(t, st.Revoked, "not revoked just before until")
 	c.t = c.t.Add(time.Nanosecond)
-	if st, _ := s.Lookup(t.Context(), "alice", id); st.Revoked {
-		t.Fatal("still revoked at until")
-	}
+	st, _ = s.Lookup(t.Context(), "alice", id)
+	require.False(t, st.Revoked, "still revoked at until")
 	// The read pruned the ended revocation: the user holds nothing now.
-	if users, revs := s.Len(); users != 0 || revs != 0 {
-		t.Fatalf("after a read met the ended revocation: %d users, %d revocations held", users, revs)
-	}
+	users, revs := s.Len()
+	assert.Equal(t, 0, users, "after a read met the ended revocation: users held")
+	assert.Equal(t, 0, revs, "after a read met the ended revocation: revocations held")
 }
 
 func TestAnonymousWritesNothing(t *testing.T) {
@@ -49,13 +48,11 @@ func TestAnonymousWritesNothing(t *testing.T) {
 	defer s.Close()
 	for range 10_000 {
 		id, _ := codec.NewSessionID()
-		if err := s.Revoke(t.Context(), "", id, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.Revoke(t.Context(), "", id, time.Now().Add(time.Hour)))
 	}
-	if users, revs := s.Len(); users != 0 || revs != 0 {
-		t.Fatalf("anonymous revocations grew the store: %d users, %d revocations", users, revs)
-	}
+	users, revs := s.Len()
+	assert.Equal(t, 0, users, "anonymous revocations grew the store: users")
+	assert.Equal(t, 0, revs, "anonymous revocations grew the store: revocations")
 }
 
 func TestSweepDropsExpired(t *testing.T) {
@@ -64,24 +61,18 @@ func TestSweepDropsExpired(t *testing.T) {
 	defer s.Close()
 	for i := range 10_000 {
 		id, _ := codec.NewSessionID()
-		if err := s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second)))
 	}
 	_, _ = s.BumpEpoch(t.Context(), "kept")
-	if users, revs := s.Len(); users != 10_001 || revs != 10_000 {
-		t.Fatalf("before expiry: %d users, %d revocations", users, revs)
-	}
+	users, revs := s.Len()
+	require.Equal(t, 10_001, users, "before expiry: users")
+	require.Equal(t, 10_000, revs, "before expiry: revocations")
 	c.t = c.t.Add(time.Second)
-	if n := s.Sweep(); n != 0 {
-		t.Fatalf("Sweep left %d revocations, want 0", n)
-	}
-	if users, _ := s.Len(); users != 1 {
-		t.Fatalf("Sweep left %d users, want 1 (the one with an epoch)", users)
-	}
-	if e, _ := s.Epoch(t.Context(), "kept"); e != 1 {
-		t.Fatalf("Sweep lost an epoch: %d", e)
-	}
+	require.Equal(t, 0, s.Sweep(), "revocations Sweep left")
+	users, _ = s.Len()
+	require.Equal(t, 1, users, "users Sweep left (the one with an epoch)")
+	e, _ := s.Epoch(t.Context(), "kept")
+	assert.Equal(t, uint64(1), e, "Sweep lost an epoch")
 }
 
 // TestTimerSweep: with no reads and no writes, ended revocations still go.
@@ -92,9 +83,7 @@ func TestTimerSweep(t *testing.T) {
 	s := memstore.New(memstore.WithClock(now), memstore.WithSweepInterval(time.Millisecond))
 	defer s.Close()
 	id, _ := codec.NewSessionID()
-	if err := s.Revoke(t.Context(), "alice", id, now().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Revoke(t.Context(), "alice", id, now().Add(time.Second)))
 	<-mu
 	mu <- time.Unix(1_700_000_002, 0)
 	deadline := time.Now().Add(10 * time.Second)
@@ -136,9 +125,9 @@ func TestMemoryReturnsAfterMassExpiry(t *testing.T) {
 	s.Sweep()
 	after := heap()
 	t.Logf("heap: %d KiB empty, %d KiB with %d revocations, %d KiB after they expired", before>>10, full>>10, n, after>>10)
-	if grown := int64(after) - int64(before); grown > int64(full-before)/10 {
-		t.Fatalf("after a mass expiry the store still holds %d KiB (%d KiB when full): maps were not rebuilt", grown>>10, (full-before)>>10)
-	}
+	grown := int64(after) - int64(before)
+	assert.LessOrEqual(t, grown, int64(full-before)/10,
+		"after a mass expiry the store still holds %d KiB (%d KiB when full): maps were not rebuilt", grown>>10, (full-before)>>10)
 }
 
 func BenchmarkEpoch(b *testing.B) {
