@@ -2,13 +2,13 @@ package boltstore
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sealedsession/sealedsession/codec"
@@ -24,20 +24,12 @@ func readOnlyOpen(name string, _ int, _ os.FileMode) (*os.File, error) {
 func TestOpenUnwritableFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	s, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
 	_, err = Open(path, &Options{openFile: readOnlyOpen})
 	t.Log(err)
-	if !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Fatalf("Open of an unwritable file = %v, want an error matching ErrStoreUnavailable", err)
-	}
-	if want := path; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not name the file", err)
-	}
+	require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Open of an unwritable file")
+	assert.ErrorContains(t, err, path, "error does not name the file")
 }
 
 // TestWriteFailureMidLife loses the file underneath a working store: writes
@@ -45,30 +37,20 @@ func TestOpenUnwritableFile(t *testing.T) {
 func TestWriteFailureMidLife(t *testing.T) {
 	ctx := t.Context()
 	s, err := Open(filepath.Join(t.TempDir(), "store.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.db.Close(); err != nil { // the store does not know
-		t.Fatal(err)
-	}
-	if _, err := s.BumpEpoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("BumpEpoch = %v", err)
-	}
-	if err := s.BumpGlobalEpoch(ctx); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("BumpGlobalEpoch = %v", err)
-	}
-	if err := s.Revoke(ctx, "alice", codec.SessionID{3}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Revoke = %v", err)
-	}
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
-		t.Errorf("Epoch after failed writes = %d, %v; want 1", e, err)
-	}
-	if st, err := s.Lookup(ctx, "alice", codec.SessionID{3}); err != nil || st.Revoked {
-		t.Errorf("a failed Revoke is visible: %+v, %v", st, err)
-	}
+	require.NoError(t, err)
+	_, err = s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, s.db.Close()) // the store does not know
+	_, err = s.BumpEpoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "BumpEpoch")
+	assert.ErrorIs(t, s.BumpGlobalEpoch(ctx), versioning.ErrStoreUnavailable, "BumpGlobalEpoch")
+	assert.ErrorIs(t, s.Revoke(ctx, "alice", codec.SessionID{3}, time.Now().Add(time.Hour)), versioning.ErrStoreUnavailable, "Revoke")
+	e, err := s.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch after failed writes")
+	assert.Equal(t, uint64(1), e, "Epoch after failed writes")
+	st, err := s.Lookup(ctx, "alice", codec.SessionID{3})
+	assert.NoError(t, err, "Lookup after a failed Revoke")
+	assert.False(t, st.Revoked, "a failed Revoke is visible")
 	_ = s.Close()
 }
 
@@ -79,9 +61,7 @@ func TestWriteFailureMidLife(t *testing.T) {
 func TestFormat1Converted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	err = db.Update(func(tx *bolt.Tx) error {
 		for name, kv := range map[string][2][]byte{
 			"epochs":      {[]byte("ualice"), binary.BigEndian.AppendUint64(nil, 3)},
@@ -99,32 +79,24 @@ func TestFormat1Converted(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_ = db.Close()
 	for _, ro := range []bool{true, false, false} {
 		s, err := Open(path, &Options{ReadOnly: ro})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, err := s.Epoch(t.Context(), "alice"); err != nil || e != 5 {
-			t.Errorf("read-only %v: Epoch(alice) = %d, %v; want 5 (3 + global 2)", ro, e, err)
-		}
+		require.NoError(t, err)
+		e, err := s.Epoch(t.Context(), "alice")
+		assert.NoError(t, err, "read-only %v: Epoch(alice)", ro)
+		assert.Equal(t, uint64(5), e, "read-only %v: Epoch(alice) (3 + global 2)", ro)
 		_ = s.Close()
 	}
 	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer db.Close()
 	_ = db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte("epochs")) != nil || tx.Bucket([]byte("revocations")) != nil {
-			t.Error("format 1 buckets left after conversion")
-		}
-		if v := tx.Bucket(bucketMeta).Get(keyFormat); binary.BigEndian.Uint64(v) != formatVersion {
-			t.Errorf("format after conversion = %x", v)
-		}
+		assert.Nil(t, tx.Bucket([]byte("epochs")), "format 1 buckets left after conversion")
+		assert.Nil(t, tx.Bucket([]byte("revocations")), "format 1 buckets left after conversion")
+		v := tx.Bucket(bucketMeta).Get(keyFormat)
+		assert.Equal(t, formatVersion, binary.BigEndian.Uint64(v), "format after conversion = %x", v)
 		return nil
 	})
 }
