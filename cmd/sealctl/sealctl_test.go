@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning/boltstore"
@@ -64,77 +67,55 @@ func TestUsageErrors(t *testing.T) {
 		{"inspect", "-name", "a;b", "x"},
 	} {
 		r := sealctl(t, "", "", args...)
-		if r.code != exitUsage {
-			t.Errorf("sealctl %v: exit %d, want 2\nstderr: %s", args, r.code, r.stderr)
-		}
-		if r.stderr == "" {
-			t.Errorf("sealctl %v: no message on stderr", args)
-		}
+		assert.Equal(t, exitUsage, r.code, "sealctl %v: exit code\nstderr: %s", args, r.stderr)
+		assert.NotEmpty(t, r.stderr, "sealctl %v: no message on stderr", args)
 	}
-	if r := sealctl(t, "", "", "help"); r.code != exitOK || !strings.Contains(r.stdout, "inspect") {
-		t.Errorf("help: %d %q", r.code, r.stdout)
-	}
-	if r := sealctl(t, "", "", "bump", "-h"); r.code != exitOK || !strings.Contains(r.stderr, "usage: sealctl bump") {
-		t.Errorf("bump -h: %d %q", r.code, r.stderr)
-	}
+	r := sealctl(t, "", "", "help")
+	assert.Equal(t, exitOK, r.code, "help")
+	assert.Contains(t, r.stdout, "inspect", "help")
+	r = sealctl(t, "", "", "bump", "-h")
+	assert.Equal(t, exitOK, r.code, "bump -h")
+	assert.Contains(t, r.stderr, "usage: sealctl bump", "bump -h")
 	// A bolt file that does not exist is a failure, not silently created.
 	missing := filepath.Join(dir, "nope.db")
-	if r := sealctl(t, "", "", "bump", "-store", "bolt:"+missing, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "no store file") {
-		t.Errorf("missing bolt file: %d %q", r.code, r.stderr)
-	}
-	if _, err := os.Stat(missing); err == nil {
-		t.Error("bump created a bolt file")
-	}
+	r = sealctl(t, "", "", "bump", "-store", "bolt:"+missing, "alice")
+	assert.Equal(t, exitFailure, r.code, "missing bolt file: %q", r.stderr)
+	assert.Contains(t, r.stderr, "no store file", "missing bolt file")
+	_, err := os.Stat(missing)
+	assert.Error(t, err, "bump created a bolt file")
 }
 
 func TestKeygenRotate(t *testing.T) {
 	r := sealctl(t, "", "", "keygen")
-	if r.code != exitOK {
-		t.Fatalf("keygen: %d %s", r.code, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "keygen: %s", r.stderr)
 	k1, err := sealed.ParseKey(strings.TrimSpace(r.stdout))
-	if err != nil {
-		t.Fatalf("keygen output does not parse: %v", err)
-	}
-	if !strings.Contains(r.stderr, k1.ID().String()) || strings.Contains(r.stderr, k1.Export()) {
-		t.Errorf("keygen stderr %q: want the ID and never the key", r.stderr)
-	}
+	require.NoError(t, err, "keygen output does not parse")
+	// stderr has the ID and never the key.
+	assert.Contains(t, r.stderr, k1.ID().String(), "keygen stderr")
+	assert.False(t, strings.Contains(r.stderr, k1.Export()), "keygen stderr %q: never the key", r.stderr)
 
 	r = sealctl(t, k1.Export(), "", "rotate", "-one-step")
-	if r.code != exitOK {
-		t.Fatalf("rotate -one-step: %d %s", r.code, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "rotate -one-step: %s", r.stderr)
 	ring, err := sealed.ParseKeyring(strings.TrimSpace(r.stdout))
-	if err != nil {
-		t.Fatalf("rotate -one-step output does not parse: %v", err)
-	}
+	require.NoError(t, err, "rotate -one-step output does not parse")
 	keys := ring.Keys()
-	if len(keys) != 2 || keys[0].ID() == k1.ID() || keys[1].ID() != k1.ID() {
-		t.Fatalf("rotated ring %v: want a new primary then %s", ring, k1.ID())
-	}
-	if strings.Contains(r.stderr, keys[0].Export()) || strings.Contains(r.stderr, k1.Export()) {
-		t.Error("rotate printed key material on stderr")
-	}
+	require.Len(t, keys, 2, "rotated ring %v: want a new primary then %s", ring, k1.ID())
+	require.NotEqual(t, k1.ID(), keys[0].ID(), "rotated ring %v: want a new primary then %s", ring, k1.ID())
+	require.Equal(t, k1.ID(), keys[1].ID(), "rotated ring %v: want a new primary then %s", ring, k1.ID())
+	assert.False(t, strings.Contains(r.stderr, keys[0].Export()), "rotate printed key material on stderr")
+	assert.False(t, strings.Contains(r.stderr, k1.Export()), "rotate printed key material on stderr")
 
 	// From a file, dropping the oldest key.
 	f := filepath.Join(t.TempDir(), "keys")
-	if err := os.WriteFile(f, []byte(ring.Export()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(f, []byte(ring.Export()+"\n"), 0o600))
 	r = sealctl(t, "", "", "rotate", "-one-step", "-keys-file", f, "-drop", k1.ID().String())
-	if r.code != exitOK {
-		t.Fatalf("rotate -keys-file -drop: %d %s", r.code, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "rotate -keys-file -drop: %s", r.stderr)
 	ring2, err := sealed.ParseKeyring(strings.TrimSpace(r.stdout))
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	if k := ring2.Keys(); assert.Len(t, k, 2, "after -drop: %v", ring2) {
+		assert.Equal(t, keys[0].ID(), k[1].ID(), "after -drop: %v, want new primary then %s", ring2, keys[0].ID())
 	}
-	if k := ring2.Keys(); len(k) != 2 || k[1].ID() != keys[0].ID() {
-		t.Errorf("after -drop: %v, want new primary then %s", ring2, keys[0].ID())
-	}
-	if r := sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", "00000000"); r.code != exitFailure {
-		t.Errorf("-drop of an unknown ID: exit %d", r.code)
-	}
+	assert.Equal(t, exitFailure, sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", "00000000").code, "-drop of an unknown ID")
 	if r := sealctl(t, "garbage", "", "rotate"); r.code != exitFailure || strings.Contains(r.stderr, "garbage") && !strings.Contains(r.stderr, "SESSION_KEYS") {
 		t.Errorf("rotate with a bad ring: exit %d %q", r.code, r.stderr)
 	}
@@ -144,12 +125,8 @@ func newBolt(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
 	return path
 }
 
@@ -158,46 +135,37 @@ func TestBumpAndRevoke(t *testing.T) {
 	store := "bolt:" + path
 	for want := 1; want <= 2; want++ {
 		r := sealctl(t, "", "", "bump", "-store", store, "alice")
-		if r.code != exitOK || !strings.Contains(r.stdout, "epoch now "+string(rune('0'+want))) {
-			t.Fatalf("bump #%d: %d %q %q", want, r.code, r.stdout, r.stderr)
-		}
+		require.Equal(t, exitOK, r.code, "bump #%d: %q", want, r.stderr)
+		require.Contains(t, r.stdout, "epoch now "+string(rune('0'+want)), "bump #%d", want)
 	}
 	id, err := codec.NewSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	other, _ := codec.NewSessionID()
 	// Flags after the positional argument work too.
 	r := sealctl(t, "", "", "revoke", id.String(), "-user", "alice", "-store", store, "-until", "2h")
-	if r.code != exitOK || !strings.Contains(r.stdout, id.Tag()) {
-		t.Fatalf("revoke: %d %q %q", r.code, r.stdout, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "revoke: %q", r.stderr)
+	require.Contains(t, r.stdout, id.Tag(), "revoke")
 
 	s, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer s.Close()
 	ctx := context.Background()
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 2 {
-		t.Errorf("alice's epoch %d (%v), want 2", e, err)
-	}
-	if e, _ := s.Epoch(ctx, "bob"); e != 0 {
-		t.Errorf("bob's epoch %d, want 0", e)
-	}
-	if st, err := s.Lookup(ctx, "alice", id); err != nil || !st.Revoked {
-		t.Errorf("revoked ID not revoked (%v)", err)
-	}
-	if st, _ := s.Lookup(ctx, "alice", other); st.Revoked {
-		t.Error("another ID is revoked")
-	}
-	if st, _ := s.Lookup(ctx, "bob", id); st.Revoked {
-		t.Error("the ID is revoked for another user")
-	}
+	e, err := s.Epoch(ctx, "alice")
+	assert.NoError(t, err, "alice's epoch")
+	assert.Equal(t, uint64(2), e, "alice's epoch")
+	e, _ = s.Epoch(ctx, "bob")
+	assert.Equal(t, uint64(0), e, "bob's epoch")
+	st, err := s.Lookup(ctx, "alice", id)
+	assert.NoError(t, err, "Lookup of the revoked ID")
+	assert.True(t, st.Revoked, "revoked ID not revoked")
+	st, _ = s.Lookup(ctx, "alice", other)
+	assert.False(t, st.Revoked, "another ID is revoked")
+	st, _ = s.Lookup(ctx, "bob", id)
+	assert.False(t, st.Revoked, "the ID is revoked for another user")
 	// While the file is open (locked), bump fails with a hint.
-	if r := sealctl(t, "", "", "bump", "-store", store, "alice"); r.code != exitFailure || !strings.Contains(r.stderr, "stop the application") {
-		t.Errorf("bump on a locked file: %d %q", r.code, r.stderr)
-	}
+	r = sealctl(t, "", "", "bump", "-store", store, "alice")
+	assert.Equal(t, exitFailure, r.code, "bump on a locked file: %q", r.stderr)
+	assert.Contains(t, r.stderr, "stop the application", "bump on a locked file")
 }
 
 // demoCookies starts the demo binary with keys, logs in as alice, fills
@@ -211,19 +179,14 @@ func demoCookies(t *testing.T, keys string, adds int) string {
 	}
 	bin := filepath.Join(t.TempDir(), "demo")
 	build := exec.Command(goBin, "build", "-o", bin, "github.com/sealedsession/sealedsession/cmd/demo")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the demo: %v\n%s", err, out)
-	}
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build the demo:\n%s", out)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-store", "memory", "-data", t.TempDir(), "-max-header-bytes", "12288")
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+keys)
 	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		cancel()
 		_ = cmd.Wait()
@@ -242,12 +205,8 @@ func demoCookies(t *testing.T, keys string, adds int) string {
 	}
 	deadline.Stop()
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if base == "" {
-		t.Fatalf("the demo did not start:\n%s", logs.String())
-	}
-	if strings.Contains(logs.String(), keys) {
-		t.Error("the demo logged its key")
-	}
+	require.NotEmpty(t, base, "the demo did not start:\n%s", logs.String())
+	assert.False(t, strings.Contains(logs.String(), keys), "the demo logged its key")
 
 	jar := map[string]string{}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -263,13 +222,9 @@ func demoCookies(t *testing.T, keys string, adds int) string {
 			req.Header.Set("Cookie", strings.Join(parts, "; "))
 		}
 		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		res.Body.Close()
-		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("POST %s: %s", path, res.Status)
-		}
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, "POST %s: %s", path, res.Status)
 		for _, c := range res.Cookies() {
 			if c.MaxAge < 0 {
 				delete(jar, c.Name)
@@ -309,81 +264,71 @@ type inspected struct {
 func parseInspect(t *testing.T, r result) inspected {
 	t.Helper()
 	var v inspected
-	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
-		t.Fatalf("inspect output is not JSON: %v\n%s\nstderr: %s", err, r.stdout, r.stderr)
-	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &v), "inspect output is not JSON\n%s\nstderr: %s", r.stdout, r.stderr)
 	return v
 }
 
 func TestInspectDemoCookie(t *testing.T) {
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	keys := k.Export()
 	header := demoCookies(t, keys, 5) // 50 cart lines: past one cookie
 
 	r := sealctl(t, keys, "", "inspect", "-header", header)
-	if r.code != exitOK {
-		t.Fatalf("inspect: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "inspect\n%s\n%s", r.stdout, r.stderr)
 	v := parseInspect(t, r)
-	if v.Status != statusCurrent || v.Header == nil || v.Header.User != "alice" || v.Header.Generation != 1 {
-		t.Fatalf("inspect: %+v", v)
-	}
-	if v.Envelope.Chunks < 2 || v.Envelope.KeyID != k.ID().String() || v.Envelope.Version != 1 {
-		t.Errorf("envelope %+v: want 2+ chunks and key %s", v.Envelope, k.ID())
-	}
+	require.Equal(t, statusCurrent, v.Status, "inspect: %+v", v)
+	require.NotNil(t, v.Header, "inspect: %+v", v)
+	require.Equal(t, "alice", v.Header.User, "inspect: %+v", v)
+	require.Equal(t, 1, v.Header.Generation, "inspect: %+v", v)
+	assert.GreaterOrEqual(t, v.Envelope.Chunks, 2, "envelope %+v: want 2+ chunks", v.Envelope)
+	assert.Equal(t, k.ID().String(), v.Envelope.KeyID, "envelope %+v", v.Envelope)
+	assert.Equal(t, 1, v.Envelope.Version, "envelope %+v", v.Envelope)
 	var cart []map[string]any
-	if err := json.Unmarshal(v.Values["cart"], &cart); err != nil || len(cart) != 50 {
-		t.Fatalf("cart value: %d lines (%v), want 50", len(cart), err)
-	}
-	if cart[0]["sku"] != "MUG-001" || cart[0]["qty"] != float64(1) {
-		t.Errorf("first cart line %v", cart[0])
-	}
-	if strings.Contains(r.stdout+r.stderr, keys) {
-		t.Error("inspect printed the key")
-	}
+	require.NoError(t, json.Unmarshal(v.Values["cart"], &cart), "cart value")
+	require.Len(t, cart, 50, "cart value lines")
+	assert.Equal(t, "MUG-001", cart[0]["sku"], "first cart line %v", cart[0])
+	assert.Equal(t, float64(1), cart[0]["qty"], "first cart line %v", cart[0])
+	assert.False(t, strings.Contains(r.stdout+r.stderr, keys), "inspect printed the key")
 
 	// The same header from stdin.
-	if r := sealctl(t, keys, header+"\n", "inspect", "-header"); r.code != exitOK {
-		t.Errorf("inspect -header from stdin: %d %s", r.code, r.stderr)
-	}
+	r = sealctl(t, keys, header+"\n", "inspect", "-header")
+	assert.Equal(t, exitOK, r.code, "inspect -header from stdin: %s", r.stderr)
 
 	// The chunk values given one by one, NAME=VALUE form, in order.
 	pairs := strings.Split(strings.TrimPrefix(header, "Cookie: "), "; ")
 	sort.Slice(pairs, func(i, j int) bool {
 		return len(strings.SplitN(pairs[i], "=", 2)[0]) < len(strings.SplitN(pairs[j], "=", 2)[0])
 	})
-	if r := sealctl(t, keys, "", append([]string{"inspect"}, pairs...)...); r.code != exitOK {
-		t.Errorf("inspect with chunk values: %d %s", r.code, r.stderr)
-	}
+	r = sealctl(t, keys, "", append([]string{"inspect"}, pairs...)...)
+	assert.Equal(t, exitOK, r.code, "inspect with chunk values: %s", r.stderr)
 
 	// Without keys: the envelope only.
 	r = sealctl(t, "", "", "inspect", "-header", header)
 	v = parseInspect(t, r)
-	if r.code != exitOK || v.Status != statusUnverified || v.Header != nil || v.Envelope.KeyID != k.ID().String() {
-		t.Errorf("inspect without keys: %d %+v", r.code, v)
-	}
+	assert.Equal(t, exitOK, r.code, "inspect without keys: %+v", v)
+	assert.Equal(t, statusUnverified, v.Status, "inspect without keys: %+v", v)
+	assert.Nil(t, v.Header, "inspect without keys: %+v", v)
+	assert.Equal(t, k.ID().String(), v.Envelope.KeyID, "inspect without keys: %+v", v)
 
 	// Expired under a shorter idle timeout than the demo's.
 	time.Sleep(5 * time.Millisecond)
 	r = sealctl(t, keys, "", "inspect", "-header", "-idle", "1ms", header)
 	v = parseInspect(t, r)
-	if r.code != exitFailure || v.Status != statusExpired || !strings.Contains(v.Reason, "idle") {
-		t.Errorf("inspect -idle 1ms: %d %+v", r.code, v)
-	}
+	assert.Equal(t, exitFailure, r.code, "inspect -idle 1ms: %+v", v)
+	assert.Equal(t, statusExpired, v.Status, "inspect -idle 1ms: %+v", v)
+	assert.Contains(t, v.Reason, "idle", "inspect -idle 1ms: %+v", v)
 
 	// Revoked in a store.
 	path := newBolt(t)
 	hdr := parseInspect(t, sealctl(t, keys, "", "inspect", "-header", header)).Header
-	if r := sealctl(t, "", "", "revoke", "-store", "bolt:"+path, "-user", hdr.User, hdr.SessionID); r.code != exitOK {
-		t.Fatalf("revoke: %s", r.stderr)
-	}
+	r = sealctl(t, "", "", "revoke", "-store", "bolt:"+path, "-user", hdr.User, hdr.SessionID)
+	require.Equal(t, exitOK, r.code, "revoke: %s", r.stderr)
 	r = sealctl(t, keys, "", "inspect", "-header", "-store", "bolt:"+path, header)
-	if v := parseInspect(t, r); r.code != exitFailure || v.Status != statusRefused || !strings.Contains(v.Reason, "revoked") {
-		t.Errorf("inspect of a revoked session: %d %+v", r.code, v)
-	}
+	v = parseInspect(t, r)
+	assert.Equal(t, exitFailure, r.code, "inspect of a revoked session: %+v", v)
+	assert.Equal(t, statusRefused, v.Status, "inspect of a revoked session: %+v", v)
+	assert.Contains(t, v.Reason, "revoked", "inspect of a revoked session: %+v", v)
 
 	other, _ := sealed.GenerateKey()
 	var first string // the base cookie, "__Host-session=..."
@@ -417,12 +362,10 @@ func TestInspectDemoCookie(t *testing.T) {
 			for _, want := range strings.Split(c.reason, "|") {
 				matched = matched || strings.Contains(v.Reason, want)
 			}
-			if r.code != exitFailure || v.Status != statusNotOpenable || !matched {
-				t.Errorf("exit %d, %+v; want not_openable with %q", r.code, v, c.reason)
-			}
-			if v.Header != nil {
-				t.Error("a header was printed for an unopenable cookie")
-			}
+			assert.Equal(t, exitFailure, r.code, "%+v; want not_openable with %q", v, c.reason)
+			assert.Equal(t, statusNotOpenable, v.Status, "%+v; want not_openable with %q", v, c.reason)
+			assert.True(t, matched, "reason %q; want %q", v.Reason, c.reason)
+			assert.Nil(t, v.Header, "a header was printed for an unopenable cookie")
 		})
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
@@ -57,28 +60,20 @@ func holdBolt(t *testing.T, path string) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), holdBoltEnv+"="+path)
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("the process holding the bolt file: %v\n%s", err, stderr.String())
-		}
+		err := cmd.Wait()
+		assert.NoError(t, err, "the process holding the bolt file\n%s", stderr.String())
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		t.Fatalf("the process holding the bolt file did not start: %q %v\n%s", line, err, stderr.String())
-	}
+	require.NoError(t, err, "the process holding the bolt file did not start\n%s", stderr.String())
+	require.Equal(t, "ready\n", line, "the process holding the bolt file did not start\n%s", stderr.String())
 }
 
 // fileState is what inspection must leave alone.
@@ -90,13 +85,9 @@ type fileState struct {
 func readState(t *testing.T, path string) fileState {
 	t.Helper()
 	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return fileState{fi.ModTime(), b}
 }
 
@@ -105,18 +96,17 @@ func readState(t *testing.T, path string) fileState {
 // reason, and print nothing on stdout. inspect refuses it too.
 func TestWritesToMemoryRefused(t *testing.T) {
 	id, err := codec.NewSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, args := range [][]string{
 		{"bump", "-store", "memory", "alice"},
 		{"revoke", "-user", "alice", "-store", "memory", id.String()},
 		{"inspect", "-store", "memory", "AAAA"},
 	} {
 		r := sealctl(t, "", "", args...)
-		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "no running application") && !strings.Contains(r.stderr, "says nothing") {
-			t.Errorf("sealctl %v: exit %d, stdout %q, stderr %q; want exit 2 and a reason", args, r.code, r.stdout, r.stderr)
-		}
+		assert.Equal(t, exitUsage, r.code, "sealctl %v: stderr %q", args, r.stderr)
+		assert.Empty(t, r.stdout, "sealctl %v: stdout", args)
+		assert.True(t, strings.Contains(r.stderr, "no running application") || strings.Contains(r.stderr, "says nothing"),
+			"sealctl %v: stderr %q; want a reason", args, r.stderr)
 	}
 }
 
@@ -129,9 +119,7 @@ func TestHeldBoltFileFailsFast(t *testing.T) {
 	holdBolt(t, path)
 	before := readState(t, path)
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	id, _ := codec.NewSessionID()
 	for _, tc := range []struct {
 		args []string
@@ -144,19 +132,13 @@ func TestHeldBoltFileFailsFast(t *testing.T) {
 		start := time.Now()
 		r := sealctl(t, k.Export(), "", tc.args...)
 		took := time.Since(start)
-		if r.code != exitFailure {
-			t.Errorf("sealctl %v: exit %d, want 1\n%s", tc.args, r.code, r.stderr)
-		}
-		if took > 2500*time.Millisecond {
-			t.Errorf("sealctl %v took %v; want about a second", tc.args, took)
-		}
+		assert.Equal(t, exitFailure, r.code, "sealctl %v\n%s", tc.args, r.stderr)
+		assert.LessOrEqual(t, took, 2500*time.Millisecond, "sealctl %v: want about a second", tc.args)
 		for _, w := range tc.want {
-			if !strings.Contains(r.stderr, w) {
-				t.Errorf("sealctl %v: stderr does not mention %q:\n%s", tc.args, w, r.stderr)
-			}
+			assert.Contains(t, r.stderr, w, "sealctl %v: stderr", tc.args)
 		}
-		if tc.args[0] != "inspect" && r.stdout != "" {
-			t.Errorf("sealctl %v printed %q on stdout", tc.args, r.stdout)
+		if tc.args[0] != "inspect" {
+			assert.Empty(t, r.stdout, "sealctl %v printed on stdout", tc.args)
 		}
 	}
 
@@ -165,17 +147,15 @@ func TestHeldBoltFileFailsFast(t *testing.T) {
 	cookie := sealCookieForTest(t, ring, "alice")
 	start := time.Now()
 	r := sealctl(t, k.Export(), "", "inspect", "-store", "bolt:"+path, cookie)
-	if took := time.Since(start); r.code != exitFailure || took > 2500*time.Millisecond {
-		t.Errorf("inspect -store on a held file: exit %d after %v\n%s", r.code, took, r.stderr)
-	}
+	took := time.Since(start)
+	assert.Equal(t, exitFailure, r.code, "inspect -store on a held file\n%s", r.stderr)
+	assert.LessOrEqual(t, took, 2500*time.Millisecond, "inspect -store on a held file")
 	for _, w := range []string{"in use by another process", "without -store", "redis://"} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("inspect: stderr does not mention %q:\n%s", w, r.stderr)
-		}
+		assert.Contains(t, r.stderr, w, "inspect: stderr")
 	}
-	if after := readState(t, path); !after.mtime.Equal(before.mtime) || !bytes.Equal(after.data, before.data) {
-		t.Error("the held bolt file changed")
-	}
+	after := readState(t, path)
+	assert.True(t, after.mtime.Equal(before.mtime), "the held bolt file changed (modification time)")
+	assert.Equal(t, before.data, after.data, "the held bolt file changed")
 }
 
 // sealCookieForTest returns the session cookie value that the middleware
@@ -186,13 +166,9 @@ func sealCookieForTest(t *testing.T, ring *sealed.Keyring, user string) string {
 	st := memstore.New()
 	defer st.Close()
 	m, err := httpx.New(httpx.Config{Keys: ring, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := httpx.FromContext(r.Context()).Login(user); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, httpx.FromContext(r.Context()).Login(user))
 	}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "https://app.example/login", nil))
@@ -211,9 +187,7 @@ func sealCookieForTest(t *testing.T, ring *sealed.Keyring, user string) string {
 // and still sees its revocations.
 func TestInspectOpensBoltReadOnly(t *testing.T) {
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring, _ := sealed.NewKeyring(k)
 	cookie := sealCookieForTest(t, ring, "alice")
 	id := inspectID(t, k.Export(), cookie)
@@ -223,41 +197,26 @@ func TestInspectOpensBoltReadOnly(t *testing.T) {
 	// so a read-write open would show in the bytes.
 	past := time.Now().Add(-2 * time.Hour)
 	s, err := boltstore.Open(path, &boltstore.Options{Now: func() time.Time { return past }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	old, _ := codec.NewSessionID()
-	if err := s.Revoke(context.Background(), "alice", old, past.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if r := sealctl(t, "", "", "revoke", "-user", "alice", "-store", "bolt:"+path, id); r.code != exitOK {
-		t.Fatalf("revoke: %d %s", r.code, r.stderr)
-	}
+	require.NoError(t, s.Revoke(context.Background(), "alice", old, past.Add(time.Hour)))
+	require.NoError(t, s.Close())
+	rev := sealctl(t, "", "", "revoke", "-user", "alice", "-store", "bolt:"+path, id)
+	require.Equal(t, exitOK, rev.code, "revoke: %s", rev.stderr)
 	// An old modification time, so that any write would move it.
 	stamp := time.Now().Add(-time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(path, stamp, stamp); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chtimes(path, stamp, stamp))
 	before := readState(t, path)
 	for _, mode := range []os.FileMode{0o600, 0o400} {
-		if err := os.Chmod(path, mode); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Chmod(path, mode))
 		r := sealctl(t, k.Export(), "", "inspect", "-store", "bolt:"+path, cookie)
 		v := parseInspect(t, r)
-		if r.code != exitFailure || v.Status != statusRefused || !strings.Contains(v.Reason, "revoked") {
-			t.Errorf("mode %v: inspect of a revoked session: exit %d %+v\n%s", mode, r.code, v, r.stderr)
-		}
+		assert.Equal(t, exitFailure, r.code, "mode %v: inspect of a revoked session: %+v\n%s", mode, v, r.stderr)
+		assert.Equal(t, statusRefused, v.Status, "mode %v: inspect of a revoked session: %+v", mode, v)
+		assert.Contains(t, v.Reason, "revoked", "mode %v: inspect of a revoked session", mode)
 		after := readState(t, path)
-		if !after.mtime.Equal(before.mtime) {
-			t.Errorf("mode %v: inspect moved the modification time from %v to %v", mode, before.mtime, after.mtime)
-		}
-		if !bytes.Equal(after.data, before.data) {
-			t.Errorf("mode %v: inspect changed the file's bytes", mode)
-		}
+		assert.True(t, after.mtime.Equal(before.mtime), "mode %v: inspect moved the modification time from %v to %v", mode, before.mtime, after.mtime)
+		assert.Equal(t, before.data, after.data, "mode %v: inspect changed the file's bytes", mode)
 	}
 }
 
@@ -265,9 +224,7 @@ func TestInspectOpensBoltReadOnly(t *testing.T) {
 func inspectID(t *testing.T, keys, cookie string) string {
 	t.Helper()
 	v := parseInspect(t, sealctl(t, keys, "", "inspect", cookie))
-	if v.Header == nil {
-		t.Fatalf("inspect: %+v", v)
-	}
+	require.NotNil(t, v.Header, "inspect: %+v", v)
 	return v.Header.SessionID
 }
 
@@ -290,24 +247,15 @@ func TestRevokeLifetime(t *testing.T) {
 		id, _ := codec.NewSessionID()
 		start := time.Now()
 		r := sealctl(t, "", "", append(append([]string{"revoke", "-user", "alice", "-store", store}, tc.args...), id.String())...)
-		if r.code != exitOK {
-			t.Fatalf("revoke %v: %d %s", tc.args, r.code, r.stderr)
-		}
+		require.Equal(t, exitOK, r.code, "revoke %v: %s", tc.args, r.stderr)
 		m := untilRE.FindStringSubmatch(r.stdout)
-		if m == nil {
-			t.Fatalf("revoke %v: output %q", tc.args, r.stdout)
-		}
+		require.NotNil(t, m, "revoke %v: output %q", tc.args, r.stdout)
 		until, err := time.Parse(time.RFC3339, m[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if lo, hi := start.Add(tc.want).Add(-time.Second), time.Now().Add(tc.want).Add(time.Second); until.Before(lo) || until.After(hi) {
-			t.Errorf("revoke %v: until %v, want now + %v", tc.args, until, tc.want)
-		}
+		require.NoError(t, err)
+		lo, hi := start.Add(tc.want).Add(-time.Second), time.Now().Add(tc.want).Add(time.Second)
+		assert.WithinRange(t, until, lo, hi, "revoke %v: until, want now + %v", tc.args, tc.want)
 		for _, w := range tc.saying {
-			if !strings.Contains(m[2], w) {
-				t.Errorf("revoke %v: %q does not say %q", tc.args, m[2], w)
-			}
+			assert.Contains(t, m[2], w, "revoke %v", tc.args)
 		}
 		// The store holds it for that long, and not longer.
 		for _, c := range []struct {
@@ -315,15 +263,12 @@ func TestRevokeLifetime(t *testing.T) {
 			want bool
 		}{{start.Add(tc.want - 5*time.Second), true}, {start.Add(tc.want + 5*time.Second), false}} {
 			s, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true, Now: func() time.Time { return c.at }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			st, err := s.Lookup(context.Background(), "alice", id)
 			got := st.Revoked
 			_ = s.Close()
-			if err != nil || got != c.want {
-				t.Errorf("revoke %v: revoked at now+%v = %v (%v), want %v", tc.args, c.at.Sub(start).Round(time.Second), got, err, c.want)
-			}
+			assert.NoError(t, err, "revoke %v: Lookup at now+%v", tc.args, c.at.Sub(start).Round(time.Second))
+			assert.Equal(t, c.want, got, "revoke %v: revoked at now+%v", tc.args, c.at.Sub(start).Round(time.Second))
 		}
 	}
 	id, _ := codec.NewSessionID()
@@ -334,9 +279,8 @@ func TestRevokeLifetime(t *testing.T) {
 		{"-skew", "-1s"},
 		{"-skew", "10m"},
 	} {
-		if r := sealctl(t, "", "", append(append([]string{"revoke", "-user", "alice", "-store", store}, bad...), id.String())...); r.code != exitUsage {
-			t.Errorf("revoke %v: exit %d, want 2", bad, r.code)
-		}
+		r := sealctl(t, "", "", append(append([]string{"revoke", "-user", "alice", "-store", store}, bad...), id.String())...)
+		assert.Equal(t, exitUsage, r.code, "revoke %v: exit code", bad)
 	}
 }
 
@@ -349,21 +293,13 @@ func TestRotateTwoSteps(t *testing.T) {
 	k0, _ := sealed.GenerateKey()
 	ring, _ := sealed.NewKeyring(k1, k0)
 	r := sealctl(t, ring.Export(), "", "rotate")
-	if r.code != exitOK {
-		t.Fatalf("rotate: %d %s", r.code, r.stderr)
-	}
+	require.Equal(t, exitOK, r.code, "rotate: %s", r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("rotate printed %d lines, want 2", len(lines))
-	}
+	require.Len(t, lines, 2, "rotate printed lines")
 	stage1, err := sealed.ParseKeyring(lines[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stage2, err := sealed.ParseKeyring(lines[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ids := func(r *sealed.Keyring) (out []sealed.KeyID) {
 		for _, k := range r.Keys() {
 			out = append(out, k.ID())
@@ -377,42 +313,36 @@ func TestRotateTwoSteps(t *testing.T) {
 	if len(s2) != 3 || s2[0] != s1[1] || s2[1] != k1.ID() || s2[2] != k0.ID() {
 		t.Errorf("stage 2 %v: want the new key of stage 1 (%s), %s, %s", stage2, s1[1], k1.ID(), k0.ID())
 	}
-	if stage1.Keys()[1].Export() != stage2.Primary().Export() {
-		t.Error("stage 1 and stage 2 hold different new keys")
-	}
+	// Compared, not printed: they are key material.
+	assert.True(t, stage1.Keys()[1].Export() == stage2.Primary().Export(), "stage 1 and stage 2 hold different new keys")
 	for _, w := range []string{"stage 1", "accept-only", "stage 2", s1[1].String()} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("stderr does not mention %q:\n%s", w, r.stderr)
-		}
+		assert.Contains(t, r.stderr, w, "stderr")
 	}
 	for _, k := range append(stage2.Keys(), k0, k1) {
-		if strings.Contains(r.stderr, k.Export()) {
-			t.Error("rotate printed key material on stderr")
-		}
+		assert.False(t, strings.Contains(r.stderr, k.Export()), "rotate printed key material on stderr")
 	}
 
 	// A cookie sealed in stage 1 opens in stage 2 and with the old ring;
 	// one sealed in stage 2 opens in stage 1.
 	for _, c := range []struct{ seal, open *sealed.Keyring }{{stage1, stage2}, {stage1, ring}, {stage2, stage1}} {
 		cookie := sealCookieForTest(t, c.seal, "alice")
-		if id := inspectID(t, c.open.Export(), cookie); id == "" {
-			t.Errorf("sealed with %v, does not open with %v", c.seal, c.open)
-		}
+		assert.NotEmpty(t, inspectID(t, c.open.Export(), cookie), "sealed with %v, does not open with %v", c.seal, c.open)
 	}
 
 	// -drop: an older key leaves both rings; the current primary cannot
 	// go in two steps (it seals during stage 1), but can in one.
 	r = sealctl(t, ring.Export(), "", "rotate", "-drop", k0.ID().String())
-	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != exitOK || len(lines) != 2 || strings.Contains(r.stdout, k0.Export()) {
-		t.Errorf("rotate -drop older: %d %s", r.code, r.stderr)
-	}
-	if r := sealctl(t, ring.Export(), "", "rotate", "-drop", k1.ID().String()); r.code != exitFailure || r.stdout != "" || !strings.Contains(r.stderr, "current primary") {
-		t.Errorf("rotate -drop primary: %d %q %s", r.code, r.stdout, r.stderr)
-	}
+	assert.Equal(t, exitOK, r.code, "rotate -drop older: %s", r.stderr)
+	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 2, "rotate -drop older: lines")
+	assert.False(t, strings.Contains(r.stdout, k0.Export()), "rotate -drop older kept the dropped key")
+	r = sealctl(t, ring.Export(), "", "rotate", "-drop", k1.ID().String())
+	assert.Equal(t, exitFailure, r.code, "rotate -drop primary: %s", r.stderr)
+	assert.Empty(t, r.stdout, "rotate -drop primary")
+	assert.Contains(t, r.stderr, "current primary", "rotate -drop primary")
 	r = sealctl(t, ring.Export(), "", "rotate", "-one-step", "-drop", k1.ID().String())
-	if r.code != exitOK || strings.Count(strings.TrimSpace(r.stdout), "\n") != 0 || strings.Contains(r.stdout, k1.Export()) {
-		t.Errorf("rotate -one-step -drop primary: %d %s", r.code, r.stderr)
-	}
+	assert.Equal(t, exitOK, r.code, "rotate -one-step -drop primary: %s", r.stderr)
+	assert.Equal(t, 0, strings.Count(strings.TrimSpace(r.stdout), "\n"), "rotate -one-step -drop primary: lines")
+	assert.False(t, strings.Contains(r.stdout, k1.Export()), "rotate -one-step -drop primary kept the dropped key")
 }
 
 // TestEveryCommandDocumentsExitCodes: each command's usage lists its exit
@@ -420,16 +350,10 @@ func TestRotateTwoSteps(t *testing.T) {
 func TestEveryCommandDocumentsExitCodes(t *testing.T) {
 	for _, c := range commands {
 		r := sealctl(t, "", "", c.name, "-h")
-		if r.code != exitOK {
-			t.Errorf("%s -h: exit %d", c.name, r.code)
-		}
+		assert.Equal(t, exitOK, r.code, "%s -h", c.name)
 		for _, w := range []string{"Exit status:", "0 ", "1 ", "2 usage"} {
-			if !strings.Contains(r.stderr, w) {
-				t.Errorf("%s -h does not document exit codes (%q missing):\n%s", c.name, w, r.stderr)
-			}
+			assert.Contains(t, r.stderr, w, "%s -h does not document exit codes", c.name)
 		}
 	}
-	if r := sealctl(t, "", "", "help"); !strings.Contains(r.stdout, "Exit codes") {
-		t.Errorf("help: %s", r.stdout)
-	}
+	assert.Contains(t, sealctl(t, "", "", "help").stdout, "Exit codes", "help")
 }
