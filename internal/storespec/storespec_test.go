@@ -1,7 +1,6 @@
 package storespec
 
 import (
-	"bytes"
 	"errors"
 	"net/url"
 	"os"
@@ -10,68 +9,63 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
 )
 
 func TestTakeMinReplicas(t *testing.T) {
 	spec, n, err := takeMinReplicas("redis://127.0.0.1:6379/0?min_replicas=2&dial_timeout=1s")
-	if err != nil || n != 2 || strings.Contains(spec, "min_replicas") || !strings.Contains(spec, "dial_timeout=1s") {
-		t.Fatalf("%q %d %v", spec, n, err)
-	}
-	if _, _, err := takeMinReplicas("redis://127.0.0.1:6379/0?min_replicas=x"); err == nil {
-		t.Fatal("bad min_replicas accepted")
-	}
-	if spec, n, err := takeMinReplicas("redis://127.0.0.1:6379/0"); err != nil || n != 0 || spec != "redis://127.0.0.1:6379/0" {
-		t.Fatalf("%q %d %v", spec, n, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "min_replicas")
+	require.NotContains(t, spec, "min_replicas")
+	require.Contains(t, spec, "dial_timeout=1s")
+	_, _, err = takeMinReplicas("redis://127.0.0.1:6379/0?min_replicas=x")
+	require.Error(t, err, "bad min_replicas accepted")
+	spec, n, err = takeMinReplicas("redis://127.0.0.1:6379/0")
+	assert.NoError(t, err)
+	assert.Equal(t, 0, n, "min_replicas")
+	assert.Equal(t, "redis://127.0.0.1:6379/0", spec)
 }
 
 func TestOpen(t *testing.T) {
 	ctx := t.Context()
 	check := func(s versioning.Store, closeFn func() error) {
 		t.Helper()
-		if _, err := s.BumpEpoch(ctx, "u"); err != nil {
-			t.Fatal(err)
-		}
-		if e, err := s.Epoch(ctx, "u"); err != nil || e != 1 {
-			t.Fatalf("epoch %d %v", e, err)
-		}
-		if err := closeFn(); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.BumpEpoch(ctx, "u")
+		require.NoError(t, err)
+		e, err := s.Epoch(ctx, "u")
+		require.NoError(t, err, "epoch")
+		require.Equal(t, uint64(1), e, "epoch")
+		require.NoError(t, closeFn())
 	}
 	s, c, desc, err := Open("memory", Options{})
-	if err != nil || !strings.HasPrefix(desc, "memory") {
-		t.Fatal(err, desc)
-	}
+	require.NoError(t, err, desc)
+	require.True(t, strings.HasPrefix(desc, "memory"), "desc %q", desc)
 	check(s, c)
 
 	path := filepath.Join(t.TempDir(), "s.db")
-	if _, _, _, err := Open("bolt:"+path, Options{BoltMustExist: true}); err == nil || !strings.Contains(err.Error(), "no store file") {
-		t.Fatalf("missing bolt file: %v", err)
-	}
+	_, _, _, err = Open("bolt:"+path, Options{BoltMustExist: true})
+	require.ErrorContains(t, err, "no store file", "missing bolt file")
 	s, c, _, err = Open("bolt:"+path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	check(s, c)
 
 	for _, bad := range []string{"", "bolt:", "postgres://x", "redis://127.0.0.1:1/0?min_replicas=-1"} {
-		if _, _, _, err := Open(bad, Options{}); !errors.Is(err, ErrUsage) {
-			t.Errorf("Open(%q) = %v, want ErrUsage", bad, err)
-		}
+		_, _, _, err := Open(bad, Options{})
+		assert.ErrorIs(t, err, ErrUsage, "Open(%q)", bad)
 	}
 
 	srv := redistest.Start(t)
 	s, c, desc, err = Open("redis://"+srv.Addr()+"/0", Options{})
-	if err != nil || !strings.HasPrefix(desc, "redis "+srv.Addr()) {
-		t.Fatal(err, desc)
-	}
+	require.NoError(t, err, desc)
+	require.True(t, strings.HasPrefix(desc, "redis "+srv.Addr()), "desc %q", desc)
 	check(s, c)
-	if _, _, _, err := Open("redis://127.0.0.1:1/0", Options{}); err == nil || errors.Is(err, ErrUsage) {
-		t.Fatalf("unreachable Redis: %v", err)
-	}
+	_, _, _, err = Open("redis://127.0.0.1:1/0", Options{})
+	assert.Error(t, err, "unreachable Redis")
+	assert.NotErrorIs(t, err, ErrUsage, "unreachable Redis")
 }
 
 // TestErrorsNeverShowPassword opens malformed and unreachable -store
@@ -117,23 +111,17 @@ func TestErrorsNeverShowPassword(t *testing.T) {
 		{"redis://" + pw + "@127.0.0.1:6379/x", true, "redis://xxxxx@127.0.0.1:6379/x"},
 	} {
 		_, _, _, err := Open(tc.spec, Options{Ready: 500 * time.Millisecond})
-		if err == nil {
-			t.Errorf("Open(%s) succeeded", Redact(tc.spec))
+		if !assert.Error(t, err, "Open(%s) succeeded", Redact(tc.spec)) {
 			continue
 		}
 		msg := err.Error()
 		for _, p := range secret {
-			if strings.Contains(msg, p) {
-				t.Errorf("Open(%s): error %q shows %q, a piece of the password", Redact(tc.spec), msg, p)
+			if !assert.NotContains(t, msg, p, "Open(%s): the error shows a piece of the password", Redact(tc.spec)) {
 				break
 			}
 		}
-		if errors.Is(err, ErrUsage) != tc.usage {
-			t.Errorf("Open(%s) = %v; usage error: %v, want %v", Redact(tc.spec), msg, errors.Is(err, ErrUsage), tc.usage)
-		}
-		if !strings.Contains(msg, tc.want) {
-			t.Errorf("Open(%s) = %q, want it to mention %q", Redact(tc.spec), msg, tc.want)
-		}
+		assert.Equal(t, tc.usage, errors.Is(err, ErrUsage), "Open(%s) = %v: usage error", Redact(tc.spec), msg)
+		assert.Contains(t, msg, tc.want, "Open(%s)", Redact(tc.spec))
 	}
 }
 
@@ -152,9 +140,7 @@ func TestRedact(t *testing.T) {
 		"u:pw@h":                             "u:xxxxx@h",
 		"pw@h":                               "xxxxx@h",
 	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
+		assert.Equal(t, want, Redact(in), "Redact(%q)", in)
 	}
 }
 
@@ -165,46 +151,29 @@ func TestBoltLockedAndReadOnly(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, c, _, err := Open("bolt:"+path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
 	start := time.Now()
 	_, _, _, err = Open("bolt:"+path, Options{BoltTimeout: 200 * time.Millisecond})
-	if !errors.Is(err, ErrLocked) || errors.Is(err, ErrUsage) {
-		t.Fatalf("held file: %v, want ErrLocked", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("held file: failed after %v, want about BoltTimeout", took)
-	}
-	if err := c(); err != nil {
-		t.Fatal(err)
-	}
+	require.ErrorIs(t, err, ErrLocked, "held file")
+	require.NotErrorIs(t, err, ErrUsage, "held file")
+	took := time.Since(start)
+	assert.LessOrEqual(t, took, 2*time.Second, "held file: want about BoltTimeout")
+	require.NoError(t, c())
 
 	before, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ro, closeRO, desc, err := Open("bolt:"+path, Options{BoltReadOnly: true, BoltMustExist: true})
-	if err != nil || !strings.Contains(desc, "read-only") {
-		t.Fatalf("read-only: %v %q", err, desc)
-	}
-	if e, err := ro.Epoch(ctx, "alice"); err != nil || e != 1 {
-		t.Errorf("read-only epoch %d %v, want 1", e, err)
-	}
-	if _, err := ro.BumpEpoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("read-only bump: %v, want ErrStoreUnavailable", err)
-	}
-	if err := closeRO(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "read-only")
+	require.Contains(t, desc, "read-only")
+	e, err := ro.Epoch(ctx, "alice")
+	assert.NoError(t, err, "read-only epoch")
+	assert.Equal(t, uint64(1), e, "read-only epoch")
+	_, err = ro.BumpEpoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "read-only bump")
+	require.NoError(t, closeRO())
 	after, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(before, after) {
-		t.Error("a read-only open changed the file")
-	}
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a read-only open changed the file")
 }
