@@ -108,6 +108,11 @@ func uaHash(r *http.Request) uint32 {
 
 // netHash is the hash of the client's network prefix, 0 when unknown.
 func (m *Manager) netHash(r *http.Request) uint32 {
+	if m.cfg.Binding.ClientIP == nil {
+		if a, ok := ipv4Host(r.RemoteAddr); ok {
+			return fnv32(a[:3]) // the /24, as prefixHash has it
+		}
+	}
 	if p, ok := m.clientNet(r); ok {
 		return prefixHash(p)
 	}
@@ -183,4 +188,43 @@ func (m *Manager) refuse(s *Session, reason error, h *codec.Header) {
 	s.fromClient = false
 	s.change = 0
 	m.reject(s, reason, h)
+}
+
+// ipv4Host parses the canonical "a.b.c.d:port" form net/http gives
+// RemoteAddr for IPv4 clients, without netip's general parser; anything
+// else (IPv6, leading zeros, a missing port) reports false and takes the
+// general path, which gives the same answer for what this accepts.
+func ipv4Host(s string) (a [4]byte, ok bool) {
+	i := 0
+	for k := 0; k < 4; k++ {
+		start, v := i, 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' && i-start < 3 {
+			v = v*10 + int(s[i]-'0')
+			i++
+		}
+		n := i - start
+		if n == 0 || v > 255 || (n > 1 && s[start] == '0') {
+			return a, false
+		}
+		a[k] = byte(v)
+		sep := byte('.')
+		if k == 3 {
+			sep = ':'
+		}
+		if i >= len(s) || s[i] != sep {
+			return a, false
+		}
+		i++
+	}
+	if i == len(s) || len(s)-i > 5 {
+		return a, false // no port, or too long for one
+	}
+	port := 0
+	for ; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return a, false
+		}
+		port = port*10 + int(s[i]-'0')
+	}
+	return a, port <= 65535
 }
