@@ -12,7 +12,7 @@ const NameBlob = "data"
 
 // ScaleSizes are the payload sizes, in bytes of application data, that the
 // scaling benchmarks run at; ScaleMax (sealedsession's chunked maximum for
-// the default budget, found at set-up) is added to them.
+// the benchmarks' raised budget, found at set-up) is added to them.
 var ScaleSizes = []int{64, 256, 1024, 2048, 3072, 4096, 5120}
 
 // Blob returns n deterministic, incompressible bytes: the scaling payload.
