@@ -72,8 +72,13 @@ func holdBolt(t *testing.T, path string) {
 		assert.NoError(t, err, "the process holding the bolt file\n%s", stderr.String())
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "the process holding the bolt file did not start\n%s", stderr.String())
-	require.Equal(t, "ready\n", line, "the process holding the bolt file did not start\n%s", stderr.String())
+	if err != nil || line != "ready\n" {
+		// Stop the process before reading what it wrote to stderr: the
+		// buffer is written by exec's copying goroutine until Wait.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("the process holding the bolt file did not start (%q, %v)\n%s", line, err, stderr.String())
+	}
 }
 
 // fileState is what inspection must leave alone.
