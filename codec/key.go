@@ -28,16 +28,31 @@ func newSlots[T any]() *sync.Pool {
 	return &sync.Pool{New: func() any { return new(T) }}
 }
 
-// decodeCopy decodes raw into a T through a pooled destination.
-func (k Key[T]) decodeCopy(p *Payload, raw []byte) (T, error) {
+// decode decodes raw into a T as the key says, leniently or strictly.
+// Scalars take the fast path on the stack (once); everything else goes to
+// the CBOR decoder through a pooled destination, since that decoder keeps
+// its destination on the heap.
+func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
+	var val T
+	if unmarshalHook != nil {
+		unmarshalHook(k.name)
+	}
+	if fastUnmarshal(raw, &val) {
+		return val, nil // scalars: nothing a strict key could find different
+	}
 	var dst *T
 	if k.slots != nil {
 		dst = k.slots.Get().(*T)
 	} else {
 		dst = new(T) // the zero Key
 	}
-	err := k.decode(p, raw, dst)
-	val := *dst
+	var err error
+	if k.strict {
+		err = decodeStrict(p, raw, dst)
+	} else {
+		err = decodeGuarded(p.dm, raw, dst)
+	}
+	val = *dst
 	var zero T
 	*dst = zero
 	if k.slots != nil {
@@ -145,14 +160,6 @@ func (k Key[T]) String() string {
 	return fmt.Sprintf("codec.Key[%s](%q)", typeName[T](), k.name)
 }
 
-// decode decodes raw into dst as the key says: leniently, or strictly.
-func (k Key[T]) decode(p *Payload, raw []byte, dst *T) error {
-	if k.strict {
-		return unmarshalStrict(p, k.name, raw, dst)
-	}
-	return unmarshal(p.dm, k.name, raw, dst)
-}
-
 // Get returns the value stored under the key and true, or the zero T and
 // false if there is none or it does not decode into T, or, for a [Strict]
 // key, if its shape differs from T (use Lookup to tell these apart). It
@@ -167,17 +174,12 @@ func (k Key[T]) Get(v Values) (T, bool) {
 	if !ok {
 		return val, false
 	}
-	// The fast path keeps val on the stack; only the general decoder
-	// (which retains its destination) needs a heap copy.
-	if !k.strict && unmarshalHook == nil && fastUnmarshal(raw, &val) {
-		return val, true
-	}
-	slow, err := k.decodeCopy(p, raw)
+	val, err := k.decode(p, raw)
 	if err != nil {
 		var zero T
 		return zero, false
 	}
-	return slow, true
+	return val, true
 }
 
 // Lookup returns the value stored under the key. If there is none, the
@@ -195,7 +197,7 @@ func (k Key[T]) Lookup(v Values) (T, error) {
 	if !ok {
 		return val, fmt.Errorf("%w: %q", ErrNotFound, k.name)
 	}
-	val, err := k.decodeCopy(p, raw)
+	val, err := k.decode(p, raw)
 	if err != nil {
 		var zero T
 		return zero, &TypeError{Name: k.name, Type: typeName[T](), Err: err}
@@ -298,23 +300,12 @@ var unmarshalHook func(name string)
 // unmarshal decodes one raw value into dst, turning limit errors into
 // ErrLimit and any panic inside the CBOR library or a user's UnmarshalCBOR
 // method into an error.
-func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) (err error) {
+func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) error {
 	if unmarshalHook != nil {
 		unmarshalHook(name)
 	}
 	if fastUnmarshal(raw, dst) {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic while decoding: %v", r)
-		}
-	}()
-	if err := dm.Unmarshal(raw, dst); err != nil {
-		if isLimitErr(err) {
-			return fmt.Errorf("%w: %v", ErrLimit, err)
-		}
-		return err
-	}
-	return nil
+	return decodeGuarded(dm, raw, dst)
 }

@@ -64,6 +64,12 @@ func unmarshalStrict(p *Payload, name string, raw []byte, dst any) error {
 	if fastUnmarshal(raw, dst) {
 		return nil // scalars: no fields to differ
 	}
+	return decodeStrict(p, raw, dst)
+}
+
+// decodeStrict is unmarshalStrict past the fast path: the CBOR decoder in
+// strict mode, then the re-encoding check.
+func decodeStrict(p *Payload, raw []byte, dst any) error {
 	dm, err := strictDecModeFor(p.lim)
 	if err != nil {
 		return err
