@@ -28,8 +28,7 @@ func (t *bearerTransport) read(r *http.Request) (text, ad []byte, present bool, 
 func (t *bearerTransport) plan(textLen, extra int) (layout, error) {
 	l := layout{pieces: 1, ad: t.m.bearer, headerBytes: extra + tokenLinePrefix + textLen, cookieBytes: textLen}
 	if max := t.m.cfg.Cookie.MaxHeaderBytes; l.headerBytes > max {
-		return l, &SizeError{Limit: LimitHeaderBytes, Size: l.headerBytes, Max: max,
-			HeaderBytes: l.headerBytes, CookieBytes: l.cookieBytes, Chunks: 1}
+		return l, l.over(LimitHeaderBytes, l.headerBytes, max)
 	}
 	return l, nil
 }

@@ -69,6 +69,8 @@ func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
 	var addr netip.Addr
 	if m.cfg.Binding.ClientIP != nil {
 		addr = m.cfg.Binding.ClientIP(r)
+	} else if a, ok := ipv4Host(r.RemoteAddr); ok {
+		addr = netip.AddrFrom4(a) // the usual case, without netip's general parser
 	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		addr = ap.Addr()
 	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -108,11 +110,6 @@ func uaHash(r *http.Request) uint32 {
 
 // netHash is the hash of the client's network prefix, 0 when unknown.
 func (m *Manager) netHash(r *http.Request) uint32 {
-	if m.cfg.Binding.ClientIP == nil {
-		if a, ok := ipv4Host(r.RemoteAddr); ok {
-			return fnv32(a[:3]) // the /24, as prefixHash has it
-		}
-	}
 	if p, ok := m.clientNet(r); ok {
 		return prefixHash(p)
 	}

@@ -37,6 +37,12 @@ type layout struct {
 	cookieBytes int    // bytes the client sends back (Cookie pairs, or the token)
 }
 
+// over is the *SizeError of a layout that went over limit: size against max.
+func (l layout) over(limit SizeLimit, size, max int) *SizeError {
+	return &SizeError{Limit: limit, Size: size, Max: max,
+		HeaderBytes: l.headerBytes, CookieBytes: l.cookieBytes, Chunks: l.pieces}
+}
+
 const (
 	setCookiePrefix = len("Set-Cookie: ")
 	crlf            = 2
@@ -81,20 +87,16 @@ func (t *cookieTransport) release() {
 func (t *cookieTransport) plan(textLen, extra int) (layout, error) {
 	m := t.m
 	n := max(1, (textLen+m.chunkMax-1)/m.chunkMax)
-	l := layout{pieces: n}
-	if n > m.cfg.Cookie.MaxChunks {
-		l.headerBytes = extra + m.setLinesBytes(textLen, n) + t.clearBytes(n)
-		l.cookieBytes = m.cookieBytes(textLen, n)
-		return l, &SizeError{Limit: LimitChunks, Size: n, Max: m.cfg.Cookie.MaxChunks,
-			HeaderBytes: l.headerBytes, CookieBytes: l.cookieBytes, Chunks: n}
+	l := layout{pieces: n,
+		headerBytes: extra + m.setLinesBytes(textLen, n) + t.clearBytes(n),
+		cookieBytes: m.cookieBytes(textLen, n)}
+	switch {
+	case n > m.cfg.Cookie.MaxChunks:
+		return l, l.over(LimitChunks, n, m.cfg.Cookie.MaxChunks)
+	case l.headerBytes > m.cfg.Cookie.MaxHeaderBytes:
+		return l, l.over(LimitHeaderBytes, l.headerBytes, m.cfg.Cookie.MaxHeaderBytes)
 	}
 	l.ad = m.contexts[n]
-	l.headerBytes = extra + m.setLinesBytes(textLen, n) + t.clearBytes(n)
-	l.cookieBytes = m.cookieBytes(textLen, n)
-	if l.headerBytes > m.cfg.Cookie.MaxHeaderBytes {
-		return l, &SizeError{Limit: LimitHeaderBytes, Size: l.headerBytes, Max: m.cfg.Cookie.MaxHeaderBytes,
-			HeaderBytes: l.headerBytes, CookieBytes: l.cookieBytes, Chunks: n}
-	}
 	return l, nil
 }
 

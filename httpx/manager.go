@@ -299,7 +299,7 @@ func (m *Manager) Save(w http.ResponseWriter, r *http.Request, s *Session) error
 		return s.late()
 	}
 	h := w.Header()
-	h["Vary"] = append(h["Vary"], "Cookie")
+	s.st.addVary(h)
 	return s.commit(h)
 }
 

@@ -183,12 +183,8 @@ func (st *state) addVary(h http.Header) {
 }
 
 // headerValue returns a one-element header value backed by the request's
-// state (slot 0 is Vary's, slot 1 Cache-Control's), or a new slice for a
-// session that has no request state.
+// state (slot 0 is Vary's, slot 1 Cache-Control's).
 func (s *Session) headerValue(slot int, v string) []string {
-	if s.st == nil {
-		return []string{v}
-	}
 	s.st.hdr[slot] = v
 	return s.st.hdr[slot : slot+1 : slot+1]
 }

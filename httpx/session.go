@@ -67,14 +67,7 @@ func (g *guard) CheckChange(p *codec.Payload) error {
 // late reports, as an event and an error, a change asked for after the
 // response started.
 func (s *Session) late() error {
-	if s.m.cfg.Observer != nil {
-		e := Event{Kind: EventSaveFailed, Reason: ErrResponseStarted}
-		if s.p != nil {
-			e.SessionTag, e.UserID = s.p.Header().ID.Tag(), s.p.Header().UserID
-		}
-		s.m.emit(s, e)
-	}
-	return ErrResponseStarted
+	return s.m.saveFailed(s, ErrResponseStarted)
 }
 
 // mark records a pending change; the strongest wins (migrated, then
