@@ -11,11 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"testing"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
-	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 )
 
 // Cart is the typed session value the snippets store.
@@ -42,18 +41,8 @@ func (cityDB) Lookup(netip.Addr) (city, bool) { return city{}, false }
 func notify(format string, args ...any) { _ = fmt.Sprintf(format, args...) }
 
 // newKeys returns a fresh one-key ring for the tests that run.
-func newKeys(t testing.TB) *sealed.Keyring {
-	t.Helper()
-	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ring
-}
+// newKeys is the shared test kit's fresh key ring.
+var newKeys = testkit.NewRing
 
 var (
 	_ = context.Background

@@ -12,7 +12,6 @@ import (
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/internal/testkit"
-	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
@@ -227,18 +226,8 @@ func copyJar(m map[string]string) map[string]string {
 	return out
 }
 
-func testRing(t testing.TB) *sealed.Keyring {
-	t.Helper()
-	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+// testRing is the shared test kit's fresh key ring.
+var testRing = testkit.NewRing
 
 // TestClockSteps injects the server clock: steps forward past the idle and
 // absolute deadlines expire the session; a step back within ClockSkew

@@ -10,25 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealedsession/sealedsession/internal/testkit"
 )
 
-// testClock is a settable clock for the demo (sessions and throttle).
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// testClock is the shared test kit's settable clock.
+type testClock = testkit.Clock
 
 // attempt posts a login form from the client address addr.
 func attempt(t *testing.T, h http.Handler, addr, user, password string) *http.Response {
@@ -58,7 +45,7 @@ func retryAfter(t *testing.T, res *http.Response) time.Duration {
 // and from another address); after the window the right password works,
 // and a later wrong streak starts again from zero.
 func TestLoginThrottlePerAccount(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := testkit.NewClock()
 	h, _ := newTestApp(t, func(c *config) { c.Now = clk.Now })
 	const a, b = "198.51.100.7:4000", "203.0.113.9:5000"
 	for i := 0; i < accountRule.freeFailures; i++ {
@@ -89,7 +76,7 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 	}
 
 	// One more wrong password after the window doubles the block.
-	clk.Add(wait + time.Millisecond)
+	clk.Advance(wait + time.Millisecond)
 	if res := attempt(t, h, a, "admin", "guess-again"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("after the window: %s, want the password checked (401)", res.Status)
 	}
@@ -99,7 +86,7 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 	}
 	// Waiting (without guessing) is enough: after the window the right
 	// password logs in.
-	clk.Add(retryAfter(t, res) + time.Millisecond)
+	clk.Advance(retryAfter(t, res) + time.Millisecond)
 	res = attempt(t, h, a, "admin", "battery-staple-admin")
 	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
 		t.Fatalf("right password after the window: %s, want 303 with a session", res.Status)
@@ -117,7 +104,7 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 // other addresses are not, and an IPv6 host cannot escape by changing
 // addresses within its /64.
 func TestLoginThrottlePerAddress(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := testkit.NewClock()
 	h, _ := newTestApp(t, func(c *config) { c.Now = clk.Now })
 	for _, addrs := range [][]string{
 		{"198.51.100.20:1", "198.51.100.20:2"},
@@ -133,7 +120,7 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 		if res.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("%s after %d failures: %s, want 429", addrs[0], addressRule.freeFailures, res.Status)
 		}
-		clk.Add(retryAfter(t, res) + time.Millisecond)
+		clk.Advance(retryAfter(t, res) + time.Millisecond)
 		if res := attempt(t, h, addrs[1], "alice", "correct-horse-alice"); res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("%s after the window: %s, want 303", addrs[1], res.Status)
 		}
@@ -150,7 +137,7 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 	old := addressRule
 	addressRule.maxKeys = 50
 	t.Cleanup(func() { addressRule = old })
-	th := newLoginThrottle((&testClock{t: time.Now()}).Now)
+	th := newLoginThrottle((testkit.NewClock()).Now)
 	for i := 0; i < 5000; i++ {
 		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 		user := fmt.Sprint("stranger", i)
@@ -266,7 +253,7 @@ func TestBackoffRules(t *testing.T) {
 // account is blocked, and after the block guesses go one at a time.
 // Simultaneous right passwords are not refused.
 func TestLoginThrottleConcurrentBurst(t *testing.T) {
-	clk := &testClock{t: time.Now()}
+	clk := testkit.NewClock()
 	th := newLoginThrottle(clk.Now)
 	var mu sync.Mutex
 	var started []string
@@ -292,7 +279,7 @@ func TestLoginThrottleConcurrentBurst(t *testing.T) {
 	if want := min(accountRule.cap, accountRule.base<<(accountRule.maxInFlight-accountRule.freeFailures)); w != want {
 		t.Fatalf("after the burst failed: wait %v, want %v", w, want)
 	}
-	clk.Add(w)
+	clk.Advance(w)
 	if th.begin("admin", true, "10.0.1.2") != 0 {
 		t.Fatal("no attempt allowed after the block")
 	}

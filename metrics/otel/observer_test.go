@@ -20,28 +20,14 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	otelsession "github.com/sealedsession/sealedsession/metrics/otel"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
 )
 
-// clock is a settable clock for the Manager.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the shared test kit's settable clock.
+type clock = testkit.Clock
 
 func newRing(t testing.TB) (*sealed.Keyring, *sealed.Key) {
 	t.Helper()
@@ -91,7 +77,7 @@ func newHarness(t *testing.T, opts otelsession.Options) *harness {
 	h.keys = []*sealed.Key{key}
 	// Near the real time: the default in-memory store expires revocations
 	// by its own clock.
-	h.clk = &clock{t: time.Now().UTC().Truncate(time.Second)}
+	h.clk = testkit.NewClockAt(time.Now().UTC().Truncate(time.Second))
 	h.mgr, err = httpx.New(httpx.Config{Keys: ring, Policy: versioning.Policy{Now: h.clk.Now}, Observer: obs})
 	if err != nil {
 		t.Fatal(err)

@@ -27,18 +27,8 @@ import (
 	"github.com/sealedsession/sealedsession/versioning/mock"
 )
 
-func newKeys(t testing.TB) *sealed.Keyring {
-	t.Helper()
-	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ring
-}
+// newKeys is the shared test kit's fresh key ring.
+var newKeys = testkit.NewRing
 
 var noteKey = codec.NewKey[string]("note")
 

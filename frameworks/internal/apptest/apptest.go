@@ -26,7 +26,7 @@ import (
 	"testing"
 
 	"github.com/sealedsession/sealedsession/httpx"
-	"github.com/sealedsession/sealedsession/sealed"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 )
@@ -41,15 +41,7 @@ type View struct {
 // NewManager returns a Manager with a fresh key and an in-memory store.
 func NewManager(tb testing.TB) *httpx.Manager {
 	tb.Helper()
-	key, err := sealed.GenerateKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, err := sealed.NewKeyring(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New()})
+	m, err := httpx.New(httpx.Config{Keys: testkit.NewRing(tb), Store: memstore.New()})
 	if err != nil {
 		tb.Fatal(err)
 	}
