@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sealedsession/sealedsession/codec"
-	"github.com/sealedsession/sealedsession/sealed"
 )
 
 // The write half of a request: decide once what the response does with
@@ -74,7 +73,7 @@ func (m *Manager) save(s *Session, h http.Header) error {
 	hd := s.p.Header()
 	hd.LastSeen = s.now
 	m.touch(s)
-	l, err := s.t.plan(sealed.SealedLen(s.p.EncodedLen()), m.extraLines(s))
+	l, err := s.planFor(s.p.EncodedLen())
 	if err != nil {
 		return m.saveFailed(s, err)
 	}

@@ -60,7 +60,7 @@ func (g *guard) CheckChange(p *codec.Payload) error {
 	if s.started {
 		return s.late()
 	}
-	_, err := s.t.plan(sealed.SealedLen(p.EncodedLen()), s.m.extraLines(s))
+	_, err := s.planFor(p.EncodedLen())
 	return err
 }
 
@@ -286,7 +286,7 @@ func (s *Session) fitsLogin(userID string) error {
 	h.UserID = userID
 	n := s.p.EncodedLen()
 	h.UserID = old
-	_, err := s.t.plan(sealed.SealedLen(n+loginReserve), s.m.extraLines(s))
+	_, err := s.planFor(n + loginReserve)
 	return err
 }
 
@@ -410,7 +410,7 @@ func (s *Session) UseToken() error {
 	if s.t == &s.m.bearerT {
 		return nil
 	}
-	if _, err := s.m.bearerT.plan(s.sealedLen(), 0); err != nil {
+	if _, err := s.m.bearerT.plan(sealed.SealedLen(s.payload().EncodedLen()), 0); err != nil {
 		return err
 	}
 	s.t = &s.m.bearerT
@@ -429,7 +429,7 @@ func (s *Session) UsesToken() bool { return s.t == &s.m.bearerT }
 // take if written now) in the Cookie request header; for a Bearer client,
 // the token's length.
 func (s *Session) CookieBytes() int {
-	l, _ := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	l, _ := s.planFor(s.payload().EncodedLen())
 	return l.cookieBytes
 }
 
@@ -438,7 +438,7 @@ func (s *Session) CookieBytes() int {
 // digits) as the budget check does: an upper bound, a few bytes above the
 // lines as sent. Cookie.MaxHeaderBytes bounds it.
 func (s *Session) HeaderBytes() int {
-	l, _ := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	l, _ := s.planFor(s.payload().EncodedLen())
 	return l.headerBytes
 }
 
@@ -447,10 +447,10 @@ func (s *Session) HeaderBytes() int {
 // response header, as base64); negative when the session is already over
 // it.
 func (s *Session) Remaining() int {
-	l, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	l, err := s.planFor(s.payload().EncodedLen())
 	var se *SizeError
 	if errors.As(err, &se) && se.Limit == LimitChunks {
-		return (s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - s.sealedLen()) * 3 / 4
+		return (s.m.cfg.Cookie.MaxChunks*s.m.chunkMax - sealed.SealedLen(s.payload().EncodedLen())) * 3 / 4
 	}
 	return (s.m.cfg.Cookie.MaxHeaderBytes - l.headerBytes) * 3 / 4
 }
@@ -460,10 +460,13 @@ func (s *Session) Remaining() int {
 // are checked as they are set; CheckSize is for changes made to the
 // header directly.
 func (s *Session) CheckSize() error {
-	_, err := s.t.plan(s.sealedLen(), s.m.extraLines(s))
+	_, err := s.planFor(s.payload().EncodedLen())
 	return err
 }
 
-func (s *Session) sealedLen() int {
-	return sealed.SealedLen(s.payload().EncodedLen())
+// planFor is the transport's plan for a payload of encodedLen bytes,
+// with the other lines the same save writes: the one size rule that Set,
+// Login, CheckSize, Remaining and the save itself all apply.
+func (s *Session) planFor(encodedLen int) (layout, error) {
+	return s.t.plan(sealed.SealedLen(encodedLen), s.m.extraLines(s))
 }
