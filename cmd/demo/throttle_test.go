@@ -14,9 +14,6 @@ import (
 	"github.com/sealedsession/sealedsession/internal/testkit"
 )
 
-// testClock is the shared test kit's settable clock.
-type testClock = testkit.Clock
-
 // attempt posts a login form from the client address addr.
 func attempt(t *testing.T, h http.Handler, addr, user, password string) *http.Response {
 	t.Helper()
