@@ -97,6 +97,7 @@ func init() {
 		panic("codec: building CBOR decoding mode: " + err.Error())
 	}
 	decModes.Store(modeKey{defaultLimits.MaxDepth, defaultLimits.MaxItems}, defaultDecMode)
+	defaultDecoding.dm = defaultDecMode
 }
 
 func newDecMode(l Limits) (cbor.DecMode, error) {
@@ -127,6 +128,43 @@ func decModeFor(l Limits) (cbor.DecMode, error) {
 	}
 	actual, _ := decModes.LoadOrStore(k, dm)
 	return actual.(cbor.DecMode), nil
+}
+
+// decoding is what a payload decodes its values with: its limits and the
+// CBOR decode mode made for them. Payloads with the same limits share one.
+type decoding struct {
+	lim Limits
+	dm  cbor.DecMode
+}
+
+// defaultDecoding is the decoding of the default Limits.
+var defaultDecoding = &decoding{lim: defaultLimits} // dm set by init
+
+// decodings caches a *decoding per resolved Limits.
+var decodings sync.Map
+
+// decodingFor returns the shared decoding of resolved limits l.
+func decodingFor(l Limits) (*decoding, error) {
+	if l == defaultLimits {
+		return defaultDecoding, nil
+	}
+	if d, ok := decodings.Load(l); ok {
+		return d.(*decoding), nil
+	}
+	dm, err := decModeFor(l)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := decodings.LoadOrStore(l, &decoding{lim: l, dm: dm})
+	return d.(*decoding), nil
+}
+
+// decoding returns p's decoding (the defaults for a zero Payload).
+func (p *Payload) decoding() *decoding {
+	if p.dec == nil {
+		return defaultDecoding
+	}
+	return p.dec
 }
 
 // isLimitErr reports whether err is one of the CBOR library's decode

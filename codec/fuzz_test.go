@@ -123,8 +123,7 @@ func FuzzStrict(f *testing.F) {
 			return
 		}
 		p := NewPayload(Header{})
-		p.lim = Limits{MaxDepth: 8, MaxItems: 64, MaxSize: DefaultMaxSize}
-		p.dm, _ = decModeFor(p.lim)
+		p.dec, _ = decodingFor(Limits{MaxDepth: 8, MaxItems: 64, MaxSize: DefaultMaxSize})
 		p.setRaw("v", raw)
 		strictRead[cartItem](t, p, raw)
 		strictRead[[]cartItem](t, p, raw)

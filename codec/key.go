@@ -50,7 +50,7 @@ func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	if k.strict {
 		err = decodeStrict(p, raw, dst)
 	} else {
-		err = decodeGuarded(p.dm, raw, dst)
+		err = decodeGuarded(p.decoding().dm, raw, dst)
 	}
 	val = *dst
 	var zero T
@@ -226,10 +226,11 @@ func (k Key[T]) Set(v Values, val T) error {
 	if err != nil {
 		return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 	}
-	if len(raw) > p.lim.MaxSize {
-		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), p.lim.MaxSize)
+	d := p.decoding()
+	if len(raw) > d.lim.MaxSize {
+		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), d.lim.MaxSize)
 	}
-	if err := p.dm.Wellformed(raw); err != nil {
+	if err := d.dm.Wellformed(raw); err != nil {
 		if isLimitErr(err) {
 			return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
 		}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"unsafe"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // MaxNameLen is the longest value name, in bytes.
@@ -43,10 +41,9 @@ type entry struct {
 // caller may reuse or overwrite the input buffer as soon as Decode returns.
 type Payload struct {
 	hdr     Header
-	entries []entry  // sorted by name, names unique
-	inline  [8]entry // backing store for entries of small payloads
-	lim     Limits
-	dm      cbor.DecMode
+	entries []entry   // sorted by name, names unique
+	inline  [6]entry  // backing store for the entries of small payloads (most sessions)
+	dec     *decoding // limits and decode mode; nil: the defaults
 	dirty   bool
 	guard   Guard // vets each change of the values; nil: none
 }
@@ -68,7 +65,7 @@ type Guard interface {
 // makes it dirty; call MarkDirty to force a write.
 func NewPayload(h Header) *Payload {
 	h.Version = Version
-	return &Payload{hdr: h, lim: defaultLimits, dm: defaultDecMode}
+	return &Payload{hdr: h}
 }
 
 // Decode decodes a payload: the header, and an index of the values, which
@@ -102,19 +99,17 @@ func decode(b []byte, lim *Limits, owned bool) (*Payload, error) {
 }
 
 func decodeInto(p *Payload, b []byte, lim *Limits, owned bool) error {
-	l := defaultLimits
-	dm := defaultDecMode
+	d := defaultDecoding
 	if lim != nil {
-		l = lim.resolve()
 		var err error
-		if dm, err = decModeFor(l); err != nil {
+		if d, err = decodingFor(lim.resolve()); err != nil {
 			return err
 		}
 	}
-	if len(b) > l.MaxSize {
-		return fmt.Errorf("%w: payload is %d bytes, limit is %d", ErrTooLarge, len(b), l.MaxSize)
+	if len(b) > d.lim.MaxSize {
+		return fmt.Errorf("%w: payload is %d bytes, limit is %d", ErrTooLarge, len(b), d.lim.MaxSize)
 	}
-	p.lim, p.dm = l, dm
+	p.dec = d
 	n, err := decodeHeaderInto(&p.hdr, b, owned)
 	if err != nil {
 		return err
@@ -125,8 +120,8 @@ func decodeInto(p *Payload, b []byte, lim *Limits, owned bool) error {
 		return fmt.Errorf("%w: bad value count", ErrMalformed)
 	}
 	rest = rest[k:]
-	if count > uint64(l.MaxItems) {
-		return fmt.Errorf("%w: %d values, limit is %d", ErrLimit, count, l.MaxItems)
+	if count > uint64(d.lim.MaxItems) {
+		return fmt.Errorf("%w: %d values, limit is %d", ErrLimit, count, d.lim.MaxItems)
 	}
 	// Each entry takes at least 3 bytes (name length, 1-byte name, value
 	// length) plus a value of at least 1 byte.
@@ -207,7 +202,7 @@ func (p *Payload) Header() *Header { return &p.hdr }
 func (p *Payload) Payload() *Payload { return p }
 
 // Limits returns the decode limits the payload's values are decoded with.
-func (p *Payload) Limits() Limits { return p.lim }
+func (p *Payload) Limits() Limits { return p.decoding().lim }
 
 // EncodedLen returns the exact number of bytes AppendEncode adds.
 func (p *Payload) EncodedLen() int {
@@ -422,7 +417,7 @@ func (p *Payload) flashes() []string {
 		return nil
 	}
 	var msgs []string
-	if err := unmarshal(p.dm, flashName, raw, &msgs); err != nil {
+	if err := unmarshal(p.decoding().dm, flashName, raw, &msgs); err != nil {
 		return nil
 	}
 	return msgs

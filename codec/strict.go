@@ -70,7 +70,7 @@ func unmarshalStrict(p *Payload, name string, raw []byte, dst any) error {
 // decodeStrict is unmarshalStrict past the fast path: the CBOR decoder in
 // strict mode, then the re-encoding check.
 func decodeStrict(p *Payload, raw []byte, dst any) error {
-	dm, err := strictDecModeFor(p.lim)
+	dm, err := strictDecModeFor(p.decoding().lim)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func decodeStrict(p *Payload, raw []byte, dst any) error {
 	var unknown *cbor.UnknownFieldError
 	switch {
 	case errors.As(err, &unknown):
-		return schemaMismatch(p.dm, raw, reflect.TypeOf(dst).Elem())
+		return schemaMismatch(p.decoding().dm, raw, reflect.TypeOf(dst).Elem())
 	case err != nil:
 		return err
 	}
@@ -90,7 +90,7 @@ func decodeStrict(p *Payload, raw []byte, dst any) error {
 		bufPool.Put(buf)
 	}
 	if !same {
-		return schemaMismatch(p.dm, raw, reflect.TypeOf(dst).Elem())
+		return schemaMismatch(p.decoding().dm, raw, reflect.TypeOf(dst).Elem())
 	}
 	return nil
 }

@@ -229,7 +229,7 @@ func lookupAny(p *Payload, v any, strict bool) (any, error) {
 	if strict {
 		err = unmarshalStrict(p, "v", raw, dst.Interface())
 	} else {
-		err = unmarshal(p.dm, "v", raw, dst.Interface())
+		err = unmarshal(p.decoding().dm, "v", raw, dst.Interface())
 	}
 	return dst.Elem().Interface(), err
 }
@@ -247,9 +247,10 @@ func TestStrictKeyBasics(t *testing.T) {
 	require.Equal(t, itemV1{"A", 1}, v, "Get")
 	// Limits apply to strict reads too.
 	deep := store(t, "d", [][][][][][]int{{{{{{1}}}}}})
-	deep.lim = (&Limits{MaxDepth: 4}).resolve()
-	deep.dm, _ = decModeFor(deep.lim)
-	_, err := NewKey[[][][][][][]int]("d", Strict()).Lookup(deep)
+	var err error
+	deep.dec, err = decodingFor((&Limits{MaxDepth: 4}).resolve())
+	require.NoError(t, err)
+	_, err = NewKey[[][][][][][]int]("d", Strict()).Lookup(deep)
 	assert.ErrorIs(t, err, ErrLimit)
 }
 

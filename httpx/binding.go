@@ -169,11 +169,11 @@ func (m *Manager) checkClient(s *Session) {
 	case ClientChangeRefuse:
 		m.refuse(s, reason, h)
 	case ClientChangeReauthenticate:
-		if err := m.revoke(s.ctx, h, s.now); err != nil {
+		if err := m.revoke(s.ctx(), h, s.now); err != nil {
 			m.refuse(s, err, h)
 			return
 		}
-		m.untrack(s.ctx, h.UserID, h.ID)
+		m.untrack(s.ctx(), h.UserID, h.ID)
 		m.refuse(s, reason, h)
 	}
 }

@@ -51,14 +51,20 @@ const (
 // cookieTransport carries a session in chunk cookies; one lives in each
 // request's state, holding what the request carried.
 type cookieTransport struct {
-	m   *Manager
-	cs  wire.Chunks
-	buf *[]byte // pooled buffer holding a joined chunk set, until release
+	m       *Manager
+	buf     *[]byte // pooled buffer holding a joined chunk set, until release
+	legacy  string  // the legacy cookie's value, when asked for and present
+	present uint16  // the chunk names the request carried (wire.Chunks.Present)
 }
 
 func (t *cookieTransport) read(r *http.Request) (text, ad []byte, present bool, err error) {
-	cs := &t.cs
+	// The scan lives on the stack: the request's state keeps only which
+	// names were present (for the clears of the response) and the legacy
+	// value.
+	var chunks wire.Chunks
+	cs := &chunks
 	t.m.reader.Scan(r.Header["Cookie"], cs)
+	t.present, t.legacy = cs.Present, cs.Legacy
 	if cs.Present == 0 && !cs.Dup && !cs.Over {
 		return nil, nil, false, nil
 	}
@@ -131,7 +137,7 @@ func (t *cookieTransport) clears(i, n int) bool {
 	if i < n {
 		return false
 	}
-	return t.cs.Present&(1<<i) != 0 || t.cs.Present>>n != 0
+	return t.present&(1<<i) != 0 || t.present>>n != 0
 }
 
 func (t *cookieTransport) appendClears(lines []string, n int) []string {

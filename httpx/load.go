@@ -21,9 +21,10 @@ type state struct {
 	s       Session
 	w       responseWriter
 	ctx     sessionContext
+	req     http.Request // the request the handler gets: the client's, with ctx
 	cookies cookieTransport
 	payload codec.Payload // the decoded session
-	pt      [512]byte     // its plaintext, when it fits (typical sessions do)
+	pt      [424]byte     // its plaintext, when it fits (typical sessions do; see TestStateSize)
 	// hdr backs the Vary and Cache-Control values the middleware adds,
 	// so they cost no allocation of their own; each is its own
 	// full-capacity slice, so a handler appending to one copies it.
@@ -37,7 +38,8 @@ func (m *Manager) newState(r *http.Request) *state {
 	s := &st.s
 	// Sealed times have millisecond precision: so does the request's
 	// clock, so that deadlines computed now and after a round trip agree.
-	s.m, s.ctx, s.req, s.now, s.st = m, r.Context(), r, m.now().Truncate(time.Millisecond), st
+	s.m, s.req, s.now, s.st = m, r, m.now().Truncate(time.Millisecond), st
+	st.ctx = sessionContext{Context: r.Context(), s: s}
 	st.cookies.m = m
 	s.t = &st.cookies
 	if m.cfg.AllowBearer {
@@ -55,8 +57,8 @@ func (m *Manager) load(r *http.Request, st *state) {
 	text, ad, present, err := s.t.read(r)
 	s.presented = present
 	if !present {
-		if cs := &st.cookies.cs; cs.Legacy != "" && m.cfg.Legacy != nil {
-			m.loadLegacy(s, cs.Legacy)
+		if v := st.cookies.legacy; v != "" && m.cfg.Legacy != nil {
+			m.loadLegacy(s, v)
 		}
 		return
 	}
@@ -88,7 +90,7 @@ func (m *Manager) load(r *http.Request, st *state) {
 		m.reject(s, err, nil)
 		return
 	}
-	verdict, err := m.checker.CheckAt(s.ctx, p.Header(), s.now)
+	verdict, err := m.checker.CheckAt(s.ctx(), p.Header(), s.now)
 	if verdict == versioning.Rejected {
 		m.reject(s, err, p.Header())
 		return
@@ -149,7 +151,7 @@ func (m *Manager) loadLegacy(s *Session, value string) {
 func (m *Manager) claimLegacy(s *Session, user string, lc legacy.Cookie) error {
 	// One per-user read: the user's epoch and whether this cookie's
 	// fingerprint was already recorded for that user.
-	st, err := m.store.Lookup(s.ctx, user, lc.Fingerprint)
+	st, err := m.store.Lookup(s.ctx(), user, lc.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -159,7 +161,7 @@ func (m *Manager) claimLegacy(s *Session, user string, lc legacy.Cookie) error {
 	if st.Revoked {
 		return fmt.Errorf("%w: this legacy cookie was already imported", ErrLegacyRejected)
 	}
-	return m.store.Revoke(s.ctx, user, lc.Fingerprint, lc.Expires)
+	return m.store.Revoke(s.ctx(), user, lc.Fingerprint, lc.Expires)
 }
 
 // reject records that the session the client sent is not accepted. The

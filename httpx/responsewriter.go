@@ -15,7 +15,6 @@ import (
 type responseWriter struct {
 	http.ResponseWriter
 	s       *Session
-	r       *http.Request
 	aborted bool
 }
 
@@ -45,7 +44,7 @@ func (w *responseWriter) before() bool {
 	}
 	if err := w.s.commit(w.ResponseWriter.Header()); err != nil {
 		w.aborted = true
-		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.r, err)
+		w.s.m.cfg.ErrorHandler(w.ResponseWriter, w.s.req, err)
 		return false
 	}
 	return true

@@ -64,7 +64,7 @@ func (m *Manager) save(s *Session, h http.Header) error {
 	case drop:
 		s.t.clear(h, s.destroyed)
 		m.clearLegacy(s, h)
-		markPrivate(h)
+		s.markPrivate(h)
 		return nil
 	}
 	if err := s.ensureID(); err != nil {
@@ -88,7 +88,7 @@ func (m *Manager) save(s *Session, h http.Header) error {
 	*bp = out[:0]
 	s.t.write(h, out[plainLen:], l, m.maxAge(s, hd))
 	m.clearLegacy(s, h)
-	markPrivate(h)
+	s.markPrivate(h)
 	if kind != 0 && m.cfg.Observer != nil {
 		m.emit(s, Event{Kind: kind, SessionTag: hd.ID.Tag(), UserID: hd.UserID})
 	}
@@ -154,11 +154,11 @@ func (m *Manager) maxAge(s *Session, h *codec.Header) int {
 
 // markPrivate keeps shared caches from storing a response that sets or
 // clears a session cookie.
-func markPrivate(h http.Header) {
+func (s *Session) markPrivate(h http.Header) {
 	cc := strings.Join(h["Cache-Control"], ", ")
 	switch {
 	case cc == "":
-		h["Cache-Control"] = []string{`private, no-cache="Set-Cookie"`}
+		h["Cache-Control"] = s.headerValue(1, `private, no-cache="Set-Cookie"`)
 	case strings.Contains(cc, "no-store") || strings.Contains(cc, "private"):
 	default:
 		cc = strings.ReplaceAll(cc, "public", "private")

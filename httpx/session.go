@@ -28,7 +28,6 @@ import (
 // several goroutines and must not be kept after the handler returns.
 type Session struct {
 	m   *Manager
-	ctx context.Context
 	req *http.Request
 	now time.Time
 	p   *codec.Payload // nil until a session exists or is asked for
@@ -63,6 +62,10 @@ func (g *guard) CheckChange(p *codec.Payload) error {
 	_, err := s.planFor(p.EncodedLen())
 	return err
 }
+
+// ctx is the request's own context (without the session), for store
+// calls and events.
+func (s *Session) ctx() context.Context { return s.st.ctx.Context }
 
 // late reports, as an event and an error, a change asked for after the
 // response started.
@@ -249,7 +252,7 @@ func (s *Session) Login(userID string) error {
 	if err := s.fitsLogin(userID); err != nil {
 		return fmt.Errorf("httpx: login: %w", err)
 	}
-	epoch, err := s.m.store.Epoch(s.ctx, userID)
+	epoch, err := s.m.store.Epoch(s.ctx(), userID)
 	if err != nil {
 		return fmt.Errorf("httpx: login: read epoch: %w", err)
 	}
@@ -261,7 +264,7 @@ func (s *Session) Login(userID string) error {
 		return err
 	}
 	if err := s.rotateID(newID); err != nil {
-		s.m.untrack(s.ctx, userID, newID)
+		s.m.untrack(s.ctx(), userID, newID)
 		return err
 	}
 	h := s.header()
@@ -305,12 +308,12 @@ func (s *Session) Regenerate() error {
 	if user != "" && s.m.tracker != nil {
 		info, _, _ := s.m.sessionInfo(s, id, s.IssuedAt())
 		info.Epoch = s.p.Header().UserEpoch
-		if _, err := s.m.tracker.AddSession(s.ctx, user, info, 0, false); err != nil {
+		if _, err := s.m.tracker.AddSession(s.ctx(), user, info, 0, false); err != nil {
 			return fmt.Errorf("httpx: regenerate: %w", err)
 		}
 	}
 	if err := s.rotateID(id); err != nil {
-		s.m.untrack(s.ctx, user, id)
+		s.m.untrack(s.ctx(), user, id)
 		return err
 	}
 	return nil
@@ -324,10 +327,10 @@ func (s *Session) rotateID(id codec.SessionID) error {
 	p := s.payload()
 	h := p.Header()
 	if s.fromClient && !h.ID.IsZero() && h.UserID != "" {
-		if err := s.m.revoke(s.ctx, h, s.now); err != nil {
+		if err := s.m.revoke(s.ctx(), h, s.now); err != nil {
 			return fmt.Errorf("httpx: revoke old session ID: %w", err)
 		}
-		s.m.untrack(s.ctx, h.UserID, h.ID)
+		s.m.untrack(s.ctx(), h.UserID, h.ID)
 	}
 	h.ID = id
 	h.Generation++
@@ -355,10 +358,10 @@ func (s *Session) Logout() error {
 	if s.p != nil && s.fromClient && !s.p.Header().ID.IsZero() {
 		h := s.p.Header()
 		if h.UserID != "" {
-			if err := s.m.revoke(s.ctx, h, s.now); err != nil {
+			if err := s.m.revoke(s.ctx(), h, s.now); err != nil {
 				return fmt.Errorf("httpx: logout: revoke session ID: %w", err)
 			}
-			s.m.untrack(s.ctx, h.UserID, h.ID)
+			s.m.untrack(s.ctx(), h.UserID, h.ID)
 		}
 		s.m.emit(s, Event{Kind: EventDestroyed, SessionTag: h.ID.Tag(), UserID: h.UserID})
 	}

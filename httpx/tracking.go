@@ -65,7 +65,7 @@ func (m *Manager) touch(s *Session) {
 	if ok && s.now.Sub(time.UnixMilli(seen)) < m.checker.Policy().RenewThreshold {
 		return
 	}
-	if m.tracker.TouchSession(s.ctx, h.UserID, h.ID, s.now) == nil {
+	if m.tracker.TouchSession(s.ctx(), h.UserID, h.ID, s.now) == nil {
 		m.markSeen(s)
 	}
 }
@@ -81,7 +81,7 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID, epoch uin
 	tc := m.cfg.Tracking
 	info, netp, haveNet := m.sessionInfo(s, id, s.now)
 	info.Epoch = epoch
-	others, err := m.tracker.Sessions(s.ctx, userID)
+	others, err := m.tracker.Sessions(s.ctx(), userID)
 	if err != nil {
 		return fmt.Errorf("httpx: login: list sessions: %w", err)
 	}
@@ -96,7 +96,7 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID, epoch uin
 		// its entry lives until its absolute deadline: it must not hold a
 		// slot.
 		if !o.LastSeen.Add(idle).After(s.now) || o.Epoch < epoch {
-			if err := m.tracker.RemoveSession(s.ctx, userID, o.ID); err != nil {
+			if err := m.tracker.RemoveSession(s.ctx(), userID, o.ID); err != nil {
 				return fmt.Errorf("httpx: login: forget idle session: %w", err)
 			}
 			continue
@@ -109,12 +109,12 @@ func (m *Manager) track(s *Session, userID string, id codec.SessionID, epoch uin
 			reported = true
 		}
 	}
-	evicted, err := m.tracker.AddSession(s.ctx, userID, info, tc.MaxPerUser, tc.OnLimit == EvictOldest)
+	evicted, err := m.tracker.AddSession(s.ctx(), userID, info, tc.MaxPerUser, tc.OnLimit == EvictOldest)
 	// Sessions the store evicted are revoked even if the add itself then
 	// failed (a store may evict and still report an error, e.g. a write
 	// not replicated in time): an evicted session must not stay usable.
 	for _, e := range evicted {
-		if rerr := m.revokeID(s.ctx, userID, e.ID, m.trackedRevocationDeadline(e, s.now)); rerr != nil {
+		if rerr := m.revokeID(s.ctx(), userID, e.ID, m.trackedRevocationDeadline(e, s.now)); rerr != nil {
 			return fmt.Errorf("httpx: login: revoke evicted session: %w", rerr)
 		}
 		m.emit(s, Event{Kind: EventDestroyed, SessionTag: e.ID.Tag(), UserID: userID})

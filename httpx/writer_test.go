@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/sealedsession/sealedsession/codec"
-	"github.com/sealedsession/sealedsession/versioning"
-	"github.com/sealedsession/sealedsession/versioning/memstore"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/memstore"
 
 	"github.com/sealedsession/sealedsession/httpx"
 )
