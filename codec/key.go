@@ -34,9 +34,6 @@ func newSlots[T any]() *sync.Pool {
 // its destination on the heap.
 func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	var val T
-	if unmarshalHook != nil {
-		unmarshalHook(k.name)
-	}
 	if fastUnmarshal(raw, &val) {
 		return val, nil // scalars: nothing a strict key could find different
 	}
@@ -295,16 +292,10 @@ func typeName[T any]() string {
 	return reflect.TypeFor[T]().String()
 }
 
-// unmarshalHook, when set (by tests), is called before every value decode.
-var unmarshalHook func(name string)
-
 // unmarshal decodes one raw value into dst, turning limit errors into
 // ErrLimit and any panic inside the CBOR library or a user's UnmarshalCBOR
 // method into an error.
 func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) error {
-	if unmarshalHook != nil {
-		unmarshalHook(name)
-	}
 	if fastUnmarshal(raw, dst) {
 		return nil
 	}

@@ -58,9 +58,6 @@ func strictDecModeFor(l Limits) (cbor.DecMode, error) {
 // value was written by the deterministic encoder, so a value of the same
 // type does). Both failures wrap ErrSchemaMismatch.
 func unmarshalStrict(p *Payload, name string, raw []byte, dst any) error {
-	if unmarshalHook != nil {
-		unmarshalHook(name)
-	}
 	if fastUnmarshal(raw, dst) {
 		return nil // scalars: no fields to differ
 	}

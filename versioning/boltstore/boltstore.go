@@ -100,9 +100,6 @@ type Options struct {
 	// Default DefaultCompactMinBytes (8 MiB); negative never compacts
 	// automatically.
 	CompactMinBytes int64
-
-	// openFile replaces os.OpenFile in tests (simulating unwritable files).
-	openFile func(string, int, os.FileMode) (*os.File, error)
 }
 
 // Store is a versioning.Store backed by a bbolt file. It is safe for
@@ -187,7 +184,7 @@ func Open(path string, opts *Options) (*Store, error) {
 }
 
 func openDB(path string, o *Options) (*bolt.DB, error) {
-	db, err := bolt.Open(path, o.FileMode, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, OpenFile: o.openFile})
+	db, err := bolt.Open(path, o.FileMode, &bolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			err = fmt.Errorf("%w (file locked by another process or Open)", err)
