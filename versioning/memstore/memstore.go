@@ -149,13 +149,16 @@ func (s *Store) Lookup(ctx context.Context, userID string, id codec.SessionID) (
 	if userID == "" {
 		return versioning.SessionState{}, nil
 	}
-	u, revoked := s.users.Lookup(userID, id, s.now().UnixNano())
+	u, revoked := s.users.Lookup(userID, id, s.nowNanos)
 	e, err := versioning.EffectiveEpoch(u, s.global.Load())
 	if err != nil {
 		return versioning.SessionState{}, err
 	}
 	return versioning.SessionState{Epoch: e, Revoked: revoked}, nil
 }
+
+// nowNanos reads the store's clock, as Unix nanoseconds.
+func (s *Store) nowNanos() int64 { return s.now().UnixNano() }
 
 var errCounterMax = fmt.Errorf("memstore: counter at its maximum: %w", versioning.ErrEpochOverflow)
 

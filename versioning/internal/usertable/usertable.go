@@ -131,17 +131,19 @@ func (t *Table) Get(user string) User {
 	return u
 }
 
-// Lookup returns user's epoch and whether id is revoked at now. When the
+// Lookup returns user's epoch and whether id is revoked at the time clock
+// gives (read only when the user has state at all). When the
 // user holds revocations that have ended, it drops them (prune on read:
 // one shard lock, one user).
-func (t *Table) Lookup(user string, id codec.SessionID, now int64) (epoch uint64, revoked bool) {
+func (t *Table) Lookup(user string, id codec.SessionID, clock func() int64) (epoch uint64, revoked bool) {
 	sh := t.shard(user)
 	sh.mu.RLock()
 	u, ok := sh.users[user]
 	sh.mu.RUnlock()
 	if !ok {
-		return 0, false
+		return 0, false // no state: no need to read the clock
 	}
+	now := clock()
 	if u.hasExpired(now) {
 		t.Update(user, func(u User) User { l, _ := u.Live(now); return l })
 	}
