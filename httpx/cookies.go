@@ -52,9 +52,10 @@ const (
 // request's state, holding what the request carried.
 type cookieTransport struct {
 	m       *Manager
-	buf     *[]byte // pooled buffer holding a joined chunk set, until release
-	legacy  string  // the legacy cookie's value, when asked for and present
-	present uint16  // the chunk names the request carried (wire.Chunks.Present)
+	buf     *[]byte   // pooled buffer holding a joined chunk set, until release
+	legacy  string    // the legacy cookie's value, when asked for and present
+	present uint16    // the chunk names the request carried (wire.Chunks.Present)
+	one     [1]string // backs the Set-Cookie value of a one-cookie save
 }
 
 func (t *cookieTransport) read(r *http.Request) (text, ad []byte, present bool, err error) {
@@ -109,6 +110,11 @@ func (t *cookieTransport) plan(textLen, extra int) (layout, error) {
 func (t *cookieTransport) write(h http.Header, text []byte, l layout, maxAge int) {
 	m := t.m
 	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		// The usual save, one cookie, costs no slice of its own; the
+		// slice is full, so a later append copies it.
+		lines = t.one[:0:1]
+	}
 	size := (len(text) + l.pieces - 1) / l.pieces
 	for i := 0; i < l.pieces; i++ {
 		end := min((i+1)*size, len(text))

@@ -24,7 +24,7 @@ type state struct {
 	req     http.Request // the request the handler gets: the client's, with ctx
 	cookies cookieTransport
 	payload codec.Payload // the decoded session
-	pt      [424]byte     // its plaintext, when it fits (typical sessions do; see TestStateSize)
+	pt      [408]byte     // its plaintext, when it fits (typical sessions do; see TestStateSize)
 	// hdr backs the Vary and Cache-Control values the middleware adds,
 	// so they cost no allocation of their own; each is its own
 	// full-capacity slice, so a handler appending to one copies it.
