@@ -24,11 +24,15 @@ type state struct {
 	req     http.Request // the request the handler gets: the client's, with ctx
 	cookies cookieTransport
 	payload codec.Payload // the decoded session
-	pt      [408]byte     // its plaintext, when it fits (typical sessions do; see TestStateSize)
 	// hdr backs the Vary and Cache-Control values the middleware adds,
 	// so they cost no allocation of their own; each is its own
 	// full-capacity slice, so a handler appending to one copies it.
 	hdr [2]string
+	// pt holds the session's plaintext when it fits (typical sessions do;
+	// see TestStateSize). It comes last: the garbage collector scans an
+	// object only up to its last pointer, so these bytes are never
+	// scanned.
+	pt [408]byte
 }
 
 // newState returns the per-request state with the session's transport

@@ -18,4 +18,7 @@ func TestStateSize(t *testing.T) {
 	// The typical session of the benchmarks (about 260 bytes of
 	// plaintext) and then some fit the inline buffer.
 	assert.GreaterOrEqual(t, len(state{}.pt), 400)
+	// The plaintext buffer is the state's tail, outside the part the
+	// garbage collector scans.
+	assert.Equal(t, unsafe.Sizeof(state{})-uintptr(len(state{}.pt)), unsafe.Offsetof(state{}.pt))
 }
