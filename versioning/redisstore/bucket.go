@@ -234,6 +234,9 @@ func (s *Store) ensureMeta(ctx context.Context) error {
 // with Options.Buckets. A different count makes the store refuse every
 // call from then on.
 func (s *Store) checkMeta(ctx context.Context, got any) error {
+	if p := s.metaErr.Load(); p != nil {
+		return *p // refused for good: never store our count
+	}
 	want := strconv.Itoa(s.opts.Buckets)
 	if got == nil {
 		v, err := s.client.SetArgs(ctx, s.metaKey(), want, redis.SetArgs{Mode: "NX", Get: true}).Result()
