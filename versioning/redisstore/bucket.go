@@ -261,9 +261,10 @@ func (s *Store) checkMeta(ctx context.Context, got any) error {
 	return *s.metaErr.Load()
 }
 
-// sweepBurst bounds the buckets swept in one tick when the sweep is
-// behind (after Redis was unreachable, or a clock jump).
-const sweepBurst = 256
+// minSweepBurst is the least number of buckets a tick may sweep when the
+// sweep is behind (after Redis was unreachable, or a clock jump): it
+// catches up at twice its pace, or this many buckets a tick.
+const minSweepBurst = 64
 
 // sweeper walks the buckets with a cursor, one script per bucket, at the
 // pace of Options.SweepPeriod per walk, measured with Options.Now. It
@@ -275,6 +276,7 @@ func (s *Store) sweeper(ctx context.Context) {
 	tick := min(max(period/time.Duration(n), 100*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	burst := max(2*int64(float64(n)*float64(tick)/float64(period)), minSweepBurst)
 	cursor := rand.Int64N(n)
 	start := s.opts.Now()
 	var swept int64 // buckets swept since start
@@ -288,7 +290,7 @@ func (s *Store) sweeper(ctx context.Context) {
 		if due-swept > n {
 			swept = due - n // one whole walk covers any backlog
 		}
-		for k := min(due-swept, sweepBurst); k > 0 && ctx.Err() == nil; k-- {
+		for k := min(due-swept, burst); k > 0 && ctx.Err() == nil; k-- {
 			if s.ensureMeta(ctx) != nil {
 				break
 			}

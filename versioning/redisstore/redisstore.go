@@ -5,51 +5,78 @@
 //
 // # Keys
 //
-// State is kept per user, and sized by what is live. With the default
-// prefix "sealedsession:" the keys are
+// Users' state is kept in a fixed number of shared hashes, the buckets,
+// and sized by what is live. With the default prefix "sealedsession:" the
+// keys are
 //
-//	sealedsession:u{<userID>}:e     the user's own epoch counter (string integer; see userTag for IDs holding '}')
-//	sealedsession:u{<userID>}:r     hash of the user's revocations: field = the 16-byte session ID, value = its end (unix ms)
+//	sealedsession:b{<bucket>}       a bucket: field = user ID, value = the user's epoch and live revocations
+//	sealedsession:{v}:buckets       the bucket count (Options.Buckets), written by the first instance
 //	sealedsession:{v}:g             the global epoch counter
 //	sealedsession:{v}:seq           the message sequence counter
 //
 // and the invalidation channel is "sealedsession:{v}:inval:<DB>" (classic
 // pub/sub; <DB> is the client's database number, so two deployments that
-// differ only by database never hear each other). The hash tag {<userID>}
-// puts each user's keys (and the user's tracked sessions, see
-// [Store.AddSession]) in the user's own Cluster slot, so users spread over
-// the cluster; the global counter, the sequence counter and the channel
-// share the {v} slot. A revocation hash expires (PEXPIREAT) with its last
-// revocation and every write drops the user's ended revocations, so Redis
-// holds only live revocations: about 100 bytes each.
+// differ only by database never hear each other). A user's bucket is
+// FNV-1a (64 bits) of the user ID modulo Options.Buckets (default 65536),
+// in decimal. The value is the user's epoch in decimal, ':', then each
+// live revocation as 22 bytes: the 16-byte session ID and its end (unix
+// ms, 48-bit big-endian). A user with epoch 0 and no live revocation has
+// no field. The hash tag {<bucket>} spreads the buckets over the Cluster
+// slots; the counters, the bucket count and the channel share the {v}
+// slot. Session tracking keeps keys of its own per user (see
+// [Store.AddSession]).
+//
+// Small hashes are listpack-encoded by Redis: a user costs about 40 bytes
+// of its bucket (user ID, value, two entry headers) instead of a key of
+// its own (keyspace and expires entries, key string, object header: well
+// over 100 bytes). That holds while a bucket stays within
+// hash-max-listpack-entries (128) fields of at most
+// hash-max-listpack-value (64) bytes, which a user with up to two live
+// revocations meets; size Options.Buckets for the users with state (see
+// its documentation). A user with more revocations turns its bucket into
+// a plain hashtable, which is correct but costs more memory.
+//
+// Buckets never expire, so ended revocations are pruned by the store:
+// every write script drops the ended revocations of its whole bucket (and
+// the users left with nothing), which is O(bucket size), and each Store
+// runs a background sweep that prunes every bucket once per
+// Options.SweepPeriod (default 15 minutes), one script per bucket, paced
+// evenly. An ended revocation therefore leaves Redis at most SweepPeriod
+// (plus a tick of at most a second) after its end while any instance
+// runs; ends are judged by Redis's clock (TIME) in the scripts.
 //
 // # Caching
 //
 // Each Store caches the users it is asked about, and only those: their
 // epoch and revocations (or the fact that they have none, a cheap negative
 // answer), in a sharded LRU bounded by Options.CacheBytes. A cached user
-// costs no Redis round trip; a miss costs one (GET and HGETALL of that
-// user's two keys, pipelined). Nothing ever reads the whole keyspace, and
-// start-up waits for no load: a new instance is ready as soon as it has
-// subscribed and read two counters.
+// costs no Redis round trip; a miss costs one (HGET of the user's field).
+// Nothing ever reads the whole keyspace, and start-up waits for no load: a
+// new instance is ready as soon as it has subscribed and read the
+// counters (one MGET, which also checks the bucket count).
 //
 // Every write (BumpEpoch, BumpGlobalEpoch, Revoke) runs a Lua script that
-// changes the user's keys, increments the sequence counter and publishes a
-// message carrying the new sequence number: "this user changed" (each
+// changes the user's field, increments the sequence counter and publishes
+// a message carrying the new sequence number: "this user changed" (each
 // instance drops that user from its cache) or "the global epoch is now n".
 // On a single node or Sentinel this is one atomic script. On a Cluster the
-// user's keys and the sequence counter are in different slots, so the
+// user's bucket and the sequence counter are in different slots, so the
 // write is two scripts, the change and then its announcement; if the
 // second fails the write returns an error and, as every write is safe to
 // retry (a retry announces again even when there is nothing to change),
-// the caller retries it.
+// the caller retries it. Pruning other users' ended revocations is not
+// announced: it changes no answer.
+//
+// An instance whose Options.Buckets differs from the count stored in Redis
+// refuses every call with an error matching [ErrBucketsMismatch] (and
+// ErrStoreUnavailable): it would look for users in the wrong buckets.
 //
 // # Staleness
 //
 // A gap in the sequence numbers means a lost message: the cache is flushed
 // (dropping users costs round trips, never correctness). Every
 // Options.HealthCheckInterval the store reads the sequence counter (one
-// MGET of two small keys); once every message up to that number has been
+// MGET of three small keys); once every message up to that number has been
 // applied, the cache is proven current as of the moment of the read. The
 // cache is trusted only while its last proof is younger than
 // Options.MaxLag: a subscriber that falls behind, or stops hearing, stops
