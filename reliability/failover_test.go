@@ -274,11 +274,14 @@ func testFailover(t *testing.T, replicas int) {
 	if ackedBefore == 0 || acked == ackedBefore {
 		t.Fatalf("%d bumps acknowledged before the kill, %d in all: the run did not straddle the failover", ackedBefore, acked)
 	}
-	got, err := promoted.Do("GET", prefix+"u{bob}:e") // the user's epoch key, as SPEC.md lays it out
+	// bob's field in his bucket, as SPEC.md lays it out: the epoch in
+	// decimal up to the first ':'.
+	got, err := promoted.Do("HGET", prefix+"b{"+strconv.Itoa(defaultBucket("bob"))+"}", "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := strconv.ParseUint(got, 10, 64); err != nil || n < maxAcked {
+	epoch, _, _ := strings.Cut(got, ":")
+	if n, err := strconv.ParseUint(epoch, 10, 64); err != nil || n < maxAcked {
 		t.Errorf("new master holds bob's counter %q, below the highest acknowledged %d", got, maxAcked)
 	}
 	if replicas == 1 {
@@ -366,6 +369,17 @@ func testFailover(t *testing.T, replicas int) {
 var foPrefixSeq atomic.Int64
 
 func foPrefix() string { return "fo" + strconv.FormatInt(foPrefixSeq.Add(1), 10) + ":" }
+
+// defaultBucket is the bucket of userID with the default bucket count
+// (SPEC.md: FNV-1a 64 of the user ID, modulo Buckets).
+func defaultBucket(userID string) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(userID); i++ {
+		h ^= uint64(userID[i])
+		h *= 1099511628211
+	}
+	return int(h % redisstore.DefaultBuckets)
+}
 
 func foSentinelClient(t testing.TB, st *redistest.Sentinel) redis.UniversalClient {
 	c := redis.NewUniversalClient(&redis.UniversalOptions{

@@ -23,6 +23,12 @@ var (
 	// be parsed. The store never returns it to callers: it flushes its cache
 	// instead. It is exported for [ParseMessage].
 	ErrBadMessage = errors.New("redisstore: malformed invalidation message")
+	// ErrBucketsMismatch means the bucket count stored in Redis differs
+	// from Options.Buckets: the store would look for users in the wrong
+	// buckets, so it refuses every call (WaitReady included) from the
+	// moment it finds out. It always comes wrapped in an error that also
+	// matches versioning.ErrStoreUnavailable.
+	ErrBucketsMismatch = errors.New("redisstore: Options.Buckets differs from the bucket count in Redis")
 )
 
 // unavailableError is every system failure of the store: Redis could not be

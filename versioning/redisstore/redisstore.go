@@ -5,51 +5,78 @@
 //
 // # Keys
 //
-// State is kept per user, and sized by what is live. With the default
-// prefix "sealedsession:" the keys are
+// Users' state is kept in a fixed number of shared hashes, the buckets,
+// and sized by what is live. With the default prefix "sealedsession:" the
+// keys are
 //
-//	sealedsession:u{<userID>}:e     the user's own epoch counter (string integer; see userTag for IDs holding '}')
-//	sealedsession:u{<userID>}:r     hash of the user's revocations: field = the 16-byte session ID, value = its end (unix ms)
+//	sealedsession:b{<bucket>}       a bucket: field = user ID, value = the user's epoch and live revocations
+//	sealedsession:{v}:buckets       the bucket count (Options.Buckets), written by the first instance
 //	sealedsession:{v}:g             the global epoch counter
 //	sealedsession:{v}:seq           the message sequence counter
 //
 // and the invalidation channel is "sealedsession:{v}:inval:<DB>" (classic
 // pub/sub; <DB> is the client's database number, so two deployments that
-// differ only by database never hear each other). The hash tag {<userID>}
-// puts each user's keys (and the user's tracked sessions, see
-// [Store.AddSession]) in the user's own Cluster slot, so users spread over
-// the cluster; the global counter, the sequence counter and the channel
-// share the {v} slot. A revocation hash expires (PEXPIREAT) with its last
-// revocation and every write drops the user's ended revocations, so Redis
-// holds only live revocations: about 100 bytes each.
+// differ only by database never hear each other). A user's bucket is
+// FNV-1a (64 bits) of the user ID modulo Options.Buckets (default 65536),
+// in decimal. The value is the user's epoch in decimal, ':', then each
+// live revocation as 22 bytes: the 16-byte session ID and its end (unix
+// ms, 48-bit big-endian). A user with epoch 0 and no live revocation has
+// no field. The hash tag {<bucket>} spreads the buckets over the Cluster
+// slots; the counters, the bucket count and the channel share the {v}
+// slot. Session tracking keeps keys of its own per user (see
+// [Store.AddSession]).
+//
+// Small hashes are listpack-encoded by Redis: a user costs about 40 bytes
+// of its bucket (user ID, value, two entry headers) instead of a key of
+// its own (keyspace and expires entries, key string, object header: well
+// over 100 bytes). That holds while a bucket stays within
+// hash-max-listpack-entries (128) fields of at most
+// hash-max-listpack-value (64) bytes, which a user with up to two live
+// revocations meets; size Options.Buckets for the users with state (see
+// its documentation). A user with more revocations turns its bucket into
+// a plain hashtable, which is correct but costs more memory.
+//
+// Buckets never expire, so ended revocations are pruned by the store:
+// every write script drops the ended revocations of its whole bucket (and
+// the users left with nothing), which is O(bucket size), and each Store
+// runs a background sweep that prunes every bucket once per
+// Options.SweepPeriod (default 15 minutes), one script per bucket, paced
+// evenly. An ended revocation therefore leaves Redis at most SweepPeriod
+// (plus a tick of at most a second) after its end while any instance
+// runs; ends are judged by Redis's clock (TIME) in the scripts.
 //
 // # Caching
 //
 // Each Store caches the users it is asked about, and only those: their
 // epoch and revocations (or the fact that they have none, a cheap negative
 // answer), in a sharded LRU bounded by Options.CacheBytes. A cached user
-// costs no Redis round trip; a miss costs one (GET and HGETALL of that
-// user's two keys, pipelined). Nothing ever reads the whole keyspace, and
-// start-up waits for no load: a new instance is ready as soon as it has
-// subscribed and read two counters.
+// costs no Redis round trip; a miss costs one (HGET of the user's field).
+// Nothing ever reads the whole keyspace, and start-up waits for no load: a
+// new instance is ready as soon as it has subscribed and read the
+// counters (one MGET, which also checks the bucket count).
 //
 // Every write (BumpEpoch, BumpGlobalEpoch, Revoke) runs a Lua script that
-// changes the user's keys, increments the sequence counter and publishes a
-// message carrying the new sequence number: "this user changed" (each
+// changes the user's field, increments the sequence counter and publishes
+// a message carrying the new sequence number: "this user changed" (each
 // instance drops that user from its cache) or "the global epoch is now n".
 // On a single node or Sentinel this is one atomic script. On a Cluster the
-// user's keys and the sequence counter are in different slots, so the
+// user's bucket and the sequence counter are in different slots, so the
 // write is two scripts, the change and then its announcement; if the
 // second fails the write returns an error and, as every write is safe to
 // retry (a retry announces again even when there is nothing to change),
-// the caller retries it.
+// the caller retries it. Pruning other users' ended revocations is not
+// announced: it changes no answer.
+//
+// An instance whose Options.Buckets differs from the count stored in Redis
+// refuses every call with an error matching [ErrBucketsMismatch] (and
+// ErrStoreUnavailable): it would look for users in the wrong buckets.
 //
 // # Staleness
 //
 // A gap in the sequence numbers means a lost message: the cache is flushed
 // (dropping users costs round trips, never correctness). Every
 // Options.HealthCheckInterval the store reads the sequence counter (one
-// MGET of two small keys); once every message up to that number has been
+// MGET of three small keys); once every message up to that number has been
 // applied, the cache is proven current as of the moment of the read. The
 // cache is trusted only while its last proof is younger than
 // Options.MaxLag: a subscriber that falls behind, or stops hearing, stops
@@ -108,7 +135,12 @@ const (
 	DefaultMaxLag              = time.Second            // Options.MaxLag
 	DefaultCacheBytes          = 48 << 20               // Options.CacheBytes
 	DefaultWaitTimeout         = time.Second            // Options.WaitTimeout, when MinReplicas > 0
+	DefaultBuckets             = 1 << 16                // Options.Buckets
+	DefaultSweepPeriod         = 15 * time.Minute       // Options.SweepPeriod
 )
+
+// MaxBuckets is the largest Options.Buckets.
+const MaxBuckets = 1 << 24
 
 // Options configures a Store. The zero value (or nil) means every default.
 type Options struct {
@@ -153,6 +185,33 @@ type Options struct {
 	// deadline of its own above WaitTimeout, so the client's ReadTimeout
 	// does not cut it. Default 1s.
 	WaitTimeout time.Duration
+	// Buckets is the number of hashes that hold the users' epochs and
+	// revocations (see the package documentation, Keys). Default 65536
+	// (DefaultBuckets); at most MaxBuckets. Every instance sharing the
+	// Redis must use the same count: it is stored in Redis by the first
+	// instance, and an instance with another count refuses every call
+	// (errors matching ErrBucketsMismatch), since it would look for users
+	// in the wrong buckets. Changing it means starting over with an empty
+	// state (a new Prefix, or deleting the old keys).
+	//
+	// Size it so that a bucket holds well under 128 users, Redis's default
+	// hash-max-listpack-entries, above which a bucket turns into a
+	// hashtable of several times the memory: count the users with a
+	// non-zero epoch or a live revocation and divide by about 16. The
+	// default suits up to about 2 million such users; for 50 million, use
+	// 1<<22 (12 per bucket), or 1<<20 with hash-max-listpack-entries
+	// raised to 256 (each write then scans 48 users on average).
+	Buckets int
+	// SweepPeriod is how long the store's background sweep takes to walk
+	// every bucket once, pruning ended revocations (one small script per
+	// bucket, paced evenly: Buckets/SweepPeriod scripts a second, about 73
+	// with the defaults). Every write also prunes its bucket; the sweep
+	// returns the memory of buckets nobody writes to. Each instance
+	// sweeps on its own: an ended revocation leaves Redis at most
+	// SweepPeriod (plus a tick, at most a second) after its end while
+	// any instance runs and Redis answers. Default 15 minutes; negative
+	// disables the sweep (another instance, or writes, must prune).
+	SweepPeriod time.Duration
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -178,6 +237,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.Buckets == 0 {
+		r.Buckets = DefaultBuckets
+	}
+	if r.SweepPeriod == 0 {
+		r.SweepPeriod = DefaultSweepPeriod
+	}
 	if r.MinReplicas > 0 && r.WaitTimeout == 0 {
 		r.WaitTimeout = DefaultWaitTimeout
 	}
@@ -194,6 +259,10 @@ func (o *Options) withDefaults() (Options, error) {
 		return r, fmt.Errorf("%w: MinReplicas %d is negative", ErrInvalidOptions, r.MinReplicas)
 	case r.WaitTimeout < 0 || (r.MinReplicas > 0 && r.WaitTimeout < time.Millisecond):
 		return r, fmt.Errorf("%w: WaitTimeout %v is below 1ms", ErrInvalidOptions, r.WaitTimeout)
+	case r.Buckets < 1 || r.Buckets > MaxBuckets:
+		return r, fmt.Errorf("%w: Buckets %d is not in 1..%d", ErrInvalidOptions, r.Buckets, MaxBuckets)
+	case r.SweepPeriod > 0 && r.SweepPeriod < time.Second:
+		return r, fmt.Errorf("%w: SweepPeriod %v is below 1s", ErrInvalidOptions, r.SweepPeriod)
 	}
 	return r, nil
 }
@@ -213,11 +282,18 @@ end
 `
 
 var (
-	// KEYS: user epoch [, seq, global]. ARGV: channel, user ID.
-	// Returns {user epoch} or {user epoch, global}, as strings.
-	bumpScript = redis.NewScript(announcePrelude + `
-redis.call('INCR', KEYS[1])
-local u = redis.call('GET', KEYS[1])
+	// KEYS: bucket [, seq, global]. ARGV: channel, user ID. Prunes the
+	// bucket, then adds one to the user's epoch. Returns {user epoch} or
+	// {user epoch, global}, as strings. A value that does not parse, or an
+	// epoch at 2^63-1, fails the script and changes nothing.
+	bumpScript = redis.NewScript(bucketPrelude + announcePrelude + `
+prune()
+local v = redis.call('HGET', KEYS[1], ARGV[2]) or '0:'
+local e, p = parse(v)
+if not e then return redis.error_reply('ERR malformed user state') end
+local u = incr(e)
+if not u then return redis.error_reply('ERR increment or decrement would overflow') end
+redis.call('HSET', KEYS[1], ARGV[2], u .. string.sub(v, p - 1))
 if #KEYS == 1 then return {u} end
 return {u, announce('u ' .. ARGV[2])}`)
 
@@ -226,34 +302,36 @@ return {u, announce('u ' .. ARGV[2])}`)
 redis.call('INCR', KEYS[2])
 return announce('g ' .. redis.call('GET', KEYS[2]))`)
 
-	// KEYS: revocations [, seq, global]. ARGV: channel, user ID, until
-	// (unix ms), raw session ID. Keeps the later of an existing and the
-	// new until, drops the user's ended revocations and makes the hash
-	// expire with its last one. Returns {changed (0|1)} or {changed,
-	// global}; it announces even when nothing changed (a retry of a write
-	// whose announcement failed).
-	revokeScript = redis.NewScript(announcePrelude + `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	// KEYS: bucket [, seq, global]. ARGV: channel, user ID, until (unix
+	// ms, at most 2^48-1), raw session ID (16 bytes). Prunes the bucket,
+	// then keeps the later of an existing and the new until. Returns
+	// {changed (0|1)} or {changed, global}; it announces even when nothing
+	// changed (a retry of a write whose announcement failed).
+	revokeScript = redis.NewScript(bucketPrelude + announcePrelude + `
+prune()
 local untilms = tonumber(ARGV[3])
 local changed = 0
 if untilms > now then
-  local old = tonumber(redis.call('HGET', KEYS[1], ARGV[4]) or '0') or 0
-  if old < untilms then
-    local all = redis.call('HGETALL', KEYS[1])
-    local last = untilms
-    for i = 1, #all, 2 do
-      local u = tonumber(all[i+1])
-      if u == nil or u <= now then
-        redis.call('HDEL', KEYS[1], all[i])
-      elseif u > last then
-        last = u
+  local v = redis.call('HGET', KEYS[1], ARGV[2]) or '0:'
+  local e, p = parse(v)
+  if not e then return redis.error_reply('ERR malformed user state') end
+  local out, found = {}, false
+  for i = p, #v, 22 do
+    local r = string.sub(v, i, i + 21)
+    if string.sub(r, 1, 16) == ARGV[4] then
+      found = true
+      if getend(r, 17) < untilms then
+        r = ARGV[4] .. putend(untilms)
+        changed = 1
       end
     end
-    redis.call('HSET', KEYS[1], ARGV[4], ARGV[3])
-    redis.call('PEXPIREAT', KEYS[1], last)
+    out[#out + 1] = r
+  end
+  if not found then
+    out[#out + 1] = ARGV[4] .. putend(untilms)
     changed = 1
   end
+  if changed == 1 then redis.call('HSET', KEYS[1], ARGV[2], e .. ':' .. table.concat(out)) end
 end
 if #KEYS == 1 then return {changed} end
 return {changed, announce('u ' .. ARGV[2])}`)
@@ -274,9 +352,10 @@ type Store struct {
 
 	globalKey, seqKey, channel string
 
-	closed atomic.Bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	closed    atomic.Bool
+	cancel    context.CancelFunc
+	done      chan struct{}
+	sweepDone chan struct{} // nil without a sweep
 
 	cache  *userCache // nil when disabled
 	global atomic.Uint64
@@ -296,6 +375,15 @@ type Store struct {
 
 	psMu sync.Mutex
 	ps   *redis.PubSub // the subscriber's current PubSub
+
+	// The bucket count check (see ensureMeta): metaState is metaUnknown,
+	// metaOK or metaMismatch; metaErr is set, and refused closed, with
+	// metaMismatch.
+	metaState atomic.Int32
+	metaErr   atomic.Pointer[error]
+	refused   chan struct{}
+
+	sweepStats
 
 	// testHookApplied, when set (tests only, before New returns), is
 	// called by the subscriber after it applied a message.
@@ -357,12 +445,20 @@ func newStore(client redis.UniversalClient, opts *Options, hook func(Message)) (
 		cancel:          cancel,
 		done:            make(chan struct{}),
 		readyCh:         make(chan struct{}),
+		refused:         make(chan struct{}),
 		testHookApplied: hook,
 	}
 	if o.CacheBytes > 0 {
 		s.cache = newUserCache(o.CacheBytes)
 	}
 	go s.run(ctx)
+	if o.SweepPeriod > 0 {
+		s.sweepDone = make(chan struct{})
+		go func() {
+			defer close(s.sweepDone)
+			s.sweeper(ctx)
+		}()
+	}
 	return s, nil
 }
 
@@ -382,6 +478,8 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		return nil
 	case <-s.done:
 		return unavailable("wait ready", versioning.ErrClosed)
+	case <-s.refused:
+		return unavailable("wait ready", *s.metaErr.Load())
 	case <-ctx.Done():
 		return unavailable("wait ready", ctx.Err())
 	}
@@ -416,6 +514,8 @@ type Stats struct {
 	LastSeq         uint64    // last applied sequence number
 	CachedUsers     int       // users in the cache
 	CacheBytes      int64     // the cache's estimated size
+	SweptBuckets    int64     // buckets the background sweep pruned since New
+	SweptRevs       int64     // ended revocations the background sweep dropped since New
 }
 
 // Stats returns a snapshot of the store's cache state.
@@ -429,6 +529,8 @@ func (s *Store) Stats() Stats {
 		LagFlushes:      s.lagFlushes.Load(),
 		MessagesApplied: s.applied.Load(),
 		BadMessages:     s.bad.Load(),
+		SweptBuckets:    s.sweptBuckets.Load(),
+		SweptRevs:       s.sweptRevs.Load(),
 	}
 	s.syncMu.Lock()
 	st.LastSeq = s.lastSeq
@@ -447,10 +549,14 @@ func (s *Store) check(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable(op, err)
 	}
+	if s.metaState.Load() == metaMismatch {
+		return unavailable(op, *s.metaErr.Load())
+	}
 	return nil
 }
 
-// userTag is the common start of a user's keys, with the user's hash tag:
+// userTag is the common start of a user's tracker keys, with the user's
+// hash tag:
 // "P u{<userID>}". A user ID that would end the tag early (it holds a '}')
 // or make it empty has the tag of a hash of the ID instead, followed by
 // '=' and the ID: "P u{<16 hex digits>}=<userID>", which no plain form
@@ -463,10 +569,6 @@ func (s *Store) userTag(userID string) string {
 	_, _ = h.Write([]byte(userID))
 	return s.opts.Prefix + "u{" + fmt.Sprintf("%016x", h.Sum64()) + "}=" + userID
 }
-
-func (s *Store) epochKey(userID string) string { return s.userTag(userID) + ":e" }
-
-func (s *Store) revKey(userID string) string { return s.userTag(userID) + ":r" }
 
 // errOutOfRange is the cause of a counter read from Redis above 2^63-1.
 var errOutOfRange = fmt.Errorf("counter above the largest Redis integer: %w", versioning.ErrEpochOverflow)
@@ -497,38 +599,36 @@ func parseStored(v any) (uint64, error) {
 	return 0, fmt.Errorf("unexpected reply type %T", v)
 }
 
-// fetchUser reads a user's epoch counter and live revocations (and the
-// global counter if withGlobal) in one pipelined round trip.
+// fetchUser reads a user's epoch counter and live revocations, one HGET
+// of the user's field in its bucket (and the global counter if
+// withGlobal, pipelined).
 func (s *Store) fetchUser(ctx context.Context, userID string, withGlobal bool) (usertable.User, uint64, error) {
-	var e *redis.StringCmd
-	var r *redis.MapStringStringCmd
-	var g *redis.StringCmd
-	// The pipeline's own error is the first command's (redis.Nil for a
-	// missing key): each command is checked instead.
-	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		e = p.Get(ctx, s.epochKey(userID))
-		r = p.HGetAll(ctx, s.revKey(userID))
-		if withGlobal {
-			g = p.Get(ctx, s.globalKey)
-		}
-		return nil
-	})
 	var u usertable.User
-	var err error
-	if u.Epoch, err = stringCounter(e); err != nil {
+	if err := s.ensureMeta(ctx); err != nil {
 		return u, 0, err
 	}
-	if err := r.Err(); err != nil {
-		return u, 0, err
+	var f *redis.StringCmd
+	var g *redis.StringCmd
+	if withGlobal {
+		// The pipeline's own error is the first command's (redis.Nil for
+		// a missing field): each command is checked instead.
+		_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			f = p.HGet(ctx, s.bucketKey(userID), userID)
+			g = p.Get(ctx, s.globalKey)
+			return nil
+		})
+	} else {
+		f = s.client.HGet(ctx, s.bucketKey(userID), userID)
 	}
-	now := s.opts.Now().UnixMilli()
-	for field, val := range r.Val() {
-		until, perr := strconv.ParseInt(val, 10, 64)
-		if len(field) != len(codec.SessionID{}) || perr != nil {
-			continue // not written by this package
-		}
-		if until > now {
-			u.Revs = append(u.Revs, usertable.Rev{ID: codec.SessionID([]byte(field)), Until: until})
+	v, err := f.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		// No field: epoch 0, no revocation.
+	case err != nil:
+		return u, 0, err
+	default:
+		if u, err = decodeValue(v, s.opts.Now().UnixMilli()); err != nil {
+			return u, 0, fmt.Errorf("user %q: %w", userID, err)
 		}
 	}
 	var global uint64
@@ -705,7 +805,10 @@ func (s *Store) BumpEpoch(ctx context.Context, userID string) (uint64, error) {
 		// refusing keeps every message parseable.
 		return 0, fmt.Errorf("redisstore: bump epoch: user ID must be 1..%d bytes", maxUserIDLen)
 	}
-	vals, g, gok, werr := s.userWrite(ctx, bumpScript, userID, []string{s.epochKey(userID)})
+	if err := s.ensureMeta(ctx); err != nil {
+		return 0, unavailable("bump epoch", err)
+	}
+	vals, g, gok, werr := s.userWrite(ctx, bumpScript, userID, []string{s.bucketKey(userID)})
 	if vals != nil && s.cache != nil {
 		// The change took effect on the master: drop our copy now, before
 		// our own message comes back.
@@ -770,11 +873,14 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 	if len(userID) > maxUserIDLen {
 		return fmt.Errorf("redisstore: revoke: user ID must be 1..%d bytes", maxUserIDLen)
 	}
-	ms := until.UnixMilli()
+	ms := min(until.UnixMilli(), maxUntil)
 	if ms <= s.opts.Now().UnixMilli() {
 		return nil
 	}
-	vals, g, gok, werr := s.userWrite(ctx, revokeScript, userID, []string{s.revKey(userID)},
+	if err := s.ensureMeta(ctx); err != nil {
+		return unavailable("revoke", err)
+	}
+	vals, g, gok, werr := s.userWrite(ctx, revokeScript, userID, []string{s.bucketKey(userID)},
 		strconv.FormatInt(ms, 10), string(id[:]))
 	if vals != nil && s.cache != nil {
 		s.cache.invalidate(userID)
@@ -794,9 +900,15 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		<-s.done
+		if s.sweepDone != nil {
+			<-s.sweepDone
+		}
 		return nil
 	}
 	s.cancel()
 	<-s.done
+	if s.sweepDone != nil {
+		<-s.sweepDone
+	}
 	return nil
 }

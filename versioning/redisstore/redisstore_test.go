@@ -17,6 +17,7 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 	"github.com/sealedsession/sealedsession/versioning/storetest"
 )
 
@@ -173,16 +174,16 @@ func TestZeroRoundTripsInSteadyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, s, 2)
-	// Warm-up: the first read of each user fills the cache with one
-	// pipelined GET + HGETALL.
+	// Warm-up: the first read of each user fills the cache with one HGET
+	// of the user's field.
 	for _, u := range users {
 		if _, err := s.Lookup(ctx, u, ids[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	warm := counter.take()
-	if slices.Index(warm, "get") < 0 || slices.Index(warm, "hgetall") < 0 {
-		t.Errorf("warm-up sent %v, expected GET and HGETALL for the user misses", warm)
+	if slices.Index(warm, "hget") < 0 {
+		t.Errorf("warm-up sent %v, expected HGET for the user misses", warm)
 	}
 
 	// The prover reads two counters every interval; those are not
@@ -341,8 +342,8 @@ func TestStartWaitsForNoLoad(t *testing.T) {
 	if st, err := b.Lookup(ctx, "alice", live); err != nil || !st.Revoked || st.Epoch != 1 {
 		t.Errorf("Lookup(alice, live) on a new store = %+v, %v", st, err)
 	}
-	if sent := counter.take(); !slices.Equal(slices.DeleteFunc(sent, func(n string) bool { return n == "mget" || handshake(n) }), []string{"get", "hgetall"}) {
-		t.Errorf("the first Lookup of a user sent %v, want GET + HGETALL", sent)
+	if sent := counter.take(); !slices.Equal(slices.DeleteFunc(sent, func(n string) bool { return n == "mget" || handshake(n) }), []string{"hget"}) {
+		t.Errorf("the first Lookup of a user sent %v, want one HGET", sent)
 	}
 	if st, err := b.Lookup(ctx, "alice", ended); err != nil || st.Revoked {
 		t.Errorf("Lookup(alice, ended) = %+v, %v", st, err)
@@ -370,9 +371,7 @@ func TestBadMessageFlushesCache(t *testing.T) {
 	}
 	// Change the counter behind the store's back, then publish garbage:
 	// the store must drop its cached epoch and refetch.
-	if err := c.Set(ctx, s.epochKey("alice"), "7", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setUser(t, c, s, "alice", usertable.User{Epoch: 7})
 	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
 		t.Fatalf("cached Epoch = %d, want 1 (cache should still be used)", e)
 	}
@@ -454,13 +453,11 @@ func TestForgedEpochValues(t *testing.T) {
 		t.Errorf("Lookup on the untrusted store = %+v, %v; want ErrEpochOverflow", st, err)
 	}
 	// A bump of a counter at the limit fails and never wraps.
-	if err := c.Set(ctx, s.epochKey("bob"), "9223372036854775807", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setUser(t, c, s, "bob", usertable.User{Epoch: 9223372036854775807})
 	if _, err := s.BumpEpoch(ctx, "bob"); !errors.Is(err, versioning.ErrStoreUnavailable) {
 		t.Errorf("BumpEpoch past 2^63-1 = %v, want an error", err)
 	}
-	if v, _ := c.Get(ctx, s.epochKey("bob")).Result(); v != "9223372036854775807" {
+	if v, _ := c.HGet(ctx, s.bucketKey("bob"), "bob").Result(); v != "9223372036854775807:" {
 		t.Errorf("bob's counter after a refused bump = %s", v)
 	}
 }
@@ -620,13 +617,10 @@ func TestOutageAndRecovery(t *testing.T) {
 func missedWrite(t *testing.T, c *redis.Client, s *Store, id codec.SessionID, bumpSeq bool) {
 	t.Helper()
 	ctx := t.Context()
-	if err := c.Incr(ctx, s.epochKey("alice")).Err(); err != nil {
-		t.Fatal(err)
-	}
-	until := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
-	if err := c.HSet(ctx, s.revKey("alice"), string(id[:]), until).Err(); err != nil {
-		t.Fatal(err)
-	}
+	u := getUser(t, c, s, "alice")
+	u.Epoch++
+	u.Revs = append(u.Revs, usertable.Rev{ID: id, Until: time.Now().Add(time.Hour).UnixMilli()})
+	setUser(t, c, s, "alice", u)
 	if bumpSeq {
 		if err := c.Incr(ctx, s.seqKey).Err(); err != nil {
 			t.Fatal(err)
@@ -717,38 +711,6 @@ func TestAnonymousWritesNothing(t *testing.T) {
 	keys1, _ := c.DBSize(ctx).Result()
 	if keys1 != keys0 || s.Stats().LastSeq != 0 || s.Stats().CachedUsers != 0 {
 		t.Errorf("anonymous revocations wrote to Redis: keys %d -> %d, %+v", keys0, keys1, s.Stats())
-	}
-}
-
-// TestRevocationLayout: a revocation is one field of its user's hash, in
-// the user's own slot, and the hash expires with its last revocation.
-func TestRevocationLayout(t *testing.T) {
-	srv := redistest.Start(t)
-	prefix := uniquePrefix(t)
-	c := newClient(t, srv.Addr())
-	s := openStore(t, c, &Options{Prefix: prefix}, nil)
-	ctx := t.Context()
-	now := time.Now()
-	a, b := codec.SessionID{1}, codec.SessionID{2}
-	if err := s.Revoke(ctx, "alice", a, now.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Revoke(ctx, "alice", b, now.Add(2*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	key := prefix + "u{alice}:r"
-	if n, _ := c.HLen(ctx, key).Result(); n != 2 {
-		t.Fatalf("%s has %d fields, want 2", key, n)
-	}
-	pttl, _ := c.PTTL(ctx, key).Result()
-	if pttl < time.Minute || pttl > 2*time.Minute {
-		t.Errorf("%s expires in %v, want the last revocation's end (2m)", key, pttl)
-	}
-	if slot1, slot2 := redisSlot(prefix+"u{alice}:r"), redisSlot(prefix+"u{alice}:e"); slot1 != slot2 {
-		t.Errorf("alice's keys in slots %d and %d", slot1, slot2)
-	}
-	if redisSlot(prefix+"u{alice}:r") == redisSlot(prefix+"u{bob}:r") {
-		t.Log("alice and bob share a slot (possible, but unlikely)")
 	}
 }
 

@@ -99,7 +99,7 @@ func TestNotReplicated(t *testing.T) {
 	if err := s.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{s.epochKey("alice"), s.globalKey, s.revKey("alice"), s.seqKey} {
+	for _, k := range []string{s.bucketKey("alice"), s.globalKey, s.seqKey, s.metaKey()} {
 		if n, err := replica.Do("EXISTS", k); err != nil || n != "1" {
 			t.Errorf("acknowledged write of %s not on the replica: %q, %v", k, n, err)
 		}

@@ -18,13 +18,15 @@ import (
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
 
 // The scale harness: N live revocations over N users in a real
 // redis-server, then what a new instance costs. CI runs it small
 // (TestScaleSmall); SEALEDSESSION_SCALE_N=1000000 go test -run TestScale
 // -v ./versioning/redisstore/ is the manual big run (see BENCHMARKS.md,
-// SCALE). It measures:
+// SCALE). Options.Buckets is sized for N as documented (the default at a
+// million), unless SEALEDSESSION_SCALE_BUCKETS sets it. It measures:
 //   - Redis memory per live revocation (INFO used_memory);
 //   - a new instance: time from New to its first answered request, and to
 //     a proven cache (WaitReady);
@@ -39,8 +41,12 @@ import (
 //     an empty Redis.
 type scaleResult struct {
 	N                        int
-	RedisBytesPerRevocation  float64 // used_memory growth / N
-	RedisMarginalBytes       float64 // growth over the second half / (N/2): without fixed costs
+	Buckets                  int           // Options.Buckets
+	MaxBucketUsers           int           // users in the fullest bucket
+	NonListpackBuckets       int           // buckets (of a sample of 1000) not listpack-encoded
+	SweepScript              time.Duration // one bucket's sweep script, round trip included (mean of up to 1000)
+	RedisBytesPerRevocation  float64       // used_memory growth / N
+	RedisMarginalBytes       float64       // growth over the second half / (N/2): without fixed costs
 	NewToFirstRequest        time.Duration
 	NewToReady               time.Duration
 	SlowlogMax               time.Duration
@@ -64,16 +70,19 @@ func TestScaleSmall(t *testing.T) {
 		}
 	}
 	r := runScale(t, n)
-	t.Logf("SCALE n=%d: Redis %.0f B/revocation (%.0f B marginal); new instance: first request %v, ready %v; SLOWLOG max %v (%d entries >= 1ms; slowest: %s); 4 reconnects trusted again in %v; instance heap %.1f MiB with %d users active (%d cached, cache %.1f MiB of %.0f MiB bound); %.3f commands per cached request; Checker %.0f ns/op with %d revocations vs %.0f ns/op empty",
-		r.N, r.RedisBytesPerRevocation, r.RedisMarginalBytes, r.NewToFirstRequest, r.NewToReady, r.SlowlogMax, r.SlowlogEntries, r.SlowlogTop, r.ReconnectTrustedAgain,
+	t.Logf("SCALE n=%d: %d buckets (fullest %d users, %d of a sample not listpack; sweep script %v); Redis %.0f B/revocation (%.0f B marginal); new instance: first request %v, ready %v; SLOWLOG max %v (%d entries >= 1ms; slowest: %s); 4 reconnects trusted again in %v; instance heap %.1f MiB with %d users active (%d cached, cache %.1f MiB of %.0f MiB bound); %.3f commands per cached request; Checker %.0f ns/op with %d revocations vs %.0f ns/op empty",
+		r.N, r.Buckets, r.MaxBucketUsers, r.NonListpackBuckets, r.SweepScript, r.RedisBytesPerRevocation, r.RedisMarginalBytes, r.NewToFirstRequest, r.NewToReady, r.SlowlogMax, r.SlowlogEntries, r.SlowlogTop, r.ReconnectTrustedAgain,
 		r.InstanceHeapMiB, r.N, r.CachedUsers, r.CacheMiB, r.CacheBoundMiB, r.CommandsPerCachedRequest, r.CheckNsFull, r.N, r.CheckNsEmpt)
 	// What must hold at any size (timings are reported, not asserted: CI
 	// machines are shared).
 	if r.CommandsPerCachedRequest != 0 {
 		t.Errorf("%.3f Redis commands per request for cached users, want 0", r.CommandsPerCachedRequest)
 	}
-	if r.RedisMarginalBytes > 250 {
-		t.Errorf("Redis holds %.0f bytes per added revocation", r.RedisMarginalBytes)
+	if r.RedisBytesPerRevocation > 120 || r.RedisMarginalBytes > 120 {
+		t.Errorf("Redis holds %.0f bytes per revocation (%.0f per added one), want at most 120", r.RedisBytesPerRevocation, r.RedisMarginalBytes)
+	}
+	if r.NonListpackBuckets != 0 {
+		t.Errorf("%d buckets of a sample are not listpack-encoded (fullest bucket: %d users)", r.NonListpackBuckets, r.MaxBucketUsers)
 	}
 	if r.CacheMiB > r.CacheBoundMiB {
 		t.Errorf("cache %.1f MiB above its bound %.0f MiB", r.CacheMiB, r.CacheBoundMiB)
@@ -120,14 +129,28 @@ func runScale(t *testing.T, n int) scaleResult {
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
-	writer := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix}, nil)
+	// Buckets sized as documented (about 16 users per bucket): the
+	// default at a million users.
+	// SEALEDSESSION_SCALE_BUCKETS overrides it.
+	buckets := max(1, DefaultBuckets*n/1_000_000)
+	if v := os.Getenv("SEALEDSESSION_SCALE_BUCKETS"); v != "" {
+		var err error
+		if buckets, err = strconv.Atoi(v); err != nil || buckets < 1 {
+			t.Fatalf("SEALEDSESSION_SCALE_BUCKETS=%q: want a number >= 1", v)
+		}
+	}
+	r.Buckets = buckets
+	opts := func(o Options) *Options {
+		o.Prefix, o.Buckets = prefix, buckets
+		return &o
+	}
+	writer := openStore(t, newClient(t, srv.Addr()), opts(Options{}), nil)
 
 	// N users, one live revocation each, in the store's layout. Written
-	// with pipelines of the same two commands the revoke script runs
-	// (HSET, PEXPIREAT), to populate quickly.
+	// with pipelines of HSET (what the revoke script ends with), to
+	// populate quickly.
 	mem0 := usedMemory(t, c)
 	until := time.Now().Add(time.Hour).UnixMilli()
-	untilS := strconv.FormatInt(until, 10)
 	batch := min(2000, n/10)
 	var memHalf int64
 	afterHalf := 0 // revocations written after memHalf
@@ -140,9 +163,8 @@ func runScale(t *testing.T, n int) scaleResult {
 		for i := start; i < min(start+batch, n); i++ {
 			var id codec.SessionID
 			id[0], id[1], id[2], id[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
-			k := writer.revKey(scaleUser(i))
-			p.HSet(ctx, k, string(id[:]), untilS)
-			p.PExpireAt(ctx, k, time.UnixMilli(until))
+			u := scaleUser(i)
+			p.HSet(ctx, writer.bucketKey(u), u, encodeValue(usertable.User{Revs: []usertable.Rev{{ID: id, Until: until}}}))
 		}
 		if _, err := p.Exec(ctx); err != nil {
 			t.Fatal(err)
@@ -160,10 +182,28 @@ func runScale(t *testing.T, n int) scaleResult {
 	if err := c.Do(ctx, "SLOWLOG", "RESET").Err(); err != nil {
 		t.Fatal(err)
 	}
+	perBucket := make([]int, buckets)
+	for i := range n {
+		perBucket[bucketOf(scaleUser(i), buckets)]++
+	}
+	r.MaxBucketUsers = slices.Max(perBucket)
+	sample := min(buckets, 1000)
+	sweepStart := time.Now()
+	for b := range sample {
+		if err := sweepScript.Run(ctx, c, []string{writer.bucketName(b)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.SweepScript = time.Since(sweepStart) / time.Duration(sample)
+	for b := range sample {
+		if enc, err := c.ObjectEncoding(ctx, writer.bucketName(b)).Result(); err == nil && enc != "listpack" {
+			r.NonListpackBuckets++
+		}
+	}
 
 	// A new instance: time to the first answered request and to ready.
 	start := time.Now()
-	fresh, err := New(newClient(t, srv.Addr()), &Options{Prefix: prefix})
+	fresh, err := New(newClient(t, srv.Addr()), opts(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +224,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	// Four instances reconnecting at once.
 	var four []*Store
 	for range 4 {
-		four = append(four, openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix}, nil))
+		four = append(four, openStore(t, newClient(t, srv.Addr()), opts(Options{}), nil))
 	}
 	resyncs := make([]int64, 4)
 	for i, s := range four {
@@ -208,7 +248,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	r.ReconnectTrustedAgain = time.Since(killAt)
 
 	// Every user active on one instance (looked up once, 8 at a time).
-	inst := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
+	inst := openStore(t, newClient(t, srv.Addr()), opts(Options{MaxLag: time.Minute}), nil)
 	heap0 := heapAlloc()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -242,7 +282,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	for i, e := range entries {
 		r.SlowlogMax = max(r.SlowlogMax, e.Duration)
 		if i < 3 {
-			top = append(top, fmt.Sprintf("%s %v", strings.Join(e.Args[:min(len(e.Args), 1)], " "), e.Duration))
+			top = append(top, fmt.Sprintf("%s %v", slowName(e.Args), e.Duration))
 		}
 	}
 	r.SlowlogTop = strings.Join(top, ", ")
@@ -252,7 +292,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	cc := newClient(t, srv.Addr())
 	counter := &cmdCounter{}
 	cc.AddHook(counter)
-	hot := openStore(t, cc, &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
+	hot := openStore(t, cc, opts(Options{MaxLag: time.Minute}), nil)
 	users := min(n, 1000)
 	for i := range users {
 		if _, err := hot.Lookup(ctx, scaleUser(i), codec.SessionID{}); err != nil {
@@ -277,7 +317,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	// A Checker read of a cached user: N revocations in Redis against none
 	// (interleaved, best of 5 each, to cancel the machine's noise).
 	empty := redistest.Start(t)
-	emptyStore := openStore(t, newClient(t, empty.Addr()), &Options{Prefix: prefix, MaxLag: time.Minute}, nil)
+	emptyStore := openStore(t, newClient(t, empty.Addr()), opts(Options{MaxLag: time.Minute}), nil)
 	for range 5 {
 		full, none := checkNs(t, hot, scaleUser(1)), checkNs(t, emptyStore, scaleUser(1))
 		if r.CheckNsFull == 0 || full < r.CheckNsFull {
@@ -288,6 +328,21 @@ func runScale(t *testing.T, n int) scaleResult {
 		}
 	}
 	return r
+}
+
+// slowName names a SLOWLOG entry: the command, and the script for EVALSHA.
+func slowName(args []string) string {
+	if len(args) == 0 {
+		return "?"
+	}
+	if strings.EqualFold(args[0], "evalsha") && len(args) > 1 {
+		for name, sc := range map[string]*redis.Script{"sweep": sweepScript, "revoke": revokeScript, "bump": bumpScript, "global": globalScript, "announce": announceScript} {
+			if args[1] == sc.Hash() {
+				return "evalsha (" + name + ")"
+			}
+		}
+	}
+	return args[0]
 }
 
 // checkNs measures versioning.Checker.CheckAt of a cached user's session.

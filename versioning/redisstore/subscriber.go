@@ -111,16 +111,21 @@ func (s *Store) closePubSub() {
 	}
 }
 
-// readCounters reads the sequence and global counters in one command.
+// readCounters reads the sequence and global counters, and checks the
+// bucket count (see checkMeta), in one command (all three keys are in the
+// {v} slot).
 func (s *Store) readCounters(ctx context.Context) (seq, global uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.MaxLag)
 	defer cancel()
-	vals, err := s.client.MGet(ctx, s.seqKey, s.globalKey).Result()
+	vals, err := s.client.MGet(ctx, s.seqKey, s.globalKey, s.metaKey()).Result()
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(vals) != 2 {
+	if len(vals) != 3 {
 		return 0, 0, errors.New("unexpected MGET reply")
+	}
+	if err := s.checkMeta(ctx, vals[2]); err != nil {
+		return 0, 0, err
 	}
 	if seq, err = parseStored(vals[0]); err != nil {
 		return 0, 0, err

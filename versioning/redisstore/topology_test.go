@@ -74,10 +74,11 @@ func TestCluster(t *testing.T) {
 	t.Run("Propagation", func(t *testing.T) { testClusterPropagation(t, cl) })
 }
 
-// testSlots checks the key layout rule: each user's keys hash to that
-// user's own slot (CLUSTER KEYSLOT), whatever the user ID holds (braces
-// included), so users spread over the cluster; the global and sequence
-// counters and the channel share the {v} slot.
+// testSlots checks the key layout rule: each user's state is in its
+// bucket, and the buckets spread over the slots (CLUSTER KEYSLOT); a
+// user's tracker keys share one slot whatever the user ID holds (braces
+// included); the global and sequence counters, the bucket count and the
+// channel share the {v} slot.
 func testSlots(t *testing.T, cl *redistest.Cluster) {
 	prefix := uniquePrefix(t)
 	s := openStore(t, newClusterClient(t, cl.Addrs()[0]), &Options{Prefix: prefix}, nil)
@@ -105,23 +106,36 @@ func testSlots(t *testing.T, cl *redistest.Cluster) {
 		return got
 	}
 	v := slot(s.globalKey)
-	for _, k := range []string{s.seqKey, s.channel} {
+	for _, k := range []string{s.seqKey, s.channel, s.metaKey()} {
 		if got := slot(k); got != v {
 			t.Errorf("CLUSTER KEYSLOT %q = %s, want %s (the slot of the global key)", k, got, v)
 		}
 	}
 	slots := map[string]bool{}
+	buckets := map[string]bool{}
 	for _, u := range users {
-		us := slot(s.epochKey(u))
-		for _, k := range append(s.trackKeys(u), s.revKey(u)) {
+		bk := s.bucketKey(u)
+		buckets[bk] = true
+		slots[slot(bk)] = true
+		if v, err := s.client.HGet(ctx, bk, u).Result(); err != nil || !strings.HasPrefix(v, "1:") {
+			t.Errorf("user %q: field in %s = %q, %v; want epoch 1", u, bk, v, err)
+		}
+		tk := s.trackKeys(u)
+		us := slot(tk[0])
+		for _, k := range tk[1:] {
 			if got := slot(k); got != us {
-				t.Errorf("user %q: key %q in slot %s, its epoch in %s", u, k, got, us)
+				t.Errorf("user %q: tracker key %q in slot %s, %q in %s", u, k, got, tk[0], us)
 			}
 		}
-		slots[us] = true
 	}
 	if len(slots) < len(users)/2 {
 		t.Errorf("%d users in only %d slots: users do not spread", len(users), len(slots))
+	}
+	// Every bucket's slot as the cluster computes it, for a sample.
+	for b := 0; b < DefaultBuckets; b += 997 {
+		if got, want := slot(s.bucketName(b)), strconv.Itoa(redisSlot(s.bucketName(b))); got != want {
+			t.Errorf("CLUSTER KEYSLOT %s = %s, redisSlot says %s", s.bucketName(b), got, want)
+		}
 	}
 	count := 0
 	for _, n := range cl.Nodes {
@@ -135,8 +149,8 @@ func testSlots(t *testing.T, cl *redistest.Cluster) {
 			}
 		}
 	}
-	if want := 2*len(users) + 2; count != want {
-		t.Errorf("found %d keys with the prefix, want %d (e and r per user, g, seq)", count, want)
+	if want := len(buckets) + 3; count != want {
+		t.Errorf("found %d keys with the prefix, want %d (the users' %d buckets, g, seq, buckets)", count, want, len(buckets))
 	}
 	t.Logf("%d users in %d slots; %d keys", len(users), len(slots), count)
 }
@@ -316,8 +330,8 @@ func TestSentinel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.Replica.Do("GET", s.epochKey("alice"))
-		if err != nil || got != strconv.FormatUint(e, 10) || e != uint64(i+1) {
+		got, err := st.Replica.Do("HGET", s.bucketKey("alice"), "alice")
+		if err != nil || got != strconv.FormatUint(e, 10)+":" || e != uint64(i+1) {
 			t.Fatalf("bump %d acknowledged as %d; replica has %q, %v", i+1, e, got, err)
 		}
 	}
