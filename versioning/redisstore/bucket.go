@@ -330,8 +330,8 @@ func sweepTick(period time.Duration) time.Duration {
 // the buckets that are due and prunes them, one script per bucket. Its
 // first tick is at a random phase, so that instances started together
 // do not claim in step. Buckets it claimed and could not prune (Redis
-// failed) are retried at its next tick before it claims more; those it
-// holds when it is closed (or crashes) are pruned by the next pass.
+// failed) are retried at its next real tick, before it claims more; those
+// it holds when it is closed (or crashes) are pruned by the next pass.
 func (s *Store) sweeper(ctx context.Context) {
 	n := s.opts.Buckets
 	period := s.opts.SweepPeriod
@@ -356,15 +356,15 @@ func (s *Store) sweeper(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		now := s.opts.Now()
-		if now.Sub(last) < tick/2 {
-			continue
-		}
-		last = now
-		if s.ensureMeta(ctx) != nil {
-			continue
-		}
 		if from == to {
+			now := s.opts.Now()
+			if now.Sub(last) < tick/2 {
+				continue
+			}
+			last = now
+			if s.ensureMeta(ctx) != nil {
+				continue
+			}
 			r, err := claimScript.Run(ctx, s.client, keys, args...).Int64Slice()
 			if err != nil || len(r) < 2 || r[0] < 0 || r[1] > int64(n) || r[0] > r[1] {
 				continue // retried at the next tick

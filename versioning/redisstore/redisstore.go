@@ -926,9 +926,9 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 
 // Close stops the subscriber and the sweep (the buckets this instance
 // claimed and has not pruned yet are pruned by the next pass) and makes
-// every later call fail with an error
-// matching versioning.ErrClosed and ErrStoreUnavailable. It does not close
-// the client. It is idempotent and always returns nil.
+// every later call fail with an error matching versioning.ErrClosed and
+// ErrStoreUnavailable. It does not close the client. It is idempotent and
+// always returns nil.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		<-s.done

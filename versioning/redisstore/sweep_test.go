@@ -79,6 +79,14 @@ func fillEnded(t *testing.T, c redis.UniversalClient, prefix string, n, per int)
 	return users
 }
 
+// pollClient returns a client for the test's own reads: the timeouts of
+// newClient, which suit the stores, are too short on a loaded machine.
+func pollClient(t *testing.T, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // sweepState is the shared sweep's state in Redis, and Redis's clock
 // when it was read.
 type sweepState struct {
@@ -144,7 +152,7 @@ func bucketsLeft(t *testing.T, c redis.Cmdable, s *Store, from, to int) []int {
 // clocks pace their ticks: halted, they claim nothing.
 func TestSweepShared(t *testing.T) {
 	srv := redistest.Start(t)
-	c := newClient(t, srv.Addr())
+	c := pollClient(t, srv.Addr())
 	const n, per, period = 256, 4, 2 * time.Second
 	prefix := uniquePrefix(t)
 	users := fillEnded(t, c, prefix, n, per)
@@ -209,8 +217,8 @@ func TestSweepShared(t *testing.T) {
 // time).
 func TestSweepSingleInstance(t *testing.T) {
 	srv := redistest.Start(t)
-	c := newClient(t, srv.Addr())
-	const n, period = 1024, time.Second
+	c := pollClient(t, srv.Addr())
+	const n, period = 256, 2 * time.Second
 	s := openStore(t, c, &Options{Prefix: uniquePrefix(t), Buckets: n, SweepPeriod: period}, nil)
 	var first, done sweepState
 	require.Eventually(t, func() bool {
@@ -230,7 +238,7 @@ func TestSweepSingleInstance(t *testing.T) {
 	tick := sweepTick(period)
 	t.Logf("%d buckets, SweepPeriod %v, tick %v: pass 1 seen complete %v after its start; pass 2 started %dms after pass 1",
 		n, period, tick, took, second.start-first.start)
-	assert.LessOrEqual(t, took, period+tick+300*time.Millisecond, "a single instance completes a pass within the period and a tick")
+	assert.LessOrEqual(t, took, period+tick+600*time.Millisecond, "a single instance completes a pass within the period and a tick")
 	assert.Equal(t, period.Milliseconds(), second.start-first.start, "passes start a period apart")
 	assert.GreaterOrEqual(t, s.Stats().SweptBuckets, int64(n))
 }
@@ -241,7 +249,7 @@ func TestSweepSingleInstance(t *testing.T) {
 // at their slot.
 func TestSweepCloseAndCrash(t *testing.T) {
 	srv := redistest.Start(t)
-	c := newClient(t, srv.Addr())
+	c := pollClient(t, srv.Addr())
 	const n, per, period = 128, 2, 2 * time.Second
 	tick := sweepTick(period)
 	prefix := uniquePrefix(t)
