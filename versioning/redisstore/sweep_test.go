@@ -46,7 +46,7 @@ func (c *haltClock) Resume() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.halted {
-		c.skew, c.halted = c.at.Sub(time.Now()), false
+		c.skew, c.halted = time.Until(c.at), false
 	}
 }
 
