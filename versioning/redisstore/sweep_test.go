@@ -342,3 +342,61 @@ func testClusterSweep(t *testing.T, cl *redistest.Cluster) {
 	assert.LessOrEqual(t, st.claimed, st.pass*n, "a bucket handed out twice in a pass")
 	t.Logf("Cluster: %d buckets pruned of %d ended revocations in pass %d (a swept %d buckets, b %d)", n, users, st.pass, a.Stats().SweptBuckets, b.Stats().SweptBuckets)
 }
+
+// TestClaimScript drives the claim script through its cases with states
+// written relative to Redis's clock (100 buckets, a 10s period: a slot
+// every 100ms; the offsets fall mid-slot).
+func TestClaimScript(t *testing.T) {
+	srv := redistest.Start(t)
+	c := pollClient(t, srv.Addr())
+	ctx := t.Context()
+	s := &Store{opts: Options{Prefix: uniquePrefix(t)}}
+	const n, period = 100, 10000
+	claim := func(burst int) []int64 {
+		t.Helper()
+		r, err := claimScript.Run(ctx, c, []string{s.sweepKey()}, n, period, burst).Int64Slice()
+		require.NoError(t, err)
+		return r
+	}
+	set := func(startAgo int64, next any, pass int) {
+		t.Helper()
+		require.NoError(t, c.HSet(ctx, s.sweepKey(), "start", redisNow(t, c).UnixMilli()-startAgo, "next", next, "pass", pass).Err())
+	}
+	// No state: a pass starts now, and its first bucket is due.
+	assert.Equal(t, []int64{0, 1, 1}, claim(1000))
+	st := readSweepState(t, c, s)
+	assert.InDelta(t, st.now.UnixMilli(), st.start, 1000)
+	assert.Equal(t, int64(1), st.claimed)
+	// Mid-pass: buckets up to the slot of now (51 at 5.05s), at most a burst.
+	set(5050, 10, 1)
+	assert.Equal(t, []int64{10, 18, 1}, claim(8))
+	assert.Equal(t, []int64{18, 51, 1}, claim(1000))
+	assert.Equal(t, []int64{51, 51, 1}, claim(1000), "nothing more is due")
+	assert.Equal(t, int64(1+8+33), readSweepState(t, c, s).claimed)
+	// A complete pass: nothing until its start plus the period.
+	set(5050, n, 1)
+	assert.Equal(t, []int64{n, n, 1}, claim(1000))
+	// Completed less than a period late: the next pass starts a period
+	// after the last, and is 5.05s in already.
+	set(15050, n, 1)
+	assert.Equal(t, []int64{0, 51, 2}, claim(1000))
+	assert.InDelta(t, redisNow(t, c).UnixMilli()-5050, readSweepState(t, c, s).start, 1000)
+	// Completed more than a period late: the next pass starts now.
+	set(25050, n, 2)
+	assert.Equal(t, []int64{0, 1, 3}, claim(1000))
+	// Stalled mid-pass for more than a period: the rest is due, a burst
+	// at a time.
+	set(35050, 40, 3)
+	assert.Equal(t, []int64{40, 50, 3}, claim(10))
+	assert.Equal(t, []int64{50, n, 3}, claim(1000))
+	// Redis's clock went back past the start: the pass goes on from where
+	// it is, at its pace.
+	set(-60000, 40, 3)
+	assert.Equal(t, []int64{40, 41, 3}, claim(1000))
+	assert.Equal(t, []int64{41, 41, 3}, claim(1000))
+	// A state this package did not write: a new pass.
+	set(5050, "x", 7)
+	assert.Equal(t, []int64{0, 1, 8}, claim(1000))
+	set(5050, n+1, 8)
+	assert.Equal(t, []int64{0, 1, 9}, claim(1000))
+}
