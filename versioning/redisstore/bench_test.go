@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +93,44 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatal(v, err)
 		}
 	}
+}
+
+// BenchmarkClaim measures the shared sweep's claim script (default
+// Buckets and SweepPeriod; most claims hand out nothing or a bucket, as
+// with many instances), and reports Redis's own time per call.
+func BenchmarkClaim(b *testing.B) {
+	srv := redistest.Start(b)
+	c := newClient(b, srv.Addr())
+	s := &Store{opts: Options{Prefix: uniquePrefix(b)}}
+	ctx := b.Context()
+	keys := []string{s.sweepKey()}
+	args := []any{DefaultBuckets, DefaultSweepPeriod.Milliseconds(), 146}
+	if err := claimScript.Run(ctx, c, keys, args...).Err(); err != nil {
+		b.Fatal(err)
+	}
+	usec := func() float64 {
+		info, err := c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for line := range strings.SplitSeq(info, "\r\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+				for f := range strings.SplitSeq(rest, ",") {
+					if v, ok := strings.CutPrefix(f, "usec="); ok {
+						n, _ := strconv.ParseFloat(v, 64)
+						return n
+					}
+				}
+			}
+		}
+		return 0
+	}
+	u0 := usec()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := claimScript.Run(ctx, c, keys, args...).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric((usec()-u0)/float64(b.N), "redis-µs/op")
 }

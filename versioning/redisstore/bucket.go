@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -261,47 +262,123 @@ func (s *Store) checkMeta(ctx context.Context, got any) error {
 	return *s.metaErr.Load()
 }
 
-// minSweepBurst is the least number of buckets a tick may sweep when the
-// sweep is behind (after Redis was unreachable, or a clock jump): it
-// catches up at twice its pace, or this many buckets a tick.
+// sweepKey is the key of the shared sweep's state, in the {v} slot.
+func (s *Store) sweepKey() string { return s.opts.Prefix + "{v}:sweep" }
+
+// The shared sweep. The instances share one pass over the buckets per
+// SweepPeriod: the pass is a schedule in Redis time, kept in the hash
+// sweepKey (fields start: the pass's start, unix ms of Redis TIME; next:
+// the first bucket not yet handed out; pass: passes started; claimed:
+// buckets handed out, ever). Bucket j's slot is start + j*period/n. Each
+// participating instance runs claimScript once a tick; it hands out the
+// buckets whose slot has come and that nobody claimed yet (at most a
+// burst), and the instance prunes them with sweepScript, one script per
+// bucket (on a Cluster the state and the buckets are in different slots).
+// A pass whose buckets are all handed out is followed by the next one at
+// start + period; after a stall of more than a period the next pass
+// starts at the claim that finds the pass complete.
+//
+// KEYS: sweepKey. ARGV: n (Buckets), period (ms), burst (at most this
+// many buckets are handed out). Returns {from, to, pass}: the buckets
+// from..to-1 are the caller's to prune (none when from == to).
+var claimScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n, period, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local st = redis.call('HMGET', KEYS[1], 'start', 'next', 'pass')
+local start, nxt, pass = tonumber(st[1]), tonumber(st[2]), tonumber(st[3]) or 0
+if not start or not nxt or nxt < 0 or nxt > n or nxt ~= math.floor(nxt) then
+  -- no pass yet (or a state this package did not write): start one now
+  start, nxt, pass = now, 0, pass + 1
+  redis.call('HSET', KEYS[1], 'start', start, 'next', 0, 'pass', pass)
+elseif now < start then
+  -- Redis's clock went back past the pass's start: keep the pass where it
+  -- is, as if it had started that much earlier
+  start = now - math.floor(nxt * period / n)
+  redis.call('HSET', KEYS[1], 'start', start)
+end
+if nxt >= n then
+  if now < start + period then return {nxt, nxt, pass} end
+  if now < start + 2 * period then start = start + period else start = now end
+  nxt, pass = 0, pass + 1
+  redis.call('HSET', KEYS[1], 'start', start, 'next', 0, 'pass', pass)
+end
+-- buckets 0..due-1 have their slot at or before now
+local due = math.min(n, math.floor((now - start) * n / period) + 1)
+local to = math.min(due, nxt + burst)
+if to <= nxt then return {nxt, nxt, pass} end
+redis.call('HSET', KEYS[1], 'next', to)
+redis.call('HINCRBY', KEYS[1], 'claimed', to - nxt)
+return {nxt, to, pass}`)
+
+// minSweepBurst is the least number of buckets a claim may hand out when
+// the sweep is behind (after no instance ran, Redis was unreachable, or
+// its clock jumped): it catches up at twice its pace, or this many buckets
+// a tick, and more with several instances.
 const minSweepBurst = 64
 
-// sweeper walks the buckets with a cursor, one script per bucket, at the
-// pace of Options.SweepPeriod per walk, measured with Options.Now. It
-// starts at a random bucket, so that instances started together do not
-// sweep in step.
+// sweepTick is the sweeper's tick: a tenth of the period, within
+// 100ms..1s (1s from a 10s period up: each instance runs one claim a
+// second, which hands out about Buckets/SweepPeriod buckets in all).
+func sweepTick(period time.Duration) time.Duration {
+	return min(max(period/10, 100*time.Millisecond), time.Second)
+}
+
+// sweeper takes part in the shared sweep (see claimScript): once a tick,
+// measured with Options.Now (a real ticker wakes it, and it claims when
+// Options.Now has moved by half a tick since its last claim), it claims
+// the buckets that are due and prunes them, one script per bucket. Its
+// first tick is at a random phase, so that instances started together
+// do not claim in step. Buckets it claimed and could not prune (Redis
+// failed) are retried at its next real tick, before it claims more; those
+// it holds when it is closed (or crashes) are pruned by the next pass.
 func (s *Store) sweeper(ctx context.Context) {
-	n := int64(s.opts.Buckets)
+	n := s.opts.Buckets
 	period := s.opts.SweepPeriod
-	tick := min(max(period/time.Duration(n), 100*time.Millisecond), time.Second)
+	tick := sweepTick(period)
+	burst := max(2*int(math.Ceil(float64(n)*float64(tick)/float64(period))), minSweepBurst)
+	args := []any{n, period.Milliseconds(), burst}
+	keys := []string{s.sweepKey()}
+	phase := time.NewTimer(rand.N(tick))
+	select {
+	case <-ctx.Done():
+		phase.Stop()
+		return
+	case <-phase.C:
+	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	burst := max(2*int64(float64(n)*float64(tick)/float64(period)), minSweepBurst)
-	cursor := rand.Int64N(n)
-	start := s.opts.Now()
-	var swept int64 // buckets swept since start
+	last := s.opts.Now()
+	var from, to int // claimed, not yet pruned
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		due := int64(float64(s.opts.Now().Sub(start)) / float64(period) * float64(n))
-		if due-swept > n {
-			swept = due - n // one whole walk covers any backlog
-		}
-		for k := min(due-swept, burst); k > 0 && ctx.Err() == nil; k-- {
-			if s.ensureMeta(ctx) != nil {
-				break
+		if from == to {
+			now := s.opts.Now()
+			if now.Sub(last) < tick/2 {
+				continue
 			}
-			dropped, err := sweepScript.Run(ctx, s.client, []string{s.bucketName(int(cursor))}).Int64()
+			last = now
+			if s.ensureMeta(ctx) != nil {
+				continue
+			}
+			r, err := claimScript.Run(ctx, s.client, keys, args...).Int64Slice()
+			if err != nil || len(r) < 2 || r[0] < 0 || r[1] > int64(n) || r[0] > r[1] {
+				continue // retried at the next tick
+			}
+			from, to = int(r[0]), int(r[1])
+			s.sweepClaims.Add(1)
+		}
+		for ; from < to && ctx.Err() == nil; from++ {
+			dropped, err := sweepScript.Run(ctx, s.client, []string{s.bucketName(from)}).Int64()
 			if err != nil {
 				break // retried at the next tick
 			}
 			s.sweptBuckets.Add(1)
 			s.sweptRevs.Add(dropped)
-			cursor = (cursor + 1) % n
-			swept++
 		}
 	}
 }
@@ -309,4 +386,5 @@ func (s *Store) sweeper(ctx context.Context) {
 // sweepStats are the counters of the sweep.
 type sweepStats struct {
 	sweptBuckets, sweptRevs atomic.Int64
+	sweepClaims             atomic.Int64 // claims answered (tests)
 }

@@ -245,55 +245,6 @@ func TestBucketPruning(t *testing.T) {
 	assert.Equal(t, "3:", c.HGet(ctx, s.bucketKey("dave"), "dave").Val())
 }
 
-// TestSweepReclaims: after a mass expiry, the background sweep returns the
-// memory of buckets nobody writes to, at the pace of SweepPeriod measured
-// by Options.Now.
-func TestSweepReclaims(t *testing.T) {
-	srv := redistest.Start(t)
-	c := newClient(t, srv.Addr())
-	clock := &fakeClock{}
-	const buckets, users = 64, 2000
-	s := openStore(t, c, &Options{Prefix: uniquePrefix(t), Buckets: buckets, SweepPeriod: time.Hour, Now: clock.Now, MaxLag: time.Hour}, nil)
-	ctx := t.Context()
-	keys0, err := c.DBSize(ctx).Result()
-	require.NoError(t, err)
-	end := redisNow(t, c).Add(100 * time.Millisecond)
-	p := c.Pipeline()
-	for i := range users {
-		u := scaleUser(i)
-		p.HSet(ctx, s.bucketKey(u), u, encodeValue(usertable.User{Revs: []usertable.Rev{{ID: codec.SessionID{byte(i)}, Until: end.UnixMilli()}}}))
-	}
-	_, err = p.Exec(ctx)
-	require.NoError(t, err)
-	keys1, err := c.DBSize(ctx).Result()
-	require.NoError(t, err)
-	require.Equal(t, keys0+buckets, keys1)
-	var held int64 // the buckets' own memory (MEMORY USAGE)
-	for b := range buckets {
-		n, err := c.MemoryUsage(ctx, s.bucketName(b)).Result()
-		require.NoError(t, err)
-		held += n
-	}
-	waitRedisPast(t, c, end)
-	// Nothing is due until the clock moves: a walk takes an hour.
-	time.Sleep(1100 * time.Millisecond) // more than a tick
-	assert.Zero(t, s.Stats().SweptBuckets)
-	clock.Advance(time.Hour)
-	require.Eventually(t, func() bool { return s.Stats().SweptBuckets >= buckets }, 10*time.Second, time.Millisecond)
-	st := s.Stats()
-	assert.Equal(t, int64(buckets), st.SweptBuckets, "one walk is due, not more")
-	assert.Equal(t, int64(users), st.SweptRevs)
-	keys2, err := c.DBSize(ctx).Result()
-	require.NoError(t, err)
-	assert.Equal(t, keys0, keys2, "buckets left after the sweep")
-	for b := range buckets {
-		n, err := c.Exists(ctx, s.bucketName(b)).Result()
-		require.NoError(t, err)
-		assert.Zero(t, n, "bucket %d left after the sweep", b)
-	}
-	t.Logf("%d ended revocations held %d bytes in %d buckets before the sweep, none after", users, held, buckets)
-}
-
 // TestManyRevocations: a user with many revocations round-trips, and an
 // end past what the value can hold is kept as the largest one.
 func TestManyRevocations(t *testing.T) {

@@ -13,6 +13,7 @@
 //	sealedsession:{v}:buckets       the bucket count (Options.Buckets), written by the first instance
 //	sealedsession:{v}:g             the global epoch counter
 //	sealedsession:{v}:seq           the message sequence counter
+//	sealedsession:{v}:sweep         the shared sweep's state (a small hash)
 //
 // and the invalidation channel is "sealedsession:{v}:inval:<DB>" (classic
 // pub/sub; <DB> is the client's database number, so two deployments that
@@ -22,8 +23,8 @@
 // live revocation as 22 bytes: the 16-byte session ID and its end (unix
 // ms, 48-bit big-endian). A user with epoch 0 and no live revocation has
 // no field. The hash tag {<bucket>} spreads the buckets over the Cluster
-// slots; the counters, the bucket count and the channel share the {v}
-// slot. Session tracking keeps keys of its own per user (see
+// slots; the counters, the bucket count, the sweep state and the channel
+// share the {v} slot. Session tracking keeps keys of its own per user (see
 // [Store.AddSession]).
 //
 // Small hashes are listpack-encoded by Redis: a user costs about 40 bytes
@@ -38,12 +39,35 @@
 //
 // Buckets never expire, so ended revocations are pruned by the store:
 // every write script drops the ended revocations of its whole bucket (and
-// the users left with nothing), which is O(bucket size), and each Store
-// runs a background sweep that prunes every bucket once per
+// the users left with nothing), which is O(bucket size), and the instances
+// share a background sweep that prunes every bucket once per
 // Options.SweepPeriod (default 15 minutes), one script per bucket, paced
-// evenly. An ended revocation therefore leaves Redis at most SweepPeriod
-// (plus a tick of at most a second) after its end while any instance
-// runs; ends are judged by Redis's clock (TIME) in the scripts.
+// evenly: Buckets/SweepPeriod scripts a second in all (about 73 with the
+// defaults), whatever the number of instances. The pass is a schedule in
+// Redis time kept in the sweep state: bucket j's slot is the pass's start
+// plus j*SweepPeriod/Buckets, and passes start SweepPeriod apart. Once a
+// tick (a tenth of SweepPeriod, within 100ms..1s) each instance runs a
+// small claim script (O(1), in the {v} slot) that hands it the buckets
+// whose slot has come and that nobody took, then prunes them (on a
+// Cluster, separate commands in the buckets' slots). Ends and slots are
+// judged by Redis's clock (TIME), so instances with skewed clocks agree.
+//
+// The bound: while at least one instance takes part and Redis answers,
+// each bucket is pruned within a tick of its slot, so an ended revocation
+// leaves Redis at most SweepPeriod plus a tick (at most a second, and the
+// few milliseconds of running a batch) after its end; instances joining,
+// leaving or closing change nothing, as the schedule is in Redis. Two
+// exceptions stretch it. The buckets that an instance claimed and did not
+// prune because it crashed or was closed (one claim: the buckets of at
+// most a tick, about 73 with the defaults; after an interruption at most
+// max(2*Buckets*tick/SweepPeriod, 64)) are pruned at their slots in the
+// next pass: at most 2*SweepPeriod plus a tick after the end. (Buckets
+// whose pruning failed because Redis did are retried by the same instance
+// at its next tick.) And when nobody sweeps for a time G (no instance
+// running, Redis unreachable), the late buckets are claimed at least
+// twice the pace when sweeping resumes: the bound becomes SweepPeriod + G
+// plus a tick. The shortest SweepPeriod among the instances sets the
+// pace: use the same value everywhere.
 //
 // # Caching
 //
@@ -202,15 +226,21 @@ type Options struct {
 	// 1<<22 (12 per bucket), or 1<<20 with hash-max-listpack-entries
 	// raised to 256 (each write then scans 48 users on average).
 	Buckets int
-	// SweepPeriod is how long the store's background sweep takes to walk
-	// every bucket once, pruning ended revocations (one small script per
-	// bucket, paced evenly: Buckets/SweepPeriod scripts a second, about 73
-	// with the defaults). Every write also prunes its bucket; the sweep
-	// returns the memory of buckets nobody writes to. Each instance
-	// sweeps on its own: an ended revocation leaves Redis at most
-	// SweepPeriod (plus a tick, at most a second) after its end while
-	// any instance runs and Redis answers. Default 15 minutes; negative
-	// disables the sweep (another instance, or writes, must prune).
+	// SweepPeriod is how long the background sweep, shared by the
+	// instances, takes to walk every bucket once, pruning ended
+	// revocations (one small script per bucket, paced evenly:
+	// Buckets/SweepPeriod scripts a second in all, about 73 with the
+	// defaults, whatever the number of instances; each instance also
+	// runs one small claim script per tick, a tenth of SweepPeriod
+	// within 100ms..1s). Every write also prunes its bucket; the sweep
+	// returns the memory of buckets nobody writes to. An ended
+	// revocation leaves Redis at most SweepPeriod plus a tick (at most a
+	// second) after its end while any instance takes part and Redis
+	// answers (see the package documentation, Keys, for the exceptions:
+	// an instance that crashes mid-batch, a sweep interrupted for a
+	// while). Use the same value on every instance: the shortest sets
+	// the pace. Default 15 minutes; at least 1s; negative keeps this
+	// instance out of the sweep (the others, or writes, must prune).
 	SweepPeriod time.Duration
 }
 
@@ -514,8 +544,8 @@ type Stats struct {
 	LastSeq         uint64    // last applied sequence number
 	CachedUsers     int       // users in the cache
 	CacheBytes      int64     // the cache's estimated size
-	SweptBuckets    int64     // buckets the background sweep pruned since New
-	SweptRevs       int64     // ended revocations the background sweep dropped since New
+	SweptBuckets    int64     // buckets this instance pruned for the shared sweep since New
+	SweptRevs       int64     // ended revocations this instance's share of the sweep dropped since New
 }
 
 // Stats returns a snapshot of the store's cache state.
@@ -894,9 +924,11 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 	return nil
 }
 
-// Close stops the subscriber and makes every later call fail with an error
-// matching versioning.ErrClosed and ErrStoreUnavailable. It does not close
-// the client. It is idempotent and always returns nil.
+// Close stops the subscriber and the sweep (the buckets this instance
+// claimed and has not pruned yet are pruned by the next pass) and makes
+// every later call fail with an error matching versioning.ErrClosed and
+// ErrStoreUnavailable. It does not close the client. It is idempotent and
+// always returns nil.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		<-s.done

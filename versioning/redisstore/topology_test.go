@@ -72,6 +72,7 @@ func TestCluster(t *testing.T) {
 	})
 	t.Run("Slots", func(t *testing.T) { testSlots(t, cl) })
 	t.Run("Propagation", func(t *testing.T) { testClusterPropagation(t, cl) })
+	t.Run("Sweep", func(t *testing.T) { testClusterSweep(t, cl) })
 }
 
 // testSlots checks the key layout rule: each user's state is in its
@@ -106,7 +107,7 @@ func testSlots(t *testing.T, cl *redistest.Cluster) {
 		return got
 	}
 	v := slot(s.globalKey)
-	for _, k := range []string{s.seqKey, s.channel, s.metaKey()} {
+	for _, k := range []string{s.seqKey, s.channel, s.metaKey(), s.sweepKey()} {
 		if got := slot(k); got != v {
 			t.Errorf("CLUSTER KEYSLOT %q = %s, want %s (the slot of the global key)", k, got, v)
 		}
