@@ -343,87 +343,72 @@ func decBytes(d *decState, p unsafe.Pointer) bool {
 
 // compileInt builds the codec of a signed integer kind.
 func compileInt(t reflect.Type) *compiled {
-	bits := t.Bits()
-	limit := uint64(1)<<(bits-1) - 1
-	var load func(unsafe.Pointer) int64
-	var store func(unsafe.Pointer, int64)
-	switch bits {
+	switch t.Bits() {
 	case 8:
-		load = func(p unsafe.Pointer) int64 { return int64(*(*int8)(p)) }
-		store = func(p unsafe.Pointer, v int64) { *(*int8)(p) = int8(v) }
+		return &compiled{enc: encInt[int8], dec: decInt[int8]}
 	case 16:
-		load = func(p unsafe.Pointer) int64 { return int64(*(*int16)(p)) }
-		store = func(p unsafe.Pointer, v int64) { *(*int16)(p) = int16(v) }
+		return &compiled{enc: encInt[int16], dec: decInt[int16]}
 	case 32:
-		load = func(p unsafe.Pointer) int64 { return int64(*(*int32)(p)) }
-		store = func(p unsafe.Pointer, v int64) { *(*int32)(p) = int32(v) }
+		return &compiled{enc: encInt[int32], dec: decInt[int32]}
 	case 64:
-		load = func(p unsafe.Pointer) int64 { return *(*int64)(p) }
-		store = func(p unsafe.Pointer, v int64) { *(*int64)(p) = v }
-	default:
-		return nil
+		return &compiled{enc: encInt[int64], dec: decInt[int64]}
 	}
-	enc := func(dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
-		v := load(p)
-		if v >= 0 {
-			return appendHead(dst, 0, uint64(v)), true
-		}
-		return appendHead(dst, 1, uint64(^v)), true
-	}
-	dec := func(d *decState, p unsafe.Pointer) bool {
-		if d.off >= len(d.data) {
-			return false
-		}
-		m, arg, n, ok := cborHead(d.data[d.off:])
-		// A negative integer -1-arg fits exactly when arg <= limit.
-		if !ok || (m != 0 && m != 1) || arg > limit {
-			return false
-		}
-		d.off += n
-		if m == 0 {
-			store(p, int64(arg))
-		} else {
-			store(p, ^int64(arg))
-		}
-		return true
-	}
-	return &compiled{enc: enc, dec: dec}
+	return nil
 }
 
 // compileUint builds the codec of an unsigned integer kind.
 func compileUint(t reflect.Type) *compiled {
-	bits := t.Bits()
-	limit := uint64(math.MaxUint64) >> (64 - bits)
-	var load func(unsafe.Pointer) uint64
-	var store func(unsafe.Pointer, uint64)
-	switch bits {
+	switch t.Bits() {
 	case 8:
-		load = func(p unsafe.Pointer) uint64 { return uint64(*(*uint8)(p)) }
-		store = func(p unsafe.Pointer, v uint64) { *(*uint8)(p) = uint8(v) }
+		return &compiled{enc: encUint[uint8], dec: decUint[uint8]}
 	case 16:
-		load = func(p unsafe.Pointer) uint64 { return uint64(*(*uint16)(p)) }
-		store = func(p unsafe.Pointer, v uint64) { *(*uint16)(p) = uint16(v) }
+		return &compiled{enc: encUint[uint16], dec: decUint[uint16]}
 	case 32:
-		load = func(p unsafe.Pointer) uint64 { return uint64(*(*uint32)(p)) }
-		store = func(p unsafe.Pointer, v uint64) { *(*uint32)(p) = uint32(v) }
+		return &compiled{enc: encUint[uint32], dec: decUint[uint32]}
 	case 64:
-		load = func(p unsafe.Pointer) uint64 { return *(*uint64)(p) }
-		store = func(p unsafe.Pointer, v uint64) { *(*uint64)(p) = v }
-	default:
-		return nil
+		return &compiled{enc: encUint[uint64], dec: decUint[uint64]}
 	}
-	enc := func(dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
-		return appendHead(dst, 0, load(p)), true
+	return nil
+}
+
+func encInt[I int8 | int16 | int32 | int64](dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
+	v := int64(*(*I)(p))
+	if v >= 0 {
+		return appendHead(dst, 0, uint64(v)), true
 	}
-	dec := func(d *decState, p unsafe.Pointer) bool {
-		v, ok := d.head(0)
-		if !ok || v > limit {
-			return false
-		}
-		store(p, v)
-		return true
+	return appendHead(dst, 1, uint64(^v)), true
+}
+
+func decInt[I int8 | int16 | int32 | int64](d *decState, p unsafe.Pointer) bool {
+	if d.off >= len(d.data) {
+		return false
 	}
-	return &compiled{enc: enc, dec: dec}
+	limit := uint64(1)<<(8*unsafe.Sizeof(I(0))-1) - 1
+	m, arg, n, ok := cborHead(d.data[d.off:])
+	// A negative integer -1-arg fits exactly when arg <= limit.
+	if !ok || m > 1 || arg > limit {
+		return false
+	}
+	d.off += n
+	if m == 0 {
+		*(*I)(p) = I(arg)
+	} else {
+		*(*I)(p) = I(^int64(arg))
+	}
+	return true
+}
+
+func encUint[U uint8 | uint16 | uint32 | uint64](dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
+	return appendHead(dst, 0, uint64(*(*U)(p))), true
+}
+
+func decUint[U uint8 | uint16 | uint32 | uint64](d *decState, p unsafe.Pointer) bool {
+	v, ok := d.head(0)
+	if !ok || v > uint64(^U(0)) {
+		return false
+	}
+	*(*U)(p) = U(v)
+	return true
 }
 
 // sliceHeader is the memory layout of a Go slice.
@@ -591,8 +576,14 @@ func compileStruct(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 
 // expect consumes b if the input continues with it.
 func (d *decState) expect(b []byte) bool {
-	if !bytes.HasPrefix(d.data[d.off:], b) {
+	rest := d.data[d.off:]
+	if len(rest) < len(b) {
 		return false
+	}
+	for i, c := range b { // keys are short: a loop beats a call
+		if rest[i] != c {
+			return false
+		}
 	}
 	d.off += len(b)
 	return true

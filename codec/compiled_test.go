@@ -34,8 +34,9 @@ type jsonTagged struct {
 }
 
 type (
-	qty  int
-	skus []string
+	qty   int
+	skus  []string
+	token []byte
 )
 
 type nestedValue struct {
@@ -59,6 +60,7 @@ type nestedValue struct {
 	Tagged  jsonTagged `json:"tagged"`
 	Longer  string     `cbor:"a-field-name-longer-than-twenty-three-bytes"`
 	Nothing struct{}
+	Tok     token
 }
 
 type mixedKeys struct {
