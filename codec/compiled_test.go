@@ -25,12 +25,13 @@ type plainUser struct {
 }
 
 type jsonTagged struct {
-	A      string `json:"a"`
-	B      []byte `json:"b"`
-	C      uint16 `json:"c"`
-	Skip   string `json:"-"`
-	Dash   string `cbor:"-" json:"dash"`
-	hidden int    //nolint:unused // unexported fields are not encoded
+	A    string `json:"a"`
+	B    []byte `json:"b"`
+	C    uint16 `json:"c"`
+	Skip string `json:"-"`
+	Dash string `cbor:"-" json:"dash"`
+	//lint:ignore U1000 an unexported field, which is not encoded
+	hidden int
 }
 
 type (
