@@ -11,6 +11,8 @@ package codec
 //   - bool, string, and every int and uint kind but uintptr;
 //   - []byte (a slice of exactly uint8), as a CBOR byte string;
 //   - slices of compiled types, as CBOR arrays;
+//   - maps with keys of a string kind and values of compiled types, as
+//     CBOR maps;
 //   - structs of compiled types, as CBOR maps. A field is named as the
 //     CBOR library names it: the cbor tag, else the json tag, else the
 //     field name; "-" skips the field, as do unexported fields. The only
@@ -22,26 +24,29 @@ package codec
 // marshaling interface the library honours (cbor, encoding Binary/Text,
 // json; Marshaler or Unmarshaler), any type of the cbor package,
 // time.Time and big.Int; floats (the encoder shortens them), pointers,
-// maps, arrays, interfaces, channels and functions; recursive types;
-// structs with an embedded field, a field named "_" (struct options), a
-// tag option other than keyasint (omitempty, omitzero, toarray...), a
-// name that is not valid UTF-8, or two fields whose names could be matched
-// to each other by the decoder (equal, or equal ignoring case).
+// maps with other keys, arrays, interfaces, channels and functions;
+// recursive types; structs with an embedded field, a field named "_"
+// (struct options), a tag option other than keyasint (omitempty, omitzero,
+// toarray...), a name that is not valid UTF-8, or two fields whose names
+// could be matched to each other by the decoder (equal, or equal ignoring
+// case).
 //
 // Why the results are the library's own:
 //   - Encoding writes what the library writes in encMode (core
 //     deterministic): minimal heads; a struct as a map of all its fields
 //     with the keys sorted bytewise by their encoded form (text keys
-//     as text strings, keyasint keys as integers); a nil slice, []byte
-//     included, as null; an empty one as a zero-length array or byte
+//     as text strings, keyasint keys as integers); a map's pairs sorted
+//     the same way by their encoded keys; a nil slice or map, []byte
+//     included, as null; an empty one as a zero-length array, map or byte
 //     string. The tests compare the bytes with encMode's for many types
 //     and random values. Set's limit check (depth and element counts of
-//     the payload's Limits) is done on the type and the slice lengths: a
-//     value that would exceed them is left to the general path, which
-//     reports the error.
+//     the payload's Limits) is done on the type and the slice and map
+//     lengths: a value that would exceed them is left to the general
+//     path, which reports the error.
 //   - Decoding accepts only the exact form the encoder writes: the same
-//     keys in the same order, every field present, minimal heads, definite
-//     lengths, valid UTF-8, integers in range of the Go type, counts and
+//     keys in the same order, every field present, map keys strictly
+//     ascending (so none repeats), minimal heads, definite lengths,
+//     valid UTF-8, integers in range of the Go type, counts and
 //     nesting within the payload's Limits, and no trailing bytes. Such
 //     bytes are well formed, have no duplicate keys and match every field
 //     exactly by name, so the library decodes them into a zero T to the
@@ -216,6 +221,8 @@ func compileType(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 		return compileSlice(t, busy)
 	case reflect.Struct:
 		return compileStruct(t, busy)
+	case reflect.Map:
+		return compileMap(t, busy)
 	}
 	return nil
 }
@@ -465,6 +472,98 @@ func compileSlice(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 				return false
 			}
 		}
+		return true
+	}
+	return &compiled{enc: enc, dec: dec, depth: elem.depth + 1, fields: elem.fields}
+}
+
+// compileMap builds the codec of a map with string keys and values of a
+// compiled type.
+func compileMap(t reflect.Type, busy map[reflect.Type]bool) *compiled {
+	kt, et := t.Key(), t.Elem()
+	if kt.Kind() != reflect.String || special(kt) {
+		return nil
+	}
+	elem := compileType(et, busy)
+	if elem == nil {
+		return nil
+	}
+	ee, ed := elem.enc, elem.dec
+	enc := func(dst []byte, p unsafe.Pointer, maxItems int) ([]byte, bool) {
+		m := reflect.NewAt(t, p).Elem()
+		if m.IsNil() {
+			return append(dst, 0xf6), true
+		}
+		n := m.Len()
+		if n > maxItems {
+			return dst, false
+		}
+		dst = appendHead(dst, 5, uint64(n))
+		// Each pair is encoded after dst, then the pairs are put in the
+		// order of their encoded keys.
+		start := len(dst)
+		type pair struct{ key, end int }
+		pairs := make([]pair, 0, n)
+		key := reflect.New(kt).Elem()
+		val := reflect.New(et).Elem()
+		for it := m.MapRange(); it.Next(); {
+			key.SetIterKey(it)
+			val.SetIterValue(it)
+			k := key.String()
+			keyStart := len(dst)
+			dst = append(appendHead(dst, 3, uint64(len(k))), k...)
+			var ok bool
+			if dst, ok = ee(dst, val.Addr().UnsafePointer(), maxItems); !ok {
+				return dst, false
+			}
+			pairs = append(pairs, pair{keyStart, len(dst)})
+			val.SetZero()
+		}
+		// A key's encoding is its head and bytes; parse its length back.
+		keyOf := func(pr pair) []byte {
+			_, l, h, _ := cborHead(dst[pr.key:])
+			return dst[pr.key : pr.key+h+int(l)]
+		}
+		slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(keyOf(a), keyOf(b)) })
+		sorted := make([]byte, 0, len(dst)-start)
+		for _, pr := range pairs {
+			sorted = append(sorted, dst[pr.key:pr.end]...)
+		}
+		return append(dst[:start], sorted...), true
+	}
+	dec := func(d *decState, p unsafe.Pointer) bool {
+		if d.null() {
+			return true
+		}
+		n, ok := d.head(5)
+		// Each pair takes at least two bytes.
+		if !ok || n > uint64(d.maxItems) || n > uint64(len(d.data)-d.off)/2 {
+			return false
+		}
+		m := reflect.MakeMapWithSize(t, int(n))
+		key := reflect.New(kt).Elem()
+		val := reflect.New(et).Elem()
+		var prev []byte
+		for i := range n {
+			keyStart := d.off
+			if !decString(d, key.Addr().UnsafePointer()) {
+				return false
+			}
+			// Keys strictly ascending, as the encoder writes them: no
+			// duplicates.
+			k := d.data[keyStart:d.off]
+			if i > 0 && bytes.Compare(prev, k) >= 0 {
+				return false
+			}
+			prev = k
+			if !ed(d, val.Addr().UnsafePointer()) {
+				return false
+			}
+			m.SetMapIndex(key, val)
+			key.SetZero()
+			val.SetZero()
+		}
+		reflect.NewAt(t, p).Elem().Set(m)
 		return true
 	}
 	return &compiled{enc: enc, dec: dec, depth: elem.depth + 1, fields: elem.fields}

@@ -62,7 +62,12 @@ type nestedValue struct {
 	Longer  string     `cbor:"a-field-name-longer-than-twenty-three-bytes"`
 	Nothing struct{}
 	Tok     token
+	Prefs   map[string]string
+	Counts  map[prefName]int16
+	Carts   map[string][]benchItem
 }
+
+type prefName string
 
 type mixedKeys struct {
 	A int    `cbor:"-1,keyasint"`
@@ -93,6 +98,9 @@ var compiledTestTypes = []reflect.Type{
 	reflect.TypeFor[int64](),
 	reflect.TypeFor[bool](),
 	reflect.TypeFor[struct{}](),
+	reflect.TypeFor[map[string]string](),
+	reflect.TypeFor[map[string]plainUser](),
+	reflect.TypeFor[map[string]map[string][]byte](),
 	wideStruct,
 }
 
@@ -166,6 +174,27 @@ func randValue(r *rand.Rand, t reflect.Type, depth int) reflect.Value {
 				s.Index(i).Set(randValue(r, t.Elem(), depth+1))
 			}
 			v.Set(s)
+		}
+	case reflect.Map:
+		switch n := r.IntN(6); {
+		case n == 0:
+			// nil
+		case n == 1:
+			v.Set(reflect.MakeMap(t))
+		default:
+			if depth > 3 {
+				n = 1
+			}
+			if r.IntN(20) == 0 {
+				n = 40 // likely a two-byte map head
+			}
+			m := reflect.MakeMap(t)
+			for range n {
+				k := reflect.New(t.Key()).Elem()
+				k.SetString(randString(r))
+				m.SetMapIndex(k, randValue(r, t.Elem(), depth+1))
+			}
+			v.Set(m)
 		}
 	case reflect.Struct:
 		for i := range t.NumField() {
@@ -301,6 +330,16 @@ func TestCompiledDeclines(t *testing.T) {
 	} {
 		require.False(t, checkAgainstLibrary(t, tc.c, tc.typ, tc.raw, &defaultLimits), "%s: accepted %x", tc.typ, tc.raw)
 	}
+	strs := compiledFor(reflect.TypeFor[map[string]int]())
+	for _, raw := range [][]byte{
+		{0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x02},      // keys out of order
+		{0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02},      // duplicate keys
+		{0xa2, 0x62, 'a', 'a', 0x01, 0x61, 'b', 0x02}, // longer key first
+		{0xa1, 0x41, 'a', 0x01},                       // byte string key
+	} {
+		require.False(t, checkAgainstLibrary(t, strs, reflect.TypeFor[map[string]int](), raw, &defaultLimits), "map: accepted %x", raw)
+	}
+	require.True(t, checkAgainstLibrary(t, strs, reflect.TypeFor[map[string]int](), []byte{0xa3, 0x60, 0x00, 0x61, 'b', 0x01, 0x62, 'a', 'a', 0x02}, &defaultLimits))
 	// The canonical forms are accepted.
 	require.True(t, checkAgainstLibrary(t, i8, reflect.TypeFor[int8](), []byte{0x38, 0x7f}, &defaultLimits))
 	require.True(t, checkAgainstLibrary(t, items, reflect.TypeFor[[]benchItem](), []byte{0x81, 0xa3, 0x01, 0x60, 0x02, 0x01, 0x03, 0x20}, &defaultLimits))
@@ -353,7 +392,11 @@ type withPointer struct {
 }
 
 type withMap struct {
-	M map[string]int
+	M map[int]string
+}
+
+type withFloatMap struct {
+	M map[string]float64
 }
 
 type withArray struct {
@@ -408,6 +451,7 @@ func TestCompiledFallback(t *testing.T) {
 	check(withEmbedded{})
 	check(withPointer{})
 	check(withMap{})
+	check(withFloatMap{})
 	check(withArray{})
 	check(recursive{})
 	check(withToArray{})
@@ -428,7 +472,8 @@ func TestCompiledFallback(t *testing.T) {
 	fallbackRoundTrip(t, p, withFloat{F: 1.5})
 	fallbackRoundTrip(t, p, withEmbedded{embeddedBase{3}, "n"})
 	fallbackRoundTrip(t, p, withPointer{P: &n})
-	fallbackRoundTrip(t, p, withMap{M: map[string]int{"a": 1}})
+	fallbackRoundTrip(t, p, withMap{M: map[int]string{1: "a"}})
+	fallbackRoundTrip(t, p, withFloatMap{M: map[string]float64{"a": 0.5}})
 	fallbackRoundTrip(t, p, recursive{Name: "a", Children: []recursive{{Name: "b"}}})
 	fallbackRoundTrip(t, p, withFoldedNames{Name: "a", NAME: "b"})
 }
@@ -546,6 +591,7 @@ func FuzzCompiled(f *testing.F) {
 	types := []reflect.Type{
 		reflect.TypeFor[[]benchItem](), reflect.TypeFor[nestedValue](), reflect.TypeFor[mixedKeys](),
 		reflect.TypeFor[[][]byte](), reflect.TypeFor[[]int16](), reflect.TypeFor[benchProfile](),
+		reflect.TypeFor[map[string]map[string][]byte](), reflect.TypeFor[map[string]plainUser](),
 	}
 	for i, typ := range types {
 		for range 3 {

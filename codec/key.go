@@ -31,9 +31,10 @@ func newSlots[T any]() *sync.Pool {
 }
 
 // decode decodes raw into a T as the key says, leniently or strictly.
-// Scalars take the fast path on the stack (once); everything else goes to
-// the CBOR decoder through a pooled destination, since that decoder keeps
-// its destination on the heap.
+// A key that is not strict first tries T's compiled codec (compiled.go),
+// if T has one; then scalars take the fast path on the stack (once);
+// everything else goes to the CBOR decoder through a pooled destination,
+// since that decoder keeps its destination on the heap.
 func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	var val T
 	if k.fast != nil && !k.strict {
