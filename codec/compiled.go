@@ -11,8 +11,9 @@ package codec
 //   - bool, string, and every int and uint kind but uintptr;
 //   - []byte (a slice of exactly uint8), as a CBOR byte string;
 //   - slices of compiled types, as CBOR arrays;
-//   - maps with keys of a string kind and values of compiled types, as
-//     CBOR maps;
+//   - for decoding only, maps with keys of a string kind and values of
+//     compiled types, as CBOR maps (a type with a map encodes through the
+//     library, which is faster at sorting map keys);
 //   - structs of compiled types, as CBOR maps. A field is named as the
 //     CBOR library names it: the cbor tag, else the json tag, else the
 //     field name; "-" skips the field, as do unexported fields. The only
@@ -35,13 +36,11 @@ package codec
 //   - Encoding writes what the library writes in encMode (core
 //     deterministic): minimal heads; a struct as a map of all its fields
 //     with the keys sorted bytewise by their encoded form (text keys
-//     as text strings, keyasint keys as integers); a map's pairs sorted
-//     the same way by their encoded keys; a nil slice or map, []byte
-//     included, as null; an empty one as a zero-length array, map or byte
+//     as text strings, keyasint keys as integers); a nil slice, []byte
+//     included, as null; an empty one as a zero-length array or byte
 //     string. The tests compare the bytes with encMode's for many types
 //     and random values. Set's limit check (depth and element counts of
-//     the payload's Limits) is done on the type and the slice and map
-//     lengths: a value that would exceed them is left to the general
+//     the payload's Limits) is done on the type and the slice lengths: a value that would exceed them is left to the general
 //     path, which reports the error.
 //   - Decoding accepts only the exact form the encoder writes: the same
 //     keys in the same order, every field present, map keys strictly
@@ -97,7 +96,7 @@ type decState struct {
 
 // compiled is the fast codec of one type.
 type compiled struct {
-	enc encFunc
+	enc encFunc // nil: no fast encoder (the type has a map)
 	dec decFunc
 	// depth is the deepest nesting of arrays and maps a value can have.
 	depth int
@@ -128,7 +127,7 @@ func (c *compiled) fits(lim *Limits) bool {
 // encode returns the encoding of the value at p in a new slice, or false
 // if the general encoder must run.
 func (c *compiled) encode(p unsafe.Pointer, lim *Limits) ([]byte, bool) {
-	if !c.fits(lim) {
+	if c.enc == nil || !c.fits(lim) {
 		return nil, false
 	}
 	bp := encBufs.Get().(*[]byte)
@@ -432,20 +431,23 @@ func compileSlice(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 	}
 	size := t.Elem().Size()
 	ee, ed := elem.enc, elem.dec
-	enc := func(dst []byte, p unsafe.Pointer, maxItems int) ([]byte, bool) {
-		s := (*sliceHeader)(p)
-		if s.data == nil {
-			return append(dst, 0xf6), true
+	var enc encFunc
+	if ee != nil {
+		enc = func(dst []byte, p unsafe.Pointer, maxItems int) ([]byte, bool) {
+			s := (*sliceHeader)(p)
+			if s.data == nil {
+				return append(dst, 0xf6), true
+			}
+			if s.len > maxItems {
+				return dst, false
+			}
+			dst = appendHead(dst, 4, uint64(s.len))
+			ok := true
+			for i := 0; i < s.len && ok; i++ {
+				dst, ok = ee(dst, unsafe.Add(s.data, uintptr(i)*size), maxItems)
+			}
+			return dst, ok
 		}
-		if s.len > maxItems {
-			return dst, false
-		}
-		dst = appendHead(dst, 4, uint64(s.len))
-		ok := true
-		for i := 0; i < s.len && ok; i++ {
-			dst, ok = ee(dst, unsafe.Add(s.data, uintptr(i)*size), maxItems)
-		}
-		return dst, ok
 	}
 	dec := func(d *decState, p unsafe.Pointer) bool {
 		if d.null() {
@@ -477,8 +479,11 @@ func compileSlice(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 	return &compiled{enc: enc, dec: dec, depth: elem.depth + 1, fields: elem.fields}
 }
 
-// compileMap builds the codec of a map with string keys and values of a
-// compiled type.
+// compileMap builds the decoder of a map with string keys and values of a
+// compiled type. Maps have no fast encoder: ordering the pairs by their
+// encoded keys costs more allocations than the library's own encoder
+// (which has a fast path for map[string]string), so a type with a map
+// encodes through the library.
 func compileMap(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 	kt, et := t.Key(), t.Elem()
 	if kt.Kind() != reflect.String || special(kt) {
@@ -488,49 +493,7 @@ func compileMap(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 	if elem == nil {
 		return nil
 	}
-	ee, ed := elem.enc, elem.dec
-	enc := func(dst []byte, p unsafe.Pointer, maxItems int) ([]byte, bool) {
-		m := reflect.NewAt(t, p).Elem()
-		if m.IsNil() {
-			return append(dst, 0xf6), true
-		}
-		n := m.Len()
-		if n > maxItems {
-			return dst, false
-		}
-		dst = appendHead(dst, 5, uint64(n))
-		// Each pair is encoded after dst, then the pairs are put in the
-		// order of their encoded keys.
-		start := len(dst)
-		type pair struct{ key, end int }
-		pairs := make([]pair, 0, n)
-		key := reflect.New(kt).Elem()
-		val := reflect.New(et).Elem()
-		for it := m.MapRange(); it.Next(); {
-			key.SetIterKey(it)
-			val.SetIterValue(it)
-			k := key.String()
-			keyStart := len(dst)
-			dst = append(appendHead(dst, 3, uint64(len(k))), k...)
-			var ok bool
-			if dst, ok = ee(dst, val.Addr().UnsafePointer(), maxItems); !ok {
-				return dst, false
-			}
-			pairs = append(pairs, pair{keyStart, len(dst)})
-			val.SetZero()
-		}
-		// A key's encoding is its head and bytes; parse its length back.
-		keyOf := func(pr pair) []byte {
-			_, l, h, _ := cborHead(dst[pr.key:])
-			return dst[pr.key : pr.key+h+int(l)]
-		}
-		slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(keyOf(a), keyOf(b)) })
-		sorted := make([]byte, 0, len(dst)-start)
-		for _, pr := range pairs {
-			sorted = append(sorted, dst[pr.key:pr.end]...)
-		}
-		return append(dst[:start], sorted...), true
-	}
+	ed := elem.dec
 	dec := func(d *decState, p unsafe.Pointer) bool {
 		if d.null() {
 			return true
@@ -566,7 +529,7 @@ func compileMap(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 		reflect.NewAt(t, p).Elem().Set(m)
 		return true
 	}
-	return &compiled{enc: enc, dec: dec, depth: elem.depth + 1, fields: elem.fields}
+	return &compiled{dec: dec, depth: elem.depth + 1, fields: elem.fields}
 }
 
 // structField is a compiled struct field.
@@ -586,6 +549,7 @@ func compileStruct(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 	var names []string
 	ints := map[int64]bool{}
 	depth, maxFields := 0, 0
+	canEncode := true
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Anonymous {
@@ -642,6 +606,9 @@ func compileStruct(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 		}
 		depth = max(depth, c.depth)
 		maxFields = max(maxFields, c.fields)
+		if c.enc == nil {
+			canEncode = false
+		}
 		fields = append(fields, structField{key: key, offset: f.Offset, enc: c.enc, dec: c.dec})
 	}
 	slices.SortFunc(fields, func(a, b structField) int { return bytes.Compare(a.key, b.key) })
@@ -670,7 +637,11 @@ func compileStruct(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 		}
 		return true
 	}
-	return &compiled{enc: enc, dec: dec, depth: depth + 1, fields: max(maxFields, len(fields))}
+	c := &compiled{enc: enc, dec: dec, depth: depth + 1, fields: max(maxFields, len(fields))}
+	if !canEncode {
+		c.enc = nil
+	}
+	return c
 }
 
 // expect consumes b if the input continues with it.

@@ -26,6 +26,8 @@ var (
 	benchProf    = benchProfile{Name: "Ada Lovelace", Email: "ada@example.com", Locale: "en-GB", Roles: []string{"admin", "editor"}, Visits: 1842, Enabled: true}
 	benchItemKey = NewKey[[]benchItem]("cart")
 	benchProfKey = NewKey[benchProfile]("profile")
+	benchPrefs   = map[string]string{"theme": "dark", "lang": "en-GB", "tz": "Europe/London", "density": "compact"}
+	benchPrefKey = NewKey[map[string]string]("prefs")
 )
 
 func benchGetSet[T any](b *testing.B, k Key[T], v T) {
@@ -55,4 +57,5 @@ func benchGetSet[T any](b *testing.B, k Key[T], v T) {
 func BenchmarkKeyComposite(b *testing.B) {
 	b.Run("cart", func(b *testing.B) { benchGetSet(b, benchItemKey, benchItems) })
 	b.Run("profile", func(b *testing.B) { benchGetSet(b, benchProfKey, benchProf) })
+	b.Run("prefs", func(b *testing.B) { benchGetSet(b, benchPrefKey, benchPrefs) })
 }
