@@ -238,7 +238,7 @@ func (k Key[T]) Set(v Values, val T) error {
 		return errors.New("codec: set on the zero Key; create keys with NewKey")
 	}
 	d := p.decoding()
-	if k.fast != nil {
+	if k.fast != nil && k.fast.enc != nil {
 		// The compiled encoder writes encMode's bytes, checked against
 		// the limits (see compiled.go). It reads a pooled copy of val, for
 		// val itself would escape.
