@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -19,6 +20,7 @@ type Key[T any] struct {
 	name   string
 	strict bool
 	slots  *sync.Pool // *T destinations for the general decoder, reused
+	fast   *compiled  // T's compiled codec (see compiled.go); nil: none
 }
 
 // newSlots returns the pool of decode destinations of a Key[T]: the
@@ -29,11 +31,27 @@ func newSlots[T any]() *sync.Pool {
 }
 
 // decode decodes raw into a T as the key says, leniently or strictly.
-// Scalars take the fast path on the stack (once); everything else goes to
-// the CBOR decoder through a pooled destination, since that decoder keeps
-// its destination on the heap.
+// A key that is not strict first tries T's compiled codec (compiled.go),
+// if T has one; then scalars take the fast path on the stack (once);
+// everything else goes to the CBOR decoder through a pooled destination,
+// since that decoder keeps its destination on the heap.
 func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	var val T
+	if k.fast != nil && !k.strict {
+		// A pooled destination: one on the stack would escape through
+		// the compiled functions, which are called through func values.
+		dst := k.slots.Get().(*T)
+		ok := k.fast.decode(raw, unsafe.Pointer(dst), &p.decoding().lim)
+		if ok {
+			val = *dst
+		}
+		var zero T
+		*dst = zero // on failure, a partial value: the general decoder starts afresh
+		k.slots.Put(dst)
+		if ok {
+			return val, nil
+		}
+	}
 	if fastUnmarshal(raw, &val) {
 		return val, nil // scalars: nothing a strict key could find different
 	}
@@ -96,7 +114,7 @@ func NewKey[T any](name string, opts ...KeyOption) Key[T] {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return Key[T]{name: name, strict: o.strict, slots: newSlots[T]()}
+	return Key[T]{name: name, strict: o.strict, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]())}
 }
 
 // NewReservedKey returns a key in the namespace reserved for sealedsession's
@@ -115,7 +133,7 @@ func NewReservedKey[T any](name string) Key[T] {
 	if err := checkNameChars([]byte(name)); err != nil {
 		panic(fmt.Sprintf("codec: invalid reserved key name %q: %v", name, err))
 	}
-	return Key[T]{name: name, slots: newSlots[T]()}
+	return Key[T]{name: name, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]())}
 }
 
 // checkName validates a user-chosen value name.
@@ -219,11 +237,28 @@ func (k Key[T]) Set(v Values, val T) error {
 	if k.name == "" {
 		return errors.New("codec: set on the zero Key; create keys with NewKey")
 	}
+	d := p.decoding()
+	if k.fast != nil && k.fast.enc != nil {
+		// The compiled encoder writes encMode's bytes, checked against
+		// the limits (see compiled.go). It reads a pooled copy of val, for
+		// val itself would escape.
+		src := k.slots.Get().(*T)
+		*src = val
+		raw, ok := k.fast.encode(unsafe.Pointer(src), &d.lim)
+		var zero T
+		*src = zero
+		k.slots.Put(src)
+		if ok {
+			if len(raw) > d.lim.MaxSize {
+				return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), d.lim.MaxSize)
+			}
+			return p.setRaw(k.name, raw)
+		}
+	}
 	raw, err := encMode.Marshal(val)
 	if err != nil {
 		return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 	}
-	d := p.decoding()
 	if len(raw) > d.lim.MaxSize {
 		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), d.lim.MaxSize)
 	}
