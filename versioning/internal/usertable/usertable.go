@@ -5,8 +5,10 @@
 //
 // A user with no epoch and no live revocation has no entry: the table is
 // sized by what is live. Sweep drops expired revocations shard by shard and
-// rebuilds a shard's map when it has shrunk to a quarter of its peak (Go
-// maps never give memory back by themselves).
+// rebuilds a shard's map when it has shrunk to a quarter of its peak, or
+// when more users left it than it holds (Go maps never give memory back by
+// themselves, and a map under churn keeps the slots of the users that
+// left).
 package usertable
 
 import (
@@ -101,6 +103,11 @@ type shard struct {
 	mu    sync.RWMutex
 	users map[string]User
 	peak  int // largest len(users) since the map was made
+	// deletes counts users removed since the map was made. A map under
+	// churn (users come and go) keeps their slots and grows with their
+	// tombstones although len stays put, so a sweep also rebuilds a map
+	// that has seen more deletes than it holds users.
+	deletes int
 }
 
 // Table is a sharded map from user ID to User, safe for concurrent use.
@@ -171,7 +178,10 @@ func (t *Table) Set(user string, u User) {
 
 func (sh *shard) setLocked(user string, u User) {
 	if u.Empty() {
-		delete(sh.users, user)
+		if _, ok := sh.users[user]; ok {
+			delete(sh.users, user)
+			sh.deletes++
+		}
 		return
 	}
 	sh.users[user] = u
@@ -182,7 +192,8 @@ func (sh *shard) setLocked(user string, u User) {
 // changed (if not nil) with each user whose state it changed (an empty
 // User for a user removed), under that shard's lock. It rebuilds a shard
 // map that has shrunk to a quarter of its peak, so that memory is returned
-// after a mass expiry. It returns the users and revocations left.
+// after a mass expiry, or that has seen more users removed than it holds,
+// so that churn does not grow it. It returns the users and revocations left.
 func (t *Table) Sweep(now int64, changed func(user string, u User)) (users, revs int) {
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -197,13 +208,13 @@ func (t *Table) Sweep(now int64, changed func(user string, u User)) (users, revs
 				changed(user, l)
 			}
 		}
-		if sh.peak >= minRebuild && len(sh.users) <= sh.peak/4 {
+		if sh.peak >= minRebuild && (len(sh.users) <= sh.peak/4 || sh.deletes > max(len(sh.users), minRebuild)) {
 			m := make(map[string]User, len(sh.users))
 			for k, v := range sh.users {
 				m[k] = v
 			}
 			sh.users = m
-			sh.peak = len(m)
+			sh.peak, sh.deletes = len(m), 0
 		}
 		users += len(sh.users)
 		for _, u := range sh.users {
