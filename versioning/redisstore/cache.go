@@ -23,6 +23,14 @@ const revCost = 24
 // too (an empty entry: the cheap negative answer). Fills race with
 // invalidations: a fill registers before it reads Redis, and an
 // invalidation or flush meanwhile makes it drop its result.
+//
+// A flush does not drop the entries: it moves every shard to a new
+// generation, and entries of an older one are misses for get. The
+// entries of the generation just before stay readable by peekStale, for
+// the bounded-staleness reads of an outage (LookupStale), which are
+// needed most right after a reconnect, when the store has just flushed.
+// Old entries stay within the byte bound and are the first the LRU
+// evicts.
 type userCache struct {
 	seed     maphash.Seed
 	maxBytes int64 // per shard
@@ -36,11 +44,13 @@ type cacheShard struct {
 	bytes    int64
 	inflight map[string]*fillToken
 	peak     int
+	gen      uint64 // flushes so far
 }
 
 type cacheEntry struct {
 	user       string
 	st         usertable.User
+	gen        uint64 // the shard's generation when the entry was filled
 	prev, next *cacheEntry
 }
 
@@ -84,7 +94,7 @@ func (c *userCache) get(user string) (usertable.User, bool) {
 	sh := c.shard(user)
 	sh.mu.Lock()
 	e, ok := sh.m[user]
-	if !ok {
+	if !ok || e.gen != sh.gen {
 		sh.mu.Unlock()
 		return usertable.User{}, false
 	}
@@ -97,15 +107,18 @@ func (c *userCache) get(user string) (usertable.User, bool) {
 	return st, true
 }
 
-// peek returns the cached state of user without touching the LRU order.
-func (c *userCache) peek(user string) (usertable.User, bool) {
+// peekStale returns the cached state of user without touching the LRU
+// order, from the current generation (previous false) or the one before
+// the last flush (previous true).
+func (c *userCache) peekStale(user string) (st usertable.User, previous, ok bool) {
 	sh := c.shard(user)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.m[user]; ok {
-		return e.st, true
+	e, found := sh.m[user]
+	if !found || sh.gen-e.gen > 1 {
+		return usertable.User{}, false, false
 	}
-	return usertable.User{}, false
+	return e.st, e.gen != sh.gen, true
 }
 
 // begin registers a fill of user; call finish with the token afterwards.
@@ -137,12 +150,12 @@ func (c *userCache) finish(user string, f *fillToken, st usertable.User, ok bool
 	}
 	if old, found := sh.m[user]; found {
 		sh.bytes -= entryCost(user, old.st)
-		old.st = st
+		old.st, old.gen = st, sh.gen
 		sh.bytes += entryCost(user, st)
 		sh.unlink(old)
 		sh.pushFront(old)
 	} else {
-		e := &cacheEntry{user: user, st: st}
+		e := &cacheEntry{user: user, st: st, gen: sh.gen}
 		sh.m[user] = e
 		sh.pushFront(e)
 		sh.bytes += entryCost(user, st)
@@ -174,15 +187,15 @@ func (c *userCache) invalidate(user string) {
 	}
 }
 
-// flush empties the cache (one shard at a time) and spoils every fill in
-// flight.
+// flush makes every cached entry a miss for get (one shard at a time) and
+// spoils every fill in flight. The entries stay, as the previous
+// generation, for peekStale, until the LRU evicts them or a fill replaces
+// them.
 func (c *userCache) flush() {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		sh.m = make(map[string]*cacheEntry)
-		sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
-		sh.bytes, sh.peak = 0, 0
+		sh.gen++
 		for _, f := range sh.inflight {
 			f.valid = false
 		}
@@ -205,7 +218,8 @@ func (sh *cacheShard) maybeShrinkLocked() {
 	sh.peak = len(m)
 }
 
-// stats returns the number of cached users and the estimated bytes.
+// stats returns the number of cached users (entries kept for stale reads
+// included) and the estimated bytes.
 func (c *userCache) stats() (users int, bytes int64) {
 	for i := range c.shards {
 		sh := &c.shards[i]

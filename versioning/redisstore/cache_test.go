@@ -93,3 +93,41 @@ func TestCacheLRUBound(t *testing.T) {
 		t.Fatalf("shard accounts %d bytes, entries cost %d", sh.bytes, sum)
 	}
 }
+
+// TestCacheGenerations: a flush makes every entry a miss for get but keeps
+// it for peekStale as the previous generation; a fill after the flush is
+// current again; a second flush retires what the first one kept.
+func TestCacheGenerations(t *testing.T) {
+	c := newUserCache(1 << 20)
+	fill := func(user string, epoch uint64) {
+		if !c.finish(user, c.begin(user), usertable.User{Epoch: epoch}, true) {
+			t.Fatalf("fill of %s not cached", user)
+		}
+	}
+	fill("alice", 1)
+	fill("bob", 2)
+	c.flush()
+	if _, ok := c.get("alice"); ok {
+		t.Fatal("get hit after a flush")
+	}
+	if st, previous, ok := c.peekStale("alice"); !ok || !previous || st.Epoch != 1 {
+		t.Fatalf("peekStale(alice) after a flush = %+v, previous %v, ok %v", st, previous, ok)
+	}
+	fill("bob", 3)
+	if st, ok := c.get("bob"); !ok || st.Epoch != 3 {
+		t.Fatalf("get(bob) after a refill = %+v, %v", st, ok)
+	}
+	if _, previous, ok := c.peekStale("bob"); !ok || previous {
+		t.Fatalf("peekStale(bob) after a refill: previous %v, ok %v", previous, ok)
+	}
+	if users, _ := c.stats(); users != 2 {
+		t.Fatalf("stats: %d users, want 2 (a refill replaces its entry)", users)
+	}
+	c.flush()
+	if _, _, ok := c.peekStale("alice"); ok {
+		t.Fatal("an entry two flushes old is still readable")
+	}
+	if st, previous, ok := c.peekStale("bob"); !ok || !previous || st.Epoch != 3 {
+		t.Fatalf("peekStale(bob) after the second flush = %+v, previous %v, ok %v", st, previous, ok)
+	}
+}

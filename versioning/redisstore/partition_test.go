@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -169,4 +173,42 @@ func TestColdStartWhileDown(t *testing.T) {
 	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 0 {
 		t.Errorf("Epoch once ready = %d, %v", e, err)
 	}
+}
+
+// TestStaleReadsSurviveReconnect: a reconnect flushes the cache for
+// trusted reads, but a store that loses Redis right after it (a failover
+// seen first by the subscriber) must still serve its users within
+// MaxStale of the last proof before the flush: the flushed entries stay
+// readable for LookupStale. A second flush retires them.
+func TestStaleReadsSurviveReconnect(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := startFreezeProxy(t, srv.Addr())
+	s := openStore(t, newClient(t, proxy.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: 50 * time.Millisecond}, nil)
+	ctx := t.Context()
+	_, err := s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	settle(t, s, 1)
+	e, err := s.Epoch(ctx, "alice") // cached
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), e)
+
+	resyncs := s.resyncs.Load()
+	_, err = srv.Do("CLIENT", "KILL", "TYPE", "pubsub")
+	require.NoError(t, err)
+	require.True(t, waitUntil(5*time.Second, func() bool { return s.resyncs.Load() > resyncs }),
+		"no resync within 5s after the subscription was killed")
+	_, cached := s.cache.get("alice")
+	require.False(t, cached, "the resync's flush left alice trusted")
+
+	proxy.setFrozen(true)
+	st, err := s.LookupStale(ctx, "alice", codec.SessionID{}, 0)
+	require.NoError(t, err, "LookupStale right after a reconnect")
+	assert.Equal(t, uint64(1), st.Epoch)
+
+	// Another flush: what was cached before the first one is retired.
+	s.syncMu.Lock()
+	s.flushLocked()
+	s.syncMu.Unlock()
+	_, err = s.LookupStale(ctx, "alice", codec.SessionID{}, 0)
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale of an entry two flushes old")
 }

@@ -111,7 +111,11 @@
 // [versioning.ServeStale] a Checker may get answers from cached users for
 // at most Options.MaxStale after the last proof. After a reconnect the
 // store flushes its cache and reads the sequence counter: resynchronising
-// costs one command, whatever Redis holds.
+// costs one command, whatever Redis holds. A flush does not forget the
+// users for stale reads: until the next flush (or eviction) they answer
+// LookupStale as of the last proof before it, so that an outage right after
+// a reconnect (a failover that reaches the subscriber first) still finds
+// them.
 //
 // Epochs live only in Redis: run it with persistence (AOF). A Redis that
 // loses data (restart without persistence, failover to a replica that missed
@@ -397,9 +401,12 @@ type Store struct {
 	sub      bool      // subscribed, and resynchronised since
 	lastSeq  uint64    // last applied sequence number
 	provenAt time.Time // the cache was complete as of then
-	pending  []probe   // sequence numbers read but not yet applied
-	everOK   bool
-	readyCh  chan struct{} // closed on the first proof
+	// staleProvenAt is provenAt as it was at the last flush: the entries
+	// the flush kept for stale reads were complete as of then.
+	staleProvenAt time.Time
+	pending       []probe // sequence numbers read but not yet applied
+	everOK        bool
+	readyCh       chan struct{} // closed on the first proof
 
 	resyncs, flushes, applied, bad, lagFlushes atomic.Int64
 
@@ -763,14 +770,20 @@ func (s *Store) LookupStale(ctx context.Context, userID string, id codec.Session
 		maxAge = s.opts.MaxStale
 	}
 	now := s.opts.Now()
-	s.syncMu.Lock()
-	proven := s.provenAt
-	s.syncMu.Unlock()
-	if s.cache == nil || proven.IsZero() || now.Sub(proven) > maxAge {
+	if s.cache == nil {
 		return versioning.SessionState{}, unavailable("lookup (stale)", errNotCached)
 	}
-	u, ok := s.cache.peek(userID)
-	if !ok {
+	// Under syncMu no flush can come between reading the proofs and the
+	// entry: an entry of the generation before the last flush is as
+	// current as the last proof before that flush.
+	s.syncMu.Lock()
+	u, previous, ok := s.cache.peekStale(userID)
+	proven := s.provenAt
+	if previous {
+		proven = s.staleProvenAt
+	}
+	s.syncMu.Unlock()
+	if !ok || proven.IsZero() || now.Sub(proven) > maxAge {
 		return versioning.SessionState{}, unavailable("lookup (stale)", errNotCached)
 	}
 	e, err := versioning.EffectiveEpoch(u.Epoch, s.global.Load())

@@ -772,7 +772,7 @@ func TestCacheBound(t *testing.T) {
 		t.Errorf("cache holds %d users, %d bytes; bound %d bytes", st.CachedUsers, st.CacheBytes, bound)
 	}
 	// The most recently used user is cached.
-	if _, ok := s.cache.peek("user1999"); !ok {
+	if _, _, ok := s.cache.peekStale("user1999"); !ok {
 		t.Error("the most recent user was evicted")
 	}
 }

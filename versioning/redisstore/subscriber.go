@@ -157,11 +157,14 @@ func (s *Store) resync(ctx context.Context) error {
 	return nil
 }
 
-// flushLocked empties the cache. Call with syncMu held.
+// flushLocked empties the cache for trusted reads; what it held stays
+// readable for stale reads as of the last proof before the flush
+// (staleProvenAt). Call with syncMu held.
 func (s *Store) flushLocked() {
 	if s.cache != nil {
 		s.cache.flush()
 	}
+	s.staleProvenAt = s.provenAt
 	s.flushes.Add(1)
 }
 
