@@ -22,18 +22,6 @@ import (
 	"github.com/sealedsession/sealedsession/versioning/redisstore"
 )
 
-// scaleN is the number of live revocations (one per user) the scale
-// benchmark fills Redis with: SEALEDSESSION_SCALE_N, 2000 by default.
-func scaleN(tb testing.TB) int {
-	n := 2000
-	if v := os.Getenv("SEALEDSESSION_SCALE_N"); v != "" {
-		var err error
-		n, err = strconv.Atoi(v)
-		require.NoError(tb, err, "SEALEDSESSION_SCALE_N")
-	}
-	return n
-}
-
 // scaleApp is a middleware over a redisstore, with a logged-in cookie.
 type scaleApp struct {
 	h      http.Handler
@@ -107,7 +95,7 @@ func fillRevocations(tb testing.TB, s *redisstore.Store, n int) {
 //	SEALEDSESSION_SCALE_N=1000000 SEALEDSESSION_SCALE_ROUNDS=6 \
 //	  go test -run X -bench ScaleMiddlewareRead ./reliability/
 func BenchmarkScaleMiddlewareRead(b *testing.B) {
-	n := scaleN(b)
+	n := testkit.ScaleN(b, 2000) // live revocations, one per user
 	rounds := 1
 	if v := os.Getenv("SEALEDSESSION_SCALE_ROUNDS"); v != "" {
 		var err error

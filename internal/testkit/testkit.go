@@ -1,9 +1,13 @@
 // Package testkit is the shared kit of the project's tests: a settable
-// clock (the conformance suite's, storetest.Clock) and a fresh key ring. (Event recording for httpx lives in
+// clock (the conformance suite's, storetest.Clock), a fresh key ring and
+// the scale harnesses' size and heap reading. (Event recording for httpx lives in
 // testkit/eventrec, so that packages below httpx can use this one.)
 package testkit
 
 import (
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,4 +39,33 @@ func NewRing(tb testing.TB) *sealed.Keyring {
 		tb.Fatal(err)
 	}
 	return ring
+}
+
+// ScaleEnv is the environment variable of the scale harnesses' size
+// (users, revocations): small in CI, large in manual runs.
+const ScaleEnv = "SEALEDSESSION_SCALE_N"
+
+// ScaleN returns the size a scale harness runs at: ScaleEnv if set, def
+// otherwise.
+func ScaleN(tb testing.TB, def int) int {
+	tb.Helper()
+	v := os.Getenv(ScaleEnv)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		tb.Fatalf("%s=%q: want a positive number", ScaleEnv, v)
+	}
+	return n
+}
+
+// LiveHeap returns the bytes of live heap objects, after two collections
+// (the second frees what the first only finalised).
+func LiveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/boltstore"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
@@ -28,15 +28,6 @@ import (
 // loose bounds; the figures in bench/SCALE.md come from
 //
 //	SEALEDSESSION_SCALE_N=1000000 go test -run TestScaleLocal -v -timeout 30m ./versioning/boltstore/
-
-func scaleN(t *testing.T) int {
-	if v := os.Getenv("SEALEDSESSION_SCALE_N"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, "SEALEDSESSION_SCALE_N")
-		return n
-	}
-	return 2000
-}
 
 // scaleID returns the i-th of a fixed sequence of random-looking IDs.
 func scaleID(i int) codec.SessionID {
@@ -58,14 +49,6 @@ func fastDir(t *testing.T) string {
 		}
 	}
 	return t.TempDir()
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // nanoClock is a settable clock in nanoseconds, safe for the stores'
@@ -91,7 +74,7 @@ func churnHeap(t *testing.T, s versioning.Store, clk *nanoClock, live int, base 
 		require.NoError(t, s.Revoke(ctx, "user-"+strconv.Itoa(i), scaleID(i), until))
 		if i >= 2*live && (i-2*live)%step == 0 {
 			sweep()
-			sum += float64(int64(liveHeap())-int64(base)) / float64(live)
+			sum += float64(int64(testkit.LiveHeap())-int64(base)) / float64(live)
 			samples++
 		}
 	}
@@ -99,7 +82,7 @@ func churnHeap(t *testing.T, s versioning.Store, clk *nanoClock, live int, base 
 }
 
 func TestScaleLocal(t *testing.T) {
-	n := scaleN(t)
+	n := testkit.ScaleN(t, 2000)
 	if testing.Short() && n > 2000 {
 		t.Skip("-short")
 	}
@@ -109,7 +92,7 @@ func TestScaleLocal(t *testing.T) {
 	t.Run("memstore churn", func(t *testing.T) {
 		clk := &nanoClock{}
 		clk.ns.Store(start)
-		base := liveHeap()
+		base := testkit.LiveHeap()
 		s := memstore.New(memstore.WithClock(clk.now), memstore.WithSweepInterval(-1))
 		defer s.Close()
 		per := churnHeap(t, s, clk, n, base, func() { s.Sweep() })
@@ -121,7 +104,7 @@ func TestScaleLocal(t *testing.T) {
 		nb := min(n, 100_000) // every Revoke is a synced transaction
 		clk := &nanoClock{}
 		clk.ns.Store(start)
-		base := liveHeap()
+		base := testkit.LiveHeap()
 		s := open(t, filepath.Join(fastDir(t), "churn.db"), &boltstore.Options{Now: clk.now, SweepInterval: -1})
 		per := churnHeap(t, s, clk, nb, base, func() { _, _ = s.Sweep(ctx) })
 		t.Logf("RESULT boltstore: %d live revocations, %.0f B of heap each under churn", nb, per)

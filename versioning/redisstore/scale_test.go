@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
@@ -105,14 +105,6 @@ func usedMemory(t *testing.T, c *redis.Client) int64 {
 	}
 	t.Fatal("no used_memory in INFO")
 	return 0
-}
-
-func heapAlloc() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 func runScale(t *testing.T, n int) scaleResult {
@@ -249,7 +241,7 @@ func runScale(t *testing.T, n int) scaleResult {
 
 	// Every user active on one instance (looked up once, 8 at a time).
 	inst := openStore(t, newClient(t, srv.Addr()), opts(Options{MaxLag: time.Minute}), nil)
-	heap0 := heapAlloc()
+	heap0 := testkit.LiveHeap()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
@@ -267,7 +259,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		})
 	}
 	wg.Wait()
-	r.InstanceHeapMiB = float64(int64(heapAlloc())-int64(heap0)) / (1 << 20)
+	r.InstanceHeapMiB = float64(int64(testkit.LiveHeap())-int64(heap0)) / (1 << 20)
 	stats := inst.Stats()
 	r.CachedUsers, r.CacheMiB = stats.CachedUsers, float64(stats.CacheBytes)/(1<<20)
 	r.CacheBoundMiB = float64(inst.opts.CacheBytes) / (1 << 20)
