@@ -40,8 +40,9 @@ package codec
 //     included, as null; an empty one as a zero-length array or byte
 //     string. The tests compare the bytes with encMode's for many types
 //     and random values. Set's limit check (depth and element counts of
-//     the payload's Limits) is done on the type and the slice lengths: a value that would exceed them is left to the general
-//     path, which reports the error.
+//     the payload's Limits) is done on the type and the slice lengths: a
+//     value that would exceed them is left to the general path, which
+//     reports the error.
 //   - Decoding accepts only the exact form the encoder writes: the same
 //     keys in the same order, every field present, map keys strictly
 //     ascending (so none repeats), minimal heads, definite lengths,
