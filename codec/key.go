@@ -21,7 +21,6 @@ type Key[T any] struct {
 	strict bool
 	slots  *sync.Pool // *T destinations for the general decoder, reused
 	fast   *compiled  // T's compiled codec (see compiled.go); nil: none
-	scalar bool       // T is decoded by fastUnmarshal, not by fast
 }
 
 // newSlots returns the pool of decode destinations of a Key[T]: the
@@ -32,13 +31,16 @@ func newSlots[T any]() *sync.Pool {
 }
 
 // decode decodes raw into a T as the key says, leniently or strictly.
-// A key that is not strict first tries T's compiled codec (compiled.go),
-// if T has one; then scalars take the fast path on the stack (once);
-// everything else goes to the CBOR decoder through a pooled destination,
-// since that decoder keeps its destination on the heap.
+// Scalars take the fast path on the stack first; then a key that is not
+// strict tries T's compiled codec (compiled.go), if T has one; everything
+// else goes to the CBOR decoder through a pooled destination, since that
+// decoder keeps its destination on the heap.
 func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	var val T
-	if k.fast != nil && !k.strict && !k.scalar {
+	if fastUnmarshal(raw, &val) {
+		return val, nil // scalars: nothing a strict key could find different
+	}
+	if k.fast != nil && !k.strict {
 		// A pooled destination: one on the stack would escape through
 		// the compiled functions, which are called through func values.
 		dst := k.slots.Get().(*T)
@@ -52,9 +54,6 @@ func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 		if ok {
 			return val, nil
 		}
-	}
-	if fastUnmarshal(raw, &val) {
-		return val, nil // scalars: nothing a strict key could find different
 	}
 	var dst *T
 	if k.slots != nil {
@@ -115,7 +114,7 @@ func NewKey[T any](name string, opts ...KeyOption) Key[T] {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return Key[T]{name: name, strict: o.strict, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]()), scalar: scalarKey[T]()}
+	return Key[T]{name: name, strict: o.strict, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]())}
 }
 
 // NewReservedKey returns a key in the namespace reserved for sealedsession's
@@ -134,18 +133,7 @@ func NewReservedKey[T any](name string) Key[T] {
 	if err := checkNameChars([]byte(name)); err != nil {
 		panic(fmt.Sprintf("codec: invalid reserved key name %q: %v", name, err))
 	}
-	return Key[T]{name: name, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]()), scalar: scalarKey[T]()}
-}
-
-// scalarKey reports whether fastUnmarshal decodes a T on the stack, which
-// is cheaper than the compiled path's pooled destination: such keys use
-// their compiled codec (if any) to encode only.
-func scalarKey[T any]() bool {
-	switch any(*new(T)).(type) {
-	case string, []byte, bool, uint64, int64, int:
-		return true
-	}
-	return false
+	return Key[T]{name: name, slots: newSlots[T](), fast: compiledFor(reflect.TypeFor[T]())}
 }
 
 // checkName validates a user-chosen value name.
