@@ -372,13 +372,18 @@ func (s *Store) Lookup(ctx context.Context, userID string, id codec.SessionID) (
 	if userID == "" {
 		return versioning.SessionState{}, nil
 	}
-	u := s.users.Get(userID)
-	e, err := versioning.EffectiveEpoch(u.Epoch, s.global.Load())
+	// The mirror is pruned by the sweep, which also deletes from the file:
+	// a read changes nothing.
+	u, revoked := s.users.Check(userID, id, s.nowNanos)
+	e, err := versioning.EffectiveEpoch(u, s.global.Load())
 	if err != nil {
 		return versioning.SessionState{}, err
 	}
-	return versioning.SessionState{Epoch: e, Revoked: u.Revoked(id, s.now().UnixNano())}, nil
+	return versioning.SessionState{Epoch: e, Revoked: revoked}, nil
 }
+
+// nowNanos reads the store's clock, as Unix nanoseconds.
+func (s *Store) nowNanos() int64 { return s.now().UnixNano() }
 
 // write runs fn in a synced bbolt transaction, serialised with the other
 // writes, and then apply (under the session mirror's lock) if it

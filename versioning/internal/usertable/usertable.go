@@ -138,17 +138,23 @@ func (t *Table) Get(user string) User {
 	return u
 }
 
-// Lookup returns user's epoch and whether id is revoked at the time clock
-// gives (read only when the user has state at all). When the
-// user holds revocations that have ended, it drops them (prune on read:
-// one shard lock, one user).
+// Check returns user's epoch and whether id is revoked at the time clock
+// gives, changing nothing. The clock is read only for a user with
+// revocations.
+func (t *Table) Check(user string, id codec.SessionID, clock func() int64) (epoch uint64, revoked bool) {
+	u := t.Get(user)
+	if len(u.Revs) == 0 {
+		return u.Epoch, false
+	}
+	return u.Epoch, u.Revoked(id, clock())
+}
+
+// Lookup is Check, and when the user holds revocations that have ended it
+// drops them (prune on read: one shard lock, one user).
 func (t *Table) Lookup(user string, id codec.SessionID, clock func() int64) (epoch uint64, revoked bool) {
-	sh := t.shard(user)
-	sh.mu.RLock()
-	u, ok := sh.users[user]
-	sh.mu.RUnlock()
-	if !ok {
-		return 0, false // no state: no need to read the clock
+	u := t.Get(user)
+	if len(u.Revs) == 0 {
+		return u.Epoch, false
 	}
 	now := clock()
 	if u.hasExpired(now) {
