@@ -90,20 +90,12 @@ func decodeValue(v string, now int64) (usertable.User, error) {
 		return u, fmt.Errorf("%w: no epoch", errBadValue)
 	}
 	digits := v[:c]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return u, fmt.Errorf("%w: epoch %q is not decimal", errBadValue, digits)
-		}
+	e, err := parseCanonical(digits)
+	if errors.Is(err, errOutOfRange) {
+		return u, err
 	}
-	if len(digits) > 1 && digits[0] == '0' {
-		return u, fmt.Errorf("%w: epoch %q has a leading zero", errBadValue, digits)
-	}
-	if len(digits) > maxEpochDigits {
-		return u, errOutOfRange
-	}
-	e, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil || e > maxCounter {
-		return u, errOutOfRange
+	if err != nil {
+		return u, fmt.Errorf("%w: epoch %q: %v", errBadValue, digits, err)
 	}
 	u.Epoch = e
 	revs := v[c+1:]

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -96,17 +97,35 @@ func (m Message) String() string {
 // parseCounter accepts canonical decimal only (no sign, no leading zeros)
 // up to maxCounter.
 func parseCounter(s string) (uint64, error) {
-	if s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') {
+	v, err := parseCanonical(s)
+	switch {
+	case errors.Is(err, errOutOfRange):
+		return 0, badMessage("number out of range")
+	case err != nil:
 		return 0, badMessage("bad number")
+	}
+	return v, nil
+}
+
+// errNotCanonical is a counter that is not canonical decimal.
+var errNotCanonical = errors.New("not a canonical decimal counter")
+
+// parseCanonical is the one reader of the counters the store writes as
+// text (messages, bucket values): canonical decimal (digits only, no
+// leading zero) gives the number, anything else errNotCanonical, and a
+// number above maxCounter errOutOfRange.
+func parseCanonical(s string) (uint64, error) {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return 0, errNotCanonical
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, badMessage("bad number")
+			return 0, errNotCanonical
 		}
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || v > maxCounter {
-		return 0, badMessage("number out of range")
+		return 0, errOutOfRange
 	}
 	return v, nil
 }
