@@ -33,7 +33,7 @@ type failoverApp struct {
 
 func newFailoverApp(t *testing.T, st *redistest.Sentinel, prefix string, keys *sealed.Keyring, policy versioning.StoreFailurePolicy) *failoverApp {
 	t.Helper()
-	s := foOpenStore(t, foSentinelClient(t, st), &redisstore.Options{
+	s := foOpenStore(t, st.Client(t), &redisstore.Options{
 		Prefix:              prefix,
 		MinReplicas:         1,
 		WaitTimeout:         500 * time.Millisecond,
@@ -379,20 +379,6 @@ func defaultBucket(userID string) int {
 		h *= 1099511628211
 	}
 	return int(h % redisstore.DefaultBuckets)
-}
-
-func foSentinelClient(t testing.TB, st *redistest.Sentinel) redis.UniversalClient {
-	c := redis.NewUniversalClient(&redis.UniversalOptions{
-		MasterName:    st.MasterName,
-		Addrs:         st.SentinelAddrs(),
-		DialTimeout:   200 * time.Millisecond,
-		DialerRetries: 1,
-		ReadTimeout:   time.Second,
-		WriteTimeout:  time.Second,
-		MaxRetries:    -1,
-	})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 func foOpenStore(t testing.TB, c redis.UniversalClient, o *redisstore.Options) *redisstore.Store {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Cluster is a Redis Cluster of masters without replicas, started by
@@ -87,6 +89,24 @@ type Sentinel struct {
 	Replicas []*Server
 	// Sentinels are the three sentinel processes.
 	Sentinels []*Server
+}
+
+// Client returns a go-redis failover client of the set (through its
+// sentinels), closed when the test ends. Short dial and I/O timeouts and
+// no retries make a failover show as errors at once rather than as
+// stalls.
+func (s *Sentinel) Client(tb testing.TB) redis.UniversalClient {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName:    s.MasterName,
+		Addrs:         s.SentinelAddrs(),
+		DialTimeout:   200 * time.Millisecond,
+		DialerRetries: 1,
+		ReadTimeout:   time.Second,
+		WriteTimeout:  time.Second,
+		MaxRetries:    -1,
+	})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // SentinelAddrs returns the addresses of the sentinels.

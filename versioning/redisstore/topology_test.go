@@ -284,22 +284,6 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 	}
 }
 
-// newSentinelClient returns a UniversalClient for the Sentinel set-up
-// (MasterName set: a failover client), closed when the test ends.
-func newSentinelClient(t testing.TB, st *redistest.Sentinel) redis.UniversalClient {
-	c := redis.NewUniversalClient(&redis.UniversalOptions{
-		MasterName:    st.MasterName,
-		Addrs:         st.SentinelAddrs(),
-		DialTimeout:   200 * time.Millisecond,
-		DialerRetries: 1,
-		ReadTimeout:   time.Second,
-		WriteTimeout:  time.Second,
-		MaxRetries:    -1,
-	})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // TestSentinel runs the conformance suite through go-redis's
 // UniversalClient in failover mode, with and without MinReplicas (the
 // failover itself is TestFailover).
@@ -315,7 +299,7 @@ func TestSentinel(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
-				c := newSentinelClient(t, st)
+				c := st.Client(t)
 				if _, ok := c.(*redis.Client); !ok {
 					t.Fatalf("UniversalClient with MasterName is %T, want a failover *redis.Client", c)
 				}
@@ -324,7 +308,7 @@ func TestSentinel(t *testing.T) {
 		})
 	}
 	// With MinReplicas the write is on the replica when it is acknowledged.
-	s := openStore(t, newSentinelClient(t, st), &Options{Prefix: uniquePrefix(t), MinReplicas: 1, WaitTimeout: 500 * time.Millisecond}, nil)
+	s := openStore(t, st.Client(t), &Options{Prefix: uniquePrefix(t), MinReplicas: 1, WaitTimeout: 500 * time.Millisecond}, nil)
 	ctx := t.Context()
 	for i := range 20 {
 		e, err := s.BumpEpoch(ctx, "alice")
