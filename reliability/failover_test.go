@@ -216,8 +216,22 @@ func testFailover(t *testing.T, replicas int) {
 	if replicas == 1 {
 		// A supervisor restarts the crashed process; without persistence
 		// it comes back empty, and the sentinels turn it into a replica
-		// of the new master (after which WAIT 1 can succeed again).
-		st.Master.Restart()
+		// of the new master (after which WAIT 1 can succeed again). It
+		// waits until every sentinel holds the new configuration: the
+		// failover leader reports the promoted replica while the
+		// failover is still in progress, and an empty master back in
+		// that window can win its role back and wipe the replica
+		// (docs/deployment.md says so). It comes back with
+		// replica-priority 0: an empty process must not be promoted if
+		// a loaded machine makes the sentinels think the new master is
+		// down before it has synced.
+		if !foWaitUntil(20*time.Second, func() bool {
+			addr, ok := st.AgreedMasterAddr()
+			return ok && addr == promoted.Addr()
+		}) {
+			t.Fatal("the sentinels did not agree on the promoted replica within 20s")
+		}
+		st.Master.Restart("--replica-priority", "0")
 		restartAt = time.Now()
 	}
 	var trustedAt time.Time

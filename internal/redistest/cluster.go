@@ -142,6 +142,33 @@ func (s *Sentinel) MasterAddr() (string, error) {
 	return "", err
 }
 
+// AgreedMasterAddr returns the master's address if every sentinel answers
+// and all of them report the same one. After a failover, one sentinel can
+// report the promoted replica while another still holds the old
+// configuration; a crashed master restarted empty in that window can win
+// back its role (the lagging sentinels see it up again and turn the
+// promoted replica back into its replica, which then resynchronises from
+// an empty data set). A supervisor must wait for this agreement.
+func (s *Sentinel) AgreedMasterAddr() (string, bool) {
+	agreed := ""
+	for _, sn := range s.Sentinels {
+		r, err := sn.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
+		if err != nil {
+			return "", false
+		}
+		host, port, ok := strings.Cut(r, "\n")
+		if !ok {
+			return "", false
+		}
+		addr := host + ":" + port
+		if agreed != "" && addr != agreed {
+			return "", false
+		}
+		agreed = addr
+	}
+	return agreed, agreed != ""
+}
+
 // StartSentinel starts a master, a replica of it (n replicas with
 // WithReplicas(n)) and three sentinels (quorum 2, down-after 1 s, failover
 // timeout 5 s), waits until every replica is in sync and the sentinels agree a failover is possible (SENTINEL

@@ -203,10 +203,14 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 
 // Restart starts a stopped (or killed) server again on the same port and
 // waits until it answers PING. The data set starts empty (nothing is
-// persisted). A running server is stopped first.
-func (s *Server) Restart() {
+// persisted). A running server is stopped first. Extra arguments are
+// added to the ones it was started with, for this start and later ones.
+func (s *Server) Restart(extra ...string) {
 	s.tb.Helper()
 	s.Stop()
+	s.mu.Lock()
+	s.args = append(s.args[:len(s.args):len(s.args)], extra...)
+	s.mu.Unlock()
 	var err error
 	// The port was just released; another process may briefly hold it.
 	for range 20 {

@@ -185,7 +185,7 @@ func (rep *Report) Targets() []Target {
 				med*100, len(paired), slices.Min(paired)*100, slices.Max(paired)*100, ours, bare)
 		} else if bare > 0 && ours > 0 {
 			t.Known = true
-			t.Met = ours/bare >= 0.85
+			t.Met = ours/bare >= LoadTarget
 			t.Measured = fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s)", ours/bare*100, ours, bare)
 		}
 		out = append(out, t)
