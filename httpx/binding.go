@@ -110,6 +110,11 @@ func uaHash(r *http.Request) uint32 {
 
 // netHash is the hash of the client's network prefix, 0 when unknown.
 func (m *Manager) netHash(r *http.Request) uint32 {
+	if m.cfg.Binding.ClientIP == nil {
+		if a, ok := ipv4Host(r.RemoteAddr); ok {
+			return fnv32(a[:3]) // the usual case: prefixHash of its /24
+		}
+	}
 	if p, ok := m.clientNet(r); ok {
 		return prefixHash(p)
 	}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"net/http"
 	"net/netip"
 	"testing"
 )
@@ -38,4 +39,27 @@ func FuzzIPv4Host(f *testing.F) {
 			t.Fatalf("ipv4Host(%q) = %v; netip: %v, %v", s, a, ap, err)
 		}
 	})
+}
+
+// TestNetHashFastPath: the IPv4 shortcut of netHash gives the hash of the
+// coarse prefix that the general path computes.
+func TestNetHashFastPath(t *testing.T) {
+	m := &Manager{}
+	for _, s := range []string{"192.0.2.1:1234", "192.0.2.254:1", "10.1.2.3:0", "255.255.255.255:65535"} {
+		r := &http.Request{RemoteAddr: s}
+		p, ok := m.clientNet(r)
+		if !ok {
+			t.Fatalf("clientNet(%q) failed", s)
+		}
+		if got, want := m.netHash(r), prefixHash(p); got != want {
+			t.Errorf("netHash(%q) = %#x, prefixHash of %v = %#x", s, got, p, want)
+		}
+	}
+	a := m.netHash(&http.Request{RemoteAddr: "192.0.2.1:1"})
+	if b := m.netHash(&http.Request{RemoteAddr: "192.0.3.1:1"}); a == b {
+		t.Errorf("two /24s hash alike (%#x)", a)
+	}
+	if b := m.netHash(&http.Request{RemoteAddr: "192.0.2.200:9"}); a != b {
+		t.Errorf("one /24 hashes differently: %#x vs %#x", a, b)
+	}
 }
