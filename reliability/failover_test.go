@@ -200,7 +200,7 @@ func testFailover(t *testing.T, replicas int) {
 	killAt := time.Now()
 	st.Master.Kill()
 	var promoted *redistest.Server
-	if !foWaitUntil(20*time.Second, func() bool {
+	if !foPollRedis(20*time.Second, func() bool {
 		addr, _ := st.MasterAddr()
 		for _, r := range st.Replicas {
 			if addr == r.Addr() {
@@ -225,7 +225,7 @@ func testFailover(t *testing.T, replicas int) {
 		// replica-priority 0: an empty process must not be promoted if
 		// a loaded machine makes the sentinels think the new master is
 		// down before it has synced.
-		if !foWaitUntil(20*time.Second, func() bool {
+		if !foPollRedis(20*time.Second, func() bool {
 			addr, ok := st.AgreedMasterAddr()
 			return ok && addr == promoted.Addr()
 		}) {
@@ -305,7 +305,7 @@ func testFailover(t *testing.T, replicas int) {
 			role, _ := st.Master.Do("ROLE")
 			return strings.HasPrefix(role, "slave")
 		}
-		if !foWaitUntil(30*time.Second, isReplica) {
+		if !foPollRedis(30*time.Second, isReplica) {
 			role, _ := st.Master.Do("ROLE")
 			t.Errorf("restarted old master has role %q, want a replica", role)
 		}
@@ -410,13 +410,26 @@ func foOpenStore(t testing.TB, c redis.UniversalClient, o *redisstore.Options) *
 	return s
 }
 
+// foWaitUntil polls an in-process condition every millisecond (the
+// delays it measures are reported to 10 ms) until it holds or d passes.
 func foWaitUntil(d time.Duration, cond func() bool) bool {
+	return foWaitEvery(d, time.Millisecond, cond)
+}
+
+// foPollRedis polls a condition that asks Redis over a fresh connection
+// (redistest's Do) every 5 ms: polling faster would leave tens of
+// thousands of loopback ports in TIME_WAIT over a run.
+func foPollRedis(d time.Duration, cond func() bool) bool {
+	return foWaitEvery(d, 5*time.Millisecond, cond)
+}
+
+func foWaitEvery(d, every time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(200 * time.Microsecond)
+		time.Sleep(every)
 	}
 	return true
 }
