@@ -64,40 +64,52 @@ func fnv32s(h uint32, s string) uint32 {
 	return h
 }
 
-// clientNet returns the coarse network prefix of the request's client.
-func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
+// clientAddr returns the request's client address (IPv4-mapped IPv6
+// unmapped), false when it is unknown.
+func (m *Manager) clientAddr(r *http.Request) (netip.Addr, bool) {
 	var addr netip.Addr
 	if m.cfg.Binding.ClientIP != nil {
 		addr = m.cfg.Binding.ClientIP(r)
 	} else if a, ok := ipv4Host(r.RemoteAddr); ok {
-		addr = netip.AddrFrom4(a) // the usual case, without netip's general parser
+		return netip.AddrFrom4(a), true // the usual case, without netip's general parser
 	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		addr = ap.Addr()
 	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		addr, _ = netip.ParseAddr(host)
 	}
-	if !addr.IsValid() {
+	addr = addr.Unmap()
+	return addr, addr.IsValid()
+}
+
+// A client's coarse network prefix: the first 3 bytes of an IPv4 address
+// (a /24), the first 6 of an IPv6 one (a /48).
+const (
+	coarse4Bytes = 3
+	coarse6Bytes = 6
+)
+
+// clientNet returns the coarse network prefix of the request's client.
+func (m *Manager) clientNet(r *http.Request) (netip.Prefix, bool) {
+	addr, ok := m.clientAddr(r)
+	if !ok {
 		return netip.Prefix{}, false
 	}
-	addr = addr.Unmap()
-	bits := 48
+	bits := coarse6Bytes * 8
 	if addr.Is4() {
-		bits = 24
+		bits = coarse4Bytes * 8
 	}
 	p, err := addr.Prefix(bits)
 	return p, err == nil
 }
 
-// prefixHash hashes the significant bytes of a coarse prefix: 3 of an
-// IPv4 /24, 6 of an IPv6 /48.
-func prefixHash(p netip.Prefix) uint32 {
-	a := p.Addr()
-	if a.Is4() {
-		b := a.As4()
-		return fnv32(b[:3])
-	}
+// addrHash hashes the bytes of a's coarse prefix: those the prefix keeps,
+// so a needs no masking first.
+func addrHash(a netip.Addr) uint32 {
 	b := a.As16()
-	return fnv32(b[:6])
+	if a.Is4() {
+		return fnv32(b[12 : 12+coarse4Bytes]) // the IPv4 bytes of the mapped form
+	}
+	return fnv32(b[:coarse6Bytes])
 }
 
 func uaHash(r *http.Request) uint32 {
@@ -110,13 +122,8 @@ func uaHash(r *http.Request) uint32 {
 
 // netHash is the hash of the client's network prefix, 0 when unknown.
 func (m *Manager) netHash(r *http.Request) uint32 {
-	if m.cfg.Binding.ClientIP == nil {
-		if a, ok := ipv4Host(r.RemoteAddr); ok {
-			return fnv32(a[:3]) // the usual case: prefixHash of its /24
-		}
-	}
-	if p, ok := m.clientNet(r); ok {
-		return prefixHash(p)
+	if a, ok := m.clientAddr(r); ok {
+		return addrHash(a)
 	}
 	return 0
 }

@@ -41,18 +41,18 @@ func FuzzIPv4Host(f *testing.F) {
 	})
 }
 
-// TestNetHashFastPath: the IPv4 shortcut of netHash gives the hash of the
-// coarse prefix that the general path computes.
+// TestNetHashFastPath: netHash, which hashes the client's address without
+// masking it, gives the hash of the coarse prefix clientNet computes.
 func TestNetHashFastPath(t *testing.T) {
 	m := &Manager{}
-	for _, s := range []string{"192.0.2.1:1234", "192.0.2.254:1", "10.1.2.3:0", "255.255.255.255:65535"} {
+	for _, s := range []string{"192.0.2.1:1234", "192.0.2.254:1", "10.1.2.3:0", "255.255.255.255:65535", "[2001:db8:1:2::5]:443", "[::ffff:192.0.2.9]:80", "[fe80::1%eth0]:8080"} {
 		r := &http.Request{RemoteAddr: s}
 		p, ok := m.clientNet(r)
 		if !ok {
 			t.Fatalf("clientNet(%q) failed", s)
 		}
-		if got, want := m.netHash(r), prefixHash(p); got != want {
-			t.Errorf("netHash(%q) = %#x, prefixHash of %v = %#x", s, got, p, want)
+		if got, want := m.netHash(r), addrHash(p.Addr()); got != want {
+			t.Errorf("netHash(%q) = %#x, hash of the masked prefix %v = %#x", s, got, p, want)
 		}
 	}
 	a := m.netHash(&http.Request{RemoteAddr: "192.0.2.1:1"})
