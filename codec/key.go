@@ -238,37 +238,44 @@ func (k Key[T]) Set(v Values, val T) error {
 		return errors.New("codec: set on the zero Key; create keys with NewKey")
 	}
 	d := p.decoding()
-	if k.fast != nil && k.fast.enc != nil {
-		// The compiled encoder writes encMode's bytes, checked against
-		// the limits (see compiled.go). It reads a pooled copy of val, for
-		// val itself would escape.
-		src := k.slots.Get().(*T)
-		*src = val
-		raw, ok := k.fast.encode(unsafe.Pointer(src), &d.lim)
-		var zero T
-		*src = zero
-		k.slots.Put(src)
-		if ok {
-			if len(raw) > d.lim.MaxSize {
-				return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), d.lim.MaxSize)
-			}
-			return p.setRaw(k.name, raw)
+	raw, compiled := k.encodeCompiled(val, &d.lim)
+	if !compiled {
+		var err error
+		if raw, err = encMode.Marshal(val); err != nil {
+			return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 		}
-	}
-	raw, err := encMode.Marshal(val)
-	if err != nil {
-		return &encodeError{fmt.Sprintf("codec: set %q: a %s cannot be encoded: %v", k.name, typeName[T](), err)}
 	}
 	if len(raw) > d.lim.MaxSize {
 		return fmt.Errorf("%w: value %q is %d bytes, limit is %d", ErrTooLarge, k.name, len(raw), d.lim.MaxSize)
 	}
-	if err := d.dm.Wellformed(raw); err != nil {
-		if isLimitErr(err) {
-			return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
+	if !compiled {
+		// The compiled encoder checks depth and items as it writes; the
+		// library's output is checked here.
+		if err := d.dm.Wellformed(raw); err != nil {
+			if isLimitErr(err) {
+				return fmt.Errorf("%w: value %q: %v", ErrLimit, k.name, err)
+			}
+			return &encodeError{fmt.Sprintf("codec: set %q: a %s encodes to invalid CBOR: %v", k.name, typeName[T](), err)}
 		}
-		return &encodeError{fmt.Sprintf("codec: set %q: a %s encodes to invalid CBOR: %v", k.name, typeName[T](), err)}
 	}
 	return p.setRaw(k.name, raw)
+}
+
+// encodeCompiled encodes val with T's compiled encoder (see compiled.go),
+// which writes encMode's bytes within lim; false when T has none or val
+// is beyond what it handles (then the library encodes it). It encodes a
+// pooled copy of val, for val itself would escape.
+func (k Key[T]) encodeCompiled(val T, lim *Limits) ([]byte, bool) {
+	if k.fast == nil || k.fast.enc == nil {
+		return nil, false
+	}
+	src := k.slots.Get().(*T)
+	*src = val
+	raw, ok := k.fast.encode(unsafe.Pointer(src), lim)
+	var zero T
+	*src = zero
+	k.slots.Put(src)
+	return raw, ok
 }
 
 // Delete removes the value stored under the key, if any; removing one
@@ -330,7 +337,7 @@ func typeName[T any]() string {
 // unmarshal decodes one raw value into dst, turning limit errors into
 // ErrLimit and any panic inside the CBOR library or a user's UnmarshalCBOR
 // method into an error.
-func unmarshal(dm cbor.DecMode, name string, raw []byte, dst any) error {
+func unmarshal(dm cbor.DecMode, raw []byte, dst any) error {
 	if fastUnmarshal(raw, dst) {
 		return nil
 	}

@@ -417,7 +417,7 @@ func (p *Payload) flashes() []string {
 		return nil
 	}
 	var msgs []string
-	if err := unmarshal(p.decoding().dm, flashName, raw, &msgs); err != nil {
+	if err := unmarshal(p.decoding().dm, raw, &msgs); err != nil {
 		return nil
 	}
 	return msgs

@@ -50,22 +50,15 @@ func strictDecModeFor(l Limits) (cbor.DecMode, error) {
 	return actual.(cbor.DecMode), nil
 }
 
-// unmarshalStrict decodes raw into dst (a non-nil pointer) like unmarshal,
-// and then requires that the stored value and dst's type have the same
-// fields: no stored field dst's type lacks (the CBOR library's unknown
-// field check) and no field of dst's type the stored value lacks or holds
-// in another form (the decoded value must re-encode to exactly raw; every
-// value was written by the deterministic encoder, so a value of the same
-// type does). Both failures wrap ErrSchemaMismatch.
-func unmarshalStrict(p *Payload, name string, raw []byte, dst any) error {
-	if fastUnmarshal(raw, dst) {
-		return nil // scalars: no fields to differ
-	}
-	return decodeStrict(p, raw, dst)
-}
-
-// decodeStrict is unmarshalStrict past the fast path: the CBOR decoder in
-// strict mode, then the re-encoding check.
+// decodeStrict decodes raw into dst (a non-nil pointer) with the CBOR
+// decoder in strict mode, and then requires that the stored value and
+// dst's type have the same fields: no stored field dst's type lacks (the
+// CBOR library's unknown field check) and no field of dst's type the
+// stored value lacks or holds in another form (the decoded value must
+// re-encode to exactly raw; every value was written by the deterministic
+// encoder, so a value of the same type does). Both failures wrap
+// ErrSchemaMismatch. Scalars take fastUnmarshal before this (Key.decode):
+// they have no fields to differ.
 func decodeStrict(p *Payload, raw []byte, dst any) error {
 	dm, err := strictDecModeFor(p.decoding().lim)
 	if err != nil {

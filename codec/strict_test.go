@@ -226,10 +226,13 @@ func lookupAny(p *Payload, v any, strict bool) (any, error) {
 	raw, _ := p.raw("v")
 	dst := reflect.New(reflect.TypeOf(v))
 	var err error
-	if strict {
-		err = unmarshalStrict(p, "v", raw, dst.Interface())
-	} else {
-		err = unmarshal(p.decoding().dm, "v", raw, dst.Interface())
+	switch {
+	case fastUnmarshal(raw, dst.Interface()):
+		// scalars, as Key.decode reads them first
+	case strict:
+		err = decodeStrict(p, raw, dst.Interface())
+	default:
+		err = decodeGuarded(p.decoding().dm, raw, dst.Interface())
 	}
 	return dst.Elem().Interface(), err
 }
