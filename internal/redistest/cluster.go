@@ -126,14 +126,9 @@ func (s *Sentinel) MasterAddr() (string, error) {
 		if !sn.Running() {
 			continue
 		}
-		var r string
-		r, err = sn.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
-		if err == nil {
-			host, port, ok := strings.Cut(r, "\n")
-			if ok {
-				return host + ":" + port, nil
-			}
-			err = fmt.Errorf("unexpected reply %q", r)
+		var addr string
+		if addr, err = s.masterAddrAt(sn); err == nil {
+			return addr, nil
 		}
 	}
 	if err == nil {
@@ -143,30 +138,34 @@ func (s *Sentinel) MasterAddr() (string, error) {
 }
 
 // AgreedMasterAddr returns the master's address if every sentinel answers
-// and all of them report the same one. After a failover, one sentinel can
-// report the promoted replica while another still holds the old
-// configuration; a crashed master restarted empty in that window can win
-// back its role (the lagging sentinels see it up again and turn the
-// promoted replica back into its replica, which then resynchronises from
-// an empty data set). A supervisor must wait for this agreement.
+// and all of them name the same one. After a failover one sentinel can
+// already name the promoted replica while others still hold the old
+// configuration; a crashed master restarted empty in that window can end
+// up master again, and the promoted replica then resynchronises from its
+// empty data set. A supervisor must wait for this agreement.
 func (s *Sentinel) AgreedMasterAddr() (string, bool) {
 	agreed := ""
 	for _, sn := range s.Sentinels {
-		r, err := sn.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
-		if err != nil {
-			return "", false
-		}
-		host, port, ok := strings.Cut(r, "\n")
-		if !ok {
-			return "", false
-		}
-		addr := host + ":" + port
-		if agreed != "" && addr != agreed {
+		addr, err := s.masterAddrAt(sn)
+		if err != nil || (agreed != "" && addr != agreed) {
 			return "", false
 		}
 		agreed = addr
 	}
 	return agreed, agreed != ""
+}
+
+// masterAddrAt asks one sentinel for the master's address.
+func (s *Sentinel) masterAddrAt(sn *Server) (string, error) {
+	r, err := sn.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.MasterName)
+	if err != nil {
+		return "", err
+	}
+	host, port, ok := strings.Cut(r, "\n")
+	if !ok {
+		return "", fmt.Errorf("unexpected reply %q", r)
+	}
+	return host + ":" + port, nil
 }
 
 // StartSentinel starts a master, a replica of it (n replicas with

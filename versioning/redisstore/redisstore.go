@@ -943,14 +943,9 @@ func (s *Store) Revoke(ctx context.Context, userID string, id codec.SessionID, u
 // ErrStoreUnavailable. It does not close the client. It is idempotent and
 // always returns nil.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		<-s.done
-		if s.sweepDone != nil {
-			<-s.sweepDone
-		}
-		return nil
+	if !s.closed.Swap(true) {
+		s.cancel()
 	}
-	s.cancel()
 	<-s.done
 	if s.sweepDone != nil {
 		<-s.sweepDone
