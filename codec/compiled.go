@@ -378,12 +378,16 @@ func compileUint(t reflect.Type) *compiled {
 	return nil
 }
 
-func encInt[I int8 | int16 | int32 | int64](dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
-	v := int64(*(*I)(p))
+// appendInt appends v as a CBOR integer (major type 0, or 1 for -1-arg).
+func appendInt(dst []byte, v int64) []byte {
 	if v >= 0 {
-		return appendHead(dst, 0, uint64(v)), true
+		return appendHead(dst, 0, uint64(v))
 	}
-	return appendHead(dst, 1, uint64(^v)), true
+	return appendHead(dst, 1, uint64(^v))
+}
+
+func encInt[I int8 | int16 | int32 | int64](dst []byte, p unsafe.Pointer, _ int) ([]byte, bool) {
+	return appendInt(dst, int64(*(*I)(p))), true
 }
 
 func decInt[I int8 | int16 | int32 | int64](d *decState, p unsafe.Pointer) bool {
@@ -584,11 +588,7 @@ func compileStruct(t reflect.Type, busy map[reflect.Type]bool) *compiled {
 				return nil
 			}
 			ints[int64(n)] = true
-			if n >= 0 {
-				key = appendHead(nil, 0, uint64(n))
-			} else {
-				key = appendHead(nil, 1, uint64(^int64(n)))
-			}
+			key = appendInt(nil, int64(n))
 		} else {
 			if !utf8.ValidString(name) {
 				return nil
