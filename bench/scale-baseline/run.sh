@@ -43,6 +43,9 @@ mkdir -p "$tree"
 git -C "$root" archive "$rev" | tar -x -C "$tree"
 cp "$here/redis_baseline_test.go.txt" "$tree/versioning/redisstore/zz_baseline_redis_test.go"
 cp "$here/local_baseline_test.go.txt" "$tree/versioning/boltstore/zz_baseline_local_test.go"
+# The helpers both harness files use, in each one's package.
+sed 's/^package baseline_test$/package redisstore_test/' "$here/common_baseline_test.go.txt" >"$tree/versioning/redisstore/zz_baseline_common_test.go"
+sed 's/^package baseline_test$/package boltstore_test/' "$here/common_baseline_test.go.txt" >"$tree/versioning/boltstore/zz_baseline_common_test.go"
 
 # The old tree is its own module; its go.work would pull in modules the
 # harness does not need.
