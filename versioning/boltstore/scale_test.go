@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,26 +50,20 @@ func fastDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// nanoClock is a settable clock in nanoseconds, safe for the stores'
-// background sweeps.
-type nanoClock struct{ ns atomic.Int64 }
-
-func (c *nanoClock) now() time.Time { return time.Unix(0, c.ns.Load()) }
-
 // churnHeap keeps live revocations live (one per user: every Revoke moves
 // the clock one microsecond on and revokes a new ID until live
 // microseconds later, so the oldest ends as each new one comes) and
 // returns the mean heap above base per live revocation, sampled ten times
 // over two lifetimes after a warm-up of two. sweep runs before each
 // sample, as the stores' timers would.
-func churnHeap(t *testing.T, s versioning.Store, clk *nanoClock, live int, base uint64, sweep func()) float64 {
+func churnHeap(t *testing.T, s versioning.Store, clk *testkit.Clock, live int, base uint64, sweep func()) float64 {
 	ctx := context.Background()
 	step := max(live/10, 1)
 	var sum float64
 	var samples int
 	for i := range 4 * live {
-		now := clk.ns.Add(int64(time.Microsecond))
-		until := time.Unix(0, now+int64(live)*int64(time.Microsecond))
+		clk.Advance(time.Microsecond)
+		until := clk.Now().Add(time.Duration(live) * time.Microsecond)
 		require.NoError(t, s.Revoke(ctx, "user-"+strconv.Itoa(i), scaleID(i), until))
 		if i >= 2*live && (i-2*live)%step == 0 {
 			sweep()
@@ -86,14 +79,13 @@ func TestScaleLocal(t *testing.T) {
 	if testing.Short() && n > 2000 {
 		t.Skip("-short")
 	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 
 	t.Run("memstore churn", func(t *testing.T) {
-		clk := &nanoClock{}
-		clk.ns.Store(start)
+		clk := testkit.NewClockAt(start)
 		base := testkit.LiveHeap()
-		s := memstore.New(memstore.WithClock(clk.now), memstore.WithSweepInterval(-1))
+		s := memstore.New(memstore.WithClock(clk.Now), memstore.WithSweepInterval(-1))
 		defer s.Close()
 		per := churnHeap(t, s, clk, n, base, func() { s.Sweep() })
 		t.Logf("RESULT memstore: %d live revocations (one per user), %.0f B of heap each under churn", n, per)
@@ -102,31 +94,29 @@ func TestScaleLocal(t *testing.T) {
 
 	t.Run("boltstore churn", func(t *testing.T) {
 		nb := min(n, 100_000) // every Revoke is a synced transaction
-		clk := &nanoClock{}
-		clk.ns.Store(start)
+		clk := testkit.NewClockAt(start)
 		base := testkit.LiveHeap()
-		s := open(t, filepath.Join(fastDir(t), "churn.db"), &boltstore.Options{Now: clk.now, SweepInterval: -1})
+		s := open(t, filepath.Join(fastDir(t), "churn.db"), &boltstore.Options{Now: clk.Now, SweepInterval: -1})
 		per := churnHeap(t, s, clk, nb, base, func() { _, _ = s.Sweep(ctx) })
 		t.Logf("RESULT boltstore: %d live revocations, %.0f B of heap each under churn", nb, per)
 		assert.Less(t, per, 400.0, "boltstore heap per live revocation")
 	})
 
 	t.Run("bbolt file after a mass expiry", func(t *testing.T) {
-		clk := &nanoClock{}
-		clk.ns.Store(start)
+		clk := testkit.NewClockAt(start)
 		path := filepath.Join(fastDir(t), "mass.db")
-		s := open(t, path, &boltstore.Options{Now: clk.now, SweepInterval: -1, CompactMinBytes: 64 << 10})
+		s := open(t, path, &boltstore.Options{Now: clk.Now, SweepInterval: -1, CompactMinBytes: 64 << 10})
 		size := func() int64 {
 			fi, err := os.Stat(path)
 			require.NoError(t, err)
 			return fi.Size()
 		}
-		until := clk.now().Add(31 * time.Minute)
+		until := clk.Now().Add(31 * time.Minute)
 		for i := range n {
 			require.NoError(t, s.Revoke(ctx, "user-"+strconv.Itoa(i), scaleID(i), until))
 		}
 		full := size()
-		clk.ns.Add(int64(time.Hour))
+		clk.Advance(time.Hour)
 		left, err := s.Sweep(ctx)
 		require.NoError(t, err)
 		after := size()
