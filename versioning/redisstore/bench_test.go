@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -15,15 +17,11 @@ import (
 func benchStore(b *testing.B) *Store {
 	srv := redistest.Start(b)
 	s := openStore(b, newClient(b, srv.Addr()), &Options{Prefix: uniquePrefix(b)}, nil)
-	if _, err := s.BumpEpoch(b.Context(), "alice"); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Revoke(b.Context(), "alice", codec.SessionID{1}, time.Now().Add(time.Hour)); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.Epoch(b.Context(), "alice"); err != nil {
-		b.Fatal(err)
-	}
+	_, err := s.BumpEpoch(b.Context(), "alice")
+	require.NoError(b, err)
+	require.NoError(b, s.Revoke(b.Context(), "alice", codec.SessionID{1}, time.Now().Add(time.Hour)))
+	_, err = s.Epoch(b.Context(), "alice")
+	require.NoError(b, err)
 	return s
 }
 
@@ -81,9 +79,7 @@ func BenchmarkEpochParallel(b *testing.B) {
 func BenchmarkCheck(b *testing.B) {
 	s := benchStore(b)
 	c, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	now := time.Now()
 	h := &codec.Header{Version: codec.Version, ID: codec.SessionID{2}, IssuedAt: now, LastSeen: now, UserID: "alice", UserEpoch: 1}
 	ctx := b.Context()
@@ -105,14 +101,10 @@ func BenchmarkClaim(b *testing.B) {
 	ctx := b.Context()
 	keys := []string{s.sweepKey()}
 	args := []any{DefaultBuckets, DefaultSweepPeriod.Milliseconds(), 146}
-	if err := claimScript.Run(ctx, c, keys, args...).Err(); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, claimScript.Run(ctx, c, keys, args...).Err())
 	usec := func() float64 {
 		info, err := c.Info(ctx, "commandstats").Result()
-		if err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
 		for line := range strings.SplitSeq(info, "\r\n") {
 			if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
 				for f := range strings.SplitSeq(rest, ",") {

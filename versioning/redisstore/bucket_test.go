@@ -22,9 +22,7 @@ import (
 // (no message), in the store's layout.
 func setUser(t testing.TB, c redis.Cmdable, s *Store, userID string, u usertable.User) {
 	t.Helper()
-	if err := c.HSet(t.Context(), s.bucketKey(userID), userID, encodeValue(u)).Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.HSet(t.Context(), s.bucketKey(userID), userID, encodeValue(u)).Err())
 }
 
 // getUser reads userID's state from its bucket (every revocation, ended
@@ -136,7 +134,7 @@ func TestBucketsOptions(t *testing.T) {
 	select {
 	case <-s.sweepDone:
 	default:
-		t.Error("Close returned with the sweep running")
+		assert.Fail(t, "Close returned with the sweep running")
 	}
 }
 

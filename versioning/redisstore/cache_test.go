@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning/internal/usertable"
 )
@@ -13,47 +15,34 @@ func TestCacheFillRaces(t *testing.T) {
 	st := usertable.User{Epoch: 3}
 	// A fill that completes undisturbed is cached.
 	tok := c.begin("alice")
-	if !c.finish("alice", tok, st, true) {
-		t.Fatal("undisturbed fill not cached")
-	}
-	if got, ok := c.get("alice"); !ok || got.Epoch != 3 {
-		t.Fatalf("get = %+v, %v", got, ok)
-	}
+	require.True(t, c.finish("alice", tok, st, true), "undisturbed fill not cached")
+	got, ok := c.get("alice")
+	require.True(t, ok, "get(alice)")
+	require.Equal(t, uint64(3), got.Epoch, "get(alice)")
 	// An invalidation between begin and finish spoils the fill: the
 	// answer read before the change must not be cached after it.
 	tok = c.begin("bob")
 	c.invalidate("bob")
-	if c.finish("bob", tok, st, true) {
-		t.Fatal("a fill raced by an invalidation was cached")
-	}
-	if _, ok := c.get("bob"); ok {
-		t.Fatal("bob cached after a spoiled fill")
-	}
+	require.False(t, c.finish("bob", tok, st, true), "a fill raced by an invalidation was cached")
+	_, ok = c.get("bob")
+	require.False(t, ok, "bob cached after a spoiled fill")
 	// So does a flush, for every fill in flight; two fills of one user
 	// share their fate.
 	t1, t2 := c.begin("carol"), c.begin("carol")
 	c.flush()
-	if c.finish("carol", t1, st, true) || c.finish("carol", t2, st, true) {
-		t.Fatal("a fill raced by a flush was cached")
-	}
-	if _, ok := c.get("alice"); ok {
-		t.Fatal("flush kept alice")
-	}
+	require.False(t, c.finish("carol", t1, st, true), "a fill raced by a flush was cached")
+	require.False(t, c.finish("carol", t2, st, true), "a fill raced by a flush was cached")
+	_, ok = c.get("alice")
+	require.False(t, ok, "flush kept alice")
 	// A fill started after an invalidation is fine.
 	c.invalidate("dave")
 	tok = c.begin("dave")
-	if !c.finish("dave", tok, st, true) {
-		t.Fatal("a fill begun after the invalidation was not cached")
-	}
+	require.True(t, c.finish("dave", tok, st, true), "a fill begun after the invalidation was not cached")
 	// A failed fill caches nothing.
 	tok = c.begin("erin")
-	if c.finish("erin", tok, st, false) {
-		t.Fatal("a failed fill was cached")
-	}
+	require.False(t, c.finish("erin", tok, st, false), "a failed fill was cached")
 	for i := range c.shards {
-		if n := len(c.shards[i].inflight); n != 0 {
-			t.Fatalf("shard %d keeps %d fill tokens after every fill finished", i, n)
-		}
+		require.Empty(t, c.shards[i].inflight, "shard %d keeps fill tokens after every fill finished", i)
 	}
 }
 
@@ -67,9 +56,9 @@ func TestCacheLRUBound(t *testing.T) {
 		fill(fmt.Sprint("user", i), usertable.User{})
 	}
 	users, bytes := c.stats()
-	if bytes > perShard*cacheShards || users > 4*cacheShards || users < cacheShards {
-		t.Fatalf("%d users, %d bytes cached; bound %d bytes", users, bytes, perShard*cacheShards)
-	}
+	require.LessOrEqual(t, bytes, int64(perShard*cacheShards), "bytes cached (%d users)", users)
+	require.LessOrEqual(t, users, 4*cacheShards, "users cached (%d bytes)", bytes)
+	require.GreaterOrEqual(t, users, cacheShards, "users cached (%d bytes)", bytes)
 	// Recently used entries survive; the least recently used go first.
 	sh := c.shard("keep")
 	fill("keep", usertable.User{Epoch: 1, Revs: []usertable.Rev{{ID: codec.SessionID{1}, Until: 9}}})
@@ -89,9 +78,7 @@ func TestCacheLRUBound(t *testing.T) {
 	for k, e := range sh.m {
 		sum += entryCost(k, e.st)
 	}
-	if sum != sh.bytes {
-		t.Fatalf("shard accounts %d bytes, entries cost %d", sh.bytes, sum)
-	}
+	require.Equal(t, sum, sh.bytes, "the bytes the shard accounts against what its entries cost")
 }
 
 // TestCacheGenerations: a flush makes every entry a miss for get but keeps
@@ -100,34 +87,31 @@ func TestCacheLRUBound(t *testing.T) {
 func TestCacheGenerations(t *testing.T) {
 	c := newUserCache(1 << 20)
 	fill := func(user string, epoch uint64) {
-		if !c.finish(user, c.begin(user), usertable.User{Epoch: epoch}, true) {
-			t.Fatalf("fill of %s not cached", user)
-		}
+		require.True(t, c.finish(user, c.begin(user), usertable.User{Epoch: epoch}, true), "fill of %s not cached", user)
 	}
 	fill("alice", 1)
 	fill("bob", 2)
 	c.flush()
-	if _, ok := c.get("alice"); ok {
-		t.Fatal("get hit after a flush")
-	}
-	if st, previous, ok := c.peekStale("alice"); !ok || !previous || st.Epoch != 1 {
-		t.Fatalf("peekStale(alice) after a flush = %+v, previous %v, ok %v", st, previous, ok)
-	}
+	_, ok := c.get("alice")
+	require.False(t, ok, "get hit after a flush")
+	st, previous, ok := c.peekStale("alice")
+	require.True(t, ok, "peekStale(alice) after a flush")
+	require.True(t, previous, "peekStale(alice) after a flush")
+	require.Equal(t, uint64(1), st.Epoch, "peekStale(alice) after a flush")
 	fill("bob", 3)
-	if st, ok := c.get("bob"); !ok || st.Epoch != 3 {
-		t.Fatalf("get(bob) after a refill = %+v, %v", st, ok)
-	}
-	if _, previous, ok := c.peekStale("bob"); !ok || previous {
-		t.Fatalf("peekStale(bob) after a refill: previous %v, ok %v", previous, ok)
-	}
-	if users, _ := c.stats(); users != 2 {
-		t.Fatalf("stats: %d users, want 2 (a refill replaces its entry)", users)
-	}
+	st, ok = c.get("bob")
+	require.True(t, ok, "get(bob) after a refill")
+	require.Equal(t, uint64(3), st.Epoch, "get(bob) after a refill")
+	_, previous, ok = c.peekStale("bob")
+	require.True(t, ok, "peekStale(bob) after a refill")
+	require.False(t, previous, "peekStale(bob) after a refill")
+	users, _ := c.stats()
+	require.Equal(t, 2, users, "users in the cache (a refill replaces its entry)")
 	c.flush()
-	if _, _, ok := c.peekStale("alice"); ok {
-		t.Fatal("an entry two flushes old is still readable")
-	}
-	if st, previous, ok := c.peekStale("bob"); !ok || !previous || st.Epoch != 3 {
-		t.Fatalf("peekStale(bob) after the second flush = %+v, previous %v, ok %v", st, previous, ok)
-	}
+	_, _, ok = c.peekStale("alice")
+	require.False(t, ok, "an entry two flushes old is still readable")
+	st, previous, ok = c.peekStale("bob")
+	require.True(t, ok, "peekStale(bob) after the second flush")
+	require.True(t, previous, "peekStale(bob) after the second flush")
+	require.Equal(t, uint64(3), st.Epoch, "peekStale(bob) after the second flush")
 }

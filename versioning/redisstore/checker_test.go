@@ -1,9 +1,11 @@
 package redisstore
 
 import (
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -19,59 +21,49 @@ func TestCheckerPolicyDuringOutage(t *testing.T) {
 	clock := &fakeClock{}
 	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), MaxStale: 5 * time.Second, HealthCheckInterval: 100 * time.Millisecond, Now: clock.Now}, nil)
 	ctx := t.Context()
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
 	settle(t, s, 1) // our own message dropped alice: what follows caches her
 	pol := versioning.Policy{Now: clock.Now}
 	closed, err := versioning.NewChecker(pol, versioning.CheckerOptions{Store: s})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	stale, err := versioning.NewChecker(pol, versioning.CheckerOptions{Store: s, OnStoreError: versioning.ServeStale})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	header := func(epoch uint64) *codec.Header {
 		now := clock.Now()
 		return &codec.Header{Version: codec.Version, ID: codec.SessionID{byte(epoch + 1)}, IssuedAt: now, LastSeen: now, UserID: "alice", UserEpoch: epoch}
 	}
 	current, bumped := header(1), header(0)
 	for name, c := range map[string]*versioning.Checker{"fail-closed": closed, "serve-stale": stale} {
-		if v, err := c.Check(ctx, current); err != nil || v == versioning.Rejected {
-			t.Fatalf("%s: current session before outage: %v, %v", name, v, err)
-		}
+		v, err := c.Check(ctx, current)
+		require.NoError(t, err, "%s: current session before outage", name)
+		require.NotEqual(t, versioning.Rejected, v, "%s: current session before outage", name)
 	}
 
 	srv.Kill()
-	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }) {
-		t.Fatal("store still trusted after kill")
-	}
-	if v, err := closed.Check(ctx, current); v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("fail-closed during outage: %v, %v; want Rejected, ErrStoreUnavailable", v, err)
-	}
-	if v, err := stale.Check(ctx, current); err != nil || v == versioning.Rejected {
-		t.Errorf("serve-stale within MaxStale: %v, %v; want accepted", v, err)
-	}
-	if v, err := stale.Check(ctx, bumped); v != versioning.Rejected || !errors.Is(err, versioning.ErrEpochBumped) {
-		t.Errorf("serve-stale, bumped session: %v, %v; want Rejected, ErrEpochBumped", v, err)
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }), "store still trusted after kill")
+	v, err := closed.Check(ctx, current)
+	assert.Equal(t, versioning.Rejected, v, "fail-closed during outage")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "fail-closed during outage")
+	v, err = stale.Check(ctx, current)
+	assert.NoError(t, err, "serve-stale within MaxStale")
+	assert.NotEqual(t, versioning.Rejected, v, "serve-stale within MaxStale: want accepted")
+	v, err = stale.Check(ctx, bumped)
+	assert.Equal(t, versioning.Rejected, v, "serve-stale, bumped session")
+	assert.ErrorIs(t, err, versioning.ErrEpochBumped, "serve-stale, bumped session")
 	clock.Advance(6 * time.Second)
 	current = header(1)
-	if v, err := stale.Check(ctx, current); v != versioning.Rejected || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("serve-stale beyond MaxStale: %v, %v; want Rejected, ErrStoreUnavailable", v, err)
-	}
+	v, err = stale.Check(ctx, current)
+	assert.Equal(t, versioning.Rejected, v, "serve-stale beyond MaxStale")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "serve-stale beyond MaxStale")
 
 	srv.Restart()
-	if !waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }) {
-		t.Fatal("store did not recover")
-	}
+	require.True(t, waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }), "store did not recover")
 	for name, c := range map[string]*versioning.Checker{"fail-closed": closed, "serve-stale": stale} {
-		if v, err := c.Check(ctx, current); err != nil || v == versioning.Rejected {
-			t.Errorf("%s: current session after recovery: %v, %v", name, v, err)
-		}
-		if v, err := c.Check(ctx, bumped); !errors.Is(err, versioning.ErrEpochBumped) {
-			t.Errorf("%s: bumped session after recovery: %v, %v; want ErrEpochBumped", name, v, err)
-		}
+		v, err := c.Check(ctx, current)
+		assert.NoError(t, err, "%s: current session after recovery", name)
+		assert.NotEqual(t, versioning.Rejected, v, "%s: current session after recovery", name)
+		v, err = c.Check(ctx, bumped)
+		assert.ErrorIs(t, err, versioning.ErrEpochBumped, "%s: bumped session after recovery (verdict %v)", name, v)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestParseMessage(t *testing.T) {
@@ -17,13 +19,10 @@ func TestParseMessage(t *testing.T) {
 	}
 	for _, m := range good {
 		got, err := ParseMessage(m.String())
-		if err != nil || got != m {
-			t.Errorf("ParseMessage(%q) = %+v, %v; want %+v", m.String(), got, err, m)
-		}
+		assert.NoError(t, err, "ParseMessage(%q)", m.String())
+		assert.Equal(t, m, got, "ParseMessage(%q)", m.String())
 	}
-	if s := (Message{Seq: 12, Kind: KindGlobal, Value: 5}).String(); s != "2 12 g 5" {
-		t.Errorf("global message = %q", s)
-	}
+	assert.Equal(t, "2 12 g 5", (Message{Seq: 12, Kind: KindGlobal, Value: 5}).String(), "global message")
 	bad := []string{
 		"", "2", "2 ", "2 1", "2 1 ", "2 1 u", "1 u 1 alice", "1 g 7", "2 1 x alice", "2 1 g", "2 1 g 01", "2 1 g -1",
 		"2 1 g 1 extra", "2 0 g 1", "2 01 g 1", "2 1 g +1", "2 1 u " + strings.Repeat("x", 256),
@@ -32,9 +31,8 @@ func TestParseMessage(t *testing.T) {
 		"2 1 g 18446744073709551616", "2  1 g 1", " 2 1 g 1", "2 1 gg 1", "2 4 u ",
 	}
 	for _, s := range bad {
-		if m, err := ParseMessage(s); !errors.Is(err, ErrBadMessage) {
-			t.Errorf("ParseMessage(%q) = %+v, %v; want ErrBadMessage", s, m, err)
-		}
+		m, err := ParseMessage(s)
+		assert.ErrorIs(t, err, ErrBadMessage, "ParseMessage(%q) = %+v", s, m)
 	}
 }
 

@@ -32,9 +32,7 @@ type freezeProxy struct {
 
 func startFreezeProxy(t *testing.T, target string) *freezeProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := &freezeProxy{ln: ln, target: target}
 	p.cond = sync.NewCond(&p.mu)
 	var wg sync.WaitGroup
@@ -112,38 +110,32 @@ func TestSilentPartition(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	s := openStore(t, newClient(t, proxy.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: interval}, nil)
 	ctx := t.Context()
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
 	settle(t, s, 1)
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 { // cached
-		t.Fatal(e, err)
-	}
+	e, err := s.Epoch(ctx, "alice") // cached
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), e)
 
 	frozenAt := time.Now()
 	proxy.setFrozen(true)
-	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }) {
-		t.Fatal("cache still trusted 5s into a silent partition")
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }),
+		"cache still trusted 5s into a silent partition")
 	detected := time.Since(frozenAt)
 	t.Logf("silent partition detected after %v (HealthCheckInterval %v)", detected, interval)
-	if detected > 4*interval+200*time.Millisecond {
-		t.Errorf("detection took %v, want about 2 x %v", detected, interval)
-	}
-	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Epoch during a silent partition = %v, want ErrStoreUnavailable", err)
-	}
-	if st, err := s.LookupStale(ctx, "alice", [16]byte{}, 0); err != nil || st.Epoch != 1 {
-		t.Errorf("LookupStale during a silent partition = %+v, %v; want epoch 1", st, err)
-	}
+	assert.LessOrEqual(t, detected, 4*interval+200*time.Millisecond, "detection time, want about 2 x %v", interval)
+	_, err = s.Epoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Epoch during a silent partition")
+	st, err := s.LookupStale(ctx, "alice", [16]byte{}, 0)
+	assert.NoError(t, err, "LookupStale during a silent partition")
+	assert.Equal(t, uint64(1), st.Epoch, "LookupStale during a silent partition")
 
 	proxy.setFrozen(false)
-	if !waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }) {
-		t.Fatal("store did not recover after the partition healed")
-	}
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 1 {
-		t.Errorf("Epoch after the partition = %d, %v; want 1", e, err)
-	}
+	require.True(t, waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }),
+		"store did not recover after the partition healed")
+	e, err = s.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch after the partition")
+	assert.Equal(t, uint64(1), e, "Epoch after the partition")
 }
 
 // TestColdStartWhileDown creates a store while Redis is down: New succeeds,
@@ -153,26 +145,20 @@ func TestColdStartWhileDown(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Kill()
 	s, err := New(newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := t.Context()
-	if _, err := s.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Epoch before Redis is up = %v, want ErrStoreUnavailable", err)
-	}
-	if _, err := s.LookupStale(ctx, "alice", [16]byte{}, time.Hour); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale of a never-proven cache = %v, want ErrStoreUnavailable", err)
-	}
+	_, err = s.Epoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Epoch before Redis is up")
+	_, err = s.LookupStale(ctx, "alice", [16]byte{}, time.Hour)
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale of a never-proven cache")
 	srv.Restart()
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatalf("WaitReady after Redis started: %v", err)
-	}
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != 0 {
-		t.Errorf("Epoch once ready = %d, %v", e, err)
-	}
+	require.NoError(t, s.WaitReady(wctx), "WaitReady after Redis started")
+	e, err := s.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch once ready")
+	assert.Zero(t, e, "Epoch once ready")
 }
 
 // TestStaleReadsSurviveReconnect: a reconnect flushes the cache for

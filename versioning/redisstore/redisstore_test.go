@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -42,19 +43,15 @@ func newClient(t testing.TB, addr string) *redis.Client {
 	return c
 }
 
-// newStore returns a ready store, closed when the test ends.
+// openStore returns a ready store, closed when the test ends.
 func openStore(t testing.TB, c redis.UniversalClient, o *Options, hook func(Message)) *Store {
 	t.Helper()
 	s, err := newStore(c, o, hook)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
+	require.NoError(t, s.WaitReady(ctx), "WaitReady")
 	return s
 }
 
@@ -71,23 +68,19 @@ func TestConformanceDirect(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
 		s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), Now: now, CacheBytes: -1}, nil)
-		if s.trusted(time.Now()) {
-			t.Fatal("a store without a cache trusts it")
-		}
+		require.False(t, s.trusted(time.Now()), "a store without a cache trusts it")
 		return s
 	})
 }
 
 func TestNewInvalid(t *testing.T) {
-	if _, err := New(nil, nil); !errors.Is(err, ErrInvalidOptions) {
-		t.Errorf("New(nil) = %v, want ErrInvalidOptions", err)
-	}
+	_, err := New(nil, nil)
+	assert.ErrorIs(t, err, ErrInvalidOptions, "New(nil)")
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
 	for _, o := range []Options{{MaxStale: -1}, {HealthCheckInterval: time.Millisecond}, {MaxLag: time.Millisecond}, {Prefix: "app{x}:"}, {Prefix: "a{"}} {
-		if _, err := New(c, &o); !errors.Is(err, ErrInvalidOptions) {
-			t.Errorf("New(%+v) = %v, want ErrInvalidOptions", o, err)
-		}
+		_, err := New(c, &o)
+		assert.ErrorIs(t, err, ErrInvalidOptions, "New(%+v)", o)
 	}
 }
 
@@ -132,9 +125,7 @@ func (c *cmdCounter) take() []string {
 func serverCalls(t *testing.T, srv *redistest.Server) int {
 	t.Helper()
 	info, err := srv.Do("INFO", "commandstats")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	total := 0
 	for line := range strings.SplitSeq(info, "\n") {
 		line = strings.TrimSpace(line)
@@ -144,9 +135,7 @@ func serverCalls(t *testing.T, srv *redistest.Server) int {
 		}
 		n, _, _ := strings.Cut(rest, ",")
 		v, err := strconv.Atoi(n)
-		if err != nil {
-			t.Fatalf("commandstats line %q", line)
-		}
+		require.NoError(t, err, "commandstats line %q", line)
 		total += v
 	}
 	return total
@@ -167,24 +156,18 @@ func TestZeroRoundTripsInSteadyState(t *testing.T) {
 	for i := range ids {
 		ids[i] = codec.SessionID{byte(i + 1)}
 	}
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Revoke(ctx, "alice", ids[0], time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, s.Revoke(ctx, "alice", ids[0], time.Now().Add(time.Hour)))
 	settle(t, s, 2)
 	// Warm-up: the first read of each user fills the cache with one HGET
 	// of the user's field.
 	for _, u := range users {
-		if _, err := s.Lookup(ctx, u, ids[0]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Lookup(ctx, u, ids[0])
+		require.NoError(t, err)
 	}
 	warm := counter.take()
-	if slices.Index(warm, "hget") < 0 {
-		t.Errorf("warm-up sent %v, expected HGET for the user misses", warm)
-	}
+	assert.Contains(t, warm, "hget", "warm-up: expected HGET for the user misses")
 
 	// The prover reads two counters every interval; those are not
 	// per-request commands, so count only the others.
@@ -205,9 +188,7 @@ func TestZeroRoundTripsInSteadyState(t *testing.T) {
 		}
 	}
 	sent := slices.DeleteFunc(counter.take(), func(n string) bool { return n == "mget" })
-	if len(sent) != 0 {
-		t.Errorf("%d Lookup calls in steady state sent %d commands: %v", rounds, len(sent), sent[:min(len(sent), 10)])
-	}
+	assert.Empty(t, sent[:min(len(sent), 10)], "%d Lookup calls in steady state sent %d commands (the first 10 shown)", rounds, len(sent))
 	probes := s.Stats()
 	after := serverCalls(t, srv)
 	t.Logf("%d Lookup calls after warm-up: 0 commands sent by the client for them; the server ran %d commands meanwhile (the prover's MGETs; %d resyncs)", rounds, after-before, probes.Resyncs)
@@ -217,9 +198,8 @@ func TestZeroRoundTripsInSteadyState(t *testing.T) {
 // come back as messages that drop the written user from its cache).
 func settle(t testing.TB, s *Store, seq uint64) {
 	t.Helper()
-	if !waitUntil(5*time.Second, func() bool { return s.Stats().LastSeq >= seq }) {
-		t.Fatalf("store did not apply message %d within 5s: %+v", seq, s.Stats())
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { return s.Stats().LastSeq >= seq }),
+		"store did not apply message %d within 5s: %+v", seq, s.Stats())
 }
 
 // waitUntil polls cond every 200µs until it holds or d passes.
@@ -253,9 +233,8 @@ func TestPropagationDelay(t *testing.T) {
 		}
 	})
 	ctx := t.Context()
-	if _, err := b.Epoch(ctx, "alice"); err != nil { // cache alice on B
-		t.Fatal(err)
-	}
+	_, err := b.Epoch(ctx, "alice") // cache alice on B
+	require.NoError(t, err)
 	const n = 200
 	delays := make([]time.Duration, 0, n)
 	acks := make([]time.Duration, 0, n)
@@ -263,47 +242,33 @@ func TestPropagationDelay(t *testing.T) {
 		start := time.Now()
 		e, err := a.BumpEpoch(ctx, "alice")
 		acked := time.Now()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e != uint64(i+1) {
-			t.Fatalf("bump %d returned %d", i+1, e)
-		}
-		if !waitUntil(2*time.Second, func() bool { return seen.Load() >= e }) {
-			t.Fatalf("bump %d not seen by B within 2s", e)
-		}
+		require.NoError(t, err)
+		require.Equal(t, uint64(i+1), e, "bump %d", i+1)
+		require.True(t, waitUntil(2*time.Second, func() bool { return seen.Load() >= e }), "bump %d not seen by B within 2s", e)
 		at := time.Unix(0, seenAt.Load())
 		delays = append(delays, at.Sub(start))
 		acks = append(acks, acked.Sub(start))
 		// B answers with the new epoch (refetched once, then cached).
-		if got, err := b.Epoch(ctx, "alice"); err != nil || got != e {
-			t.Fatalf("B.Epoch after bump %d = %d, %v", e, got, err)
-		}
+		got, err := b.Epoch(ctx, "alice")
+		require.NoError(t, err, "B.Epoch after bump %d", e)
+		require.Equal(t, e, got, "B.Epoch after bump %d", e)
 	}
 	med, p99 := percentile(delays, 0.5), percentile(delays, 0.99)
 	t.Logf("bump-to-visible on another instance over %d bumps (from the BumpEpoch call to B's cache invalidated): median %v, p99 %v, max %v; for comparison BumpEpoch's own round trip: median %v, p99 %v",
 		n, med, p99, slices.Max(delays), percentile(acks, 0.5), percentile(acks, 0.99))
-	if p99 > 500*time.Millisecond {
-		t.Errorf("p99 bump-to-visible delay %v exceeds 500ms", p99)
-	}
+	assert.LessOrEqual(t, p99, 500*time.Millisecond, "p99 bump-to-visible delay exceeds 500ms")
 
 	// Revocations and global bumps propagate too.
 	id := codec.SessionID{9}
-	if st, err := b.Lookup(ctx, "alice", id); err != nil || st.Revoked {
-		t.Fatal("revoked before Revoke", err)
-	}
-	if err := a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }) {
-		t.Fatal("revocation not seen by B")
-	}
-	if err := a.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == n+1 }) {
-		t.Fatal("global bump not seen by B")
-	}
+	st, err := b.Lookup(ctx, "alice", id)
+	require.NoError(t, err)
+	require.False(t, st.Revoked, "revoked before Revoke")
+	require.NoError(t, a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)))
+	require.True(t, waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }),
+		"revocation not seen by B")
+	require.NoError(t, a.BumpGlobalEpoch(ctx))
+	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == n+1 }),
+		"global bump not seen by B")
 }
 
 // TestStartWaitsForNoLoad: a new instance is ready after one command,
@@ -314,15 +279,9 @@ func TestStartWaitsForNoLoad(t *testing.T) {
 	a := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix}, nil)
 	ctx := t.Context()
 	live, ended := codec.SessionID{1}, codec.SessionID{2}
-	if err := a.Revoke(ctx, "alice", live, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Revoke(ctx, "alice", ended, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.Revoke(ctx, "alice", live, time.Now().Add(time.Hour)))
+	require.NoError(t, a.Revoke(ctx, "alice", ended, time.Now().Add(time.Minute)))
+	require.NoError(t, a.BumpGlobalEpoch(ctx))
 
 	c := newClient(t, srv.Addr())
 	counter := &cmdCounter{}
@@ -330,30 +289,26 @@ func TestStartWaitsForNoLoad(t *testing.T) {
 	clock := &fakeClock{}
 	b := openStore(t, c, &Options{Prefix: prefix, Now: clock.Now, MaxLag: time.Minute}, nil)
 	handshake := func(n string) bool { return n == "hello" || n == "client" || n == "ping" }
-	if sent := slices.DeleteFunc(counter.take(), handshake); !slices.Equal(sent, []string{"mget"}) && !slices.Equal(sent, []string{"mget", "mget"}) {
-		t.Errorf("start-up sent %v, want one MGET (of the sequence and global counters)", sent)
-	}
+	assert.Contains(t, [][]string{{"mget"}, {"mget", "mget"}}, slices.DeleteFunc(counter.take(), handshake),
+		"start-up: want one MGET (of the sequence and global counters)")
 	clock.Advance(2 * time.Minute) // ended is over, live is not
 	// The clock's jump outdated the last proof: wait for the next one.
-	if !waitUntil(5*time.Second, func() bool { ok, _ := b.Trusted(); return ok }) {
-		t.Fatal("not trusted again after the clock moved")
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := b.Trusted(); return ok }),
+		"not trusted again after the clock moved")
 	counter.take()
-	if st, err := b.Lookup(ctx, "alice", live); err != nil || !st.Revoked || st.Epoch != 1 {
-		t.Errorf("Lookup(alice, live) on a new store = %+v, %v", st, err)
-	}
-	if sent := counter.take(); !slices.Equal(slices.DeleteFunc(sent, func(n string) bool { return n == "mget" || handshake(n) }), []string{"hget"}) {
-		t.Errorf("the first Lookup of a user sent %v, want one HGET", sent)
-	}
-	if st, err := b.Lookup(ctx, "alice", ended); err != nil || st.Revoked {
-		t.Errorf("Lookup(alice, ended) = %+v, %v", st, err)
-	}
-	if sent := slices.DeleteFunc(counter.take(), func(n string) bool { return n == "mget" || handshake(n) }); len(sent) != 0 {
-		t.Errorf("a Lookup of a cached user sent %v", sent)
-	}
-	if e, err := b.Epoch(ctx, "nobody"); err != nil || e != 1 {
-		t.Errorf("Epoch after a global bump = %d, %v; want 1", e, err)
-	}
+	st, err := b.Lookup(ctx, "alice", live)
+	assert.NoError(t, err, "Lookup(alice, live) on a new store")
+	assert.Equal(t, versioning.SessionState{Epoch: 1, Revoked: true}, st, "Lookup(alice, live) on a new store")
+	assert.Equal(t, []string{"hget"}, slices.DeleteFunc(counter.take(), func(n string) bool { return n == "mget" || handshake(n) }),
+		"the first Lookup of a user: want one HGET")
+	st, err = b.Lookup(ctx, "alice", ended)
+	assert.NoError(t, err, "Lookup(alice, ended)")
+	assert.False(t, st.Revoked, "Lookup(alice, ended)")
+	assert.Empty(t, slices.DeleteFunc(counter.take(), func(n string) bool { return n == "mget" || handshake(n) }),
+		"a Lookup of a cached user sent commands")
+	e, err := b.Epoch(ctx, "nobody")
+	assert.NoError(t, err, "Epoch after a global bump")
+	assert.Equal(t, uint64(1), e, "Epoch after a global bump")
 }
 
 func TestBadMessageFlushesCache(t *testing.T) {
@@ -362,28 +317,23 @@ func TestBadMessageFlushesCache(t *testing.T) {
 	c := newClient(t, srv.Addr())
 	s := openStore(t, c, &Options{Prefix: prefix}, nil)
 	ctx := t.Context()
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
 	settle(t, s, 1)
-	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
-		t.Fatalf("Epoch = %d, want 1", e)
-	}
+	e, _ := s.Epoch(ctx, "alice")
+	require.Equal(t, uint64(1), e, "Epoch")
 	// Change the counter behind the store's back, then publish garbage:
 	// the store must drop its cached epoch and refetch.
 	setUser(t, c, s, "alice", usertable.User{Epoch: 7})
-	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
-		t.Fatalf("cached Epoch = %d, want 1 (cache should still be used)", e)
-	}
-	if err := c.Publish(ctx, s.Channel(), "garbage").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(ctx, "alice"); return e == 7 }) {
-		t.Fatal("a malformed message did not flush the user cache")
-	}
-	if st := s.Stats(); st.BadMessages != 1 || st.MessagesApplied < 1 || st.CachedUsers != 1 {
-		t.Errorf("Stats = %+v", st)
-	}
+	e, _ = s.Epoch(ctx, "alice")
+	require.Equal(t, uint64(1), e, "cached Epoch (cache should still be used)")
+	require.NoError(t, c.Publish(ctx, s.Channel(), "garbage").Err())
+	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(ctx, "alice"); return e == 7 }),
+		"a malformed message did not flush the user cache")
+	st := s.Stats()
+	assert.Equal(t, int64(1), st.BadMessages, "BadMessages; Stats = %+v", st)
+	assert.GreaterOrEqual(t, st.MessagesApplied, int64(1), "MessagesApplied; Stats = %+v", st)
+	assert.Equal(t, 1, st.CachedUsers, "CachedUsers; Stats = %+v", st)
 }
 
 // TestForgedEpochValues (issue 14, item 4): a forged message or a counter
@@ -394,72 +344,54 @@ func TestForgedEpochValues(t *testing.T) {
 	c := newClient(t, srv.Addr())
 	s := openStore(t, c, &Options{Prefix: prefix}, nil)
 	ctx := t.Context()
-	if _, err := s.BumpEpoch(ctx, "alice"); err != nil { // force logout: cookies with epoch 0 are dead
-		t.Fatal(err)
-	}
+	_, err := s.BumpEpoch(ctx, "alice") // force logout: cookies with epoch 0 are dead
+	require.NoError(t, err)
 	settle(t, s, 1)
-	if e, _ := s.Epoch(ctx, "alice"); e != 1 {
-		t.Fatalf("Epoch = %d, want 1", e)
-	}
+	e, _ := s.Epoch(ctx, "alice")
+	require.Equal(t, uint64(1), e, "Epoch")
 	seq := s.Stats().LastSeq
 	for _, forged := range []string{
 		"1 g 18446744073709551615",
 		fmt.Sprintf("2 %d g 18446744073709551615", seq+1),
 		fmt.Sprintf("2 %d g 9223372036854775808", seq+1),
 	} {
-		if err := c.Publish(ctx, s.Channel(), forged).Err(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Publish(ctx, s.Channel(), forged).Err())
 	}
-	if !waitUntil(2*time.Second, func() bool { return s.Stats().BadMessages == 3 }) {
-		t.Fatalf("forged messages not all refused: %+v", s.Stats())
-	}
+	require.True(t, waitUntil(2*time.Second, func() bool { return s.Stats().BadMessages == 3 }),
+		"forged messages not all refused: %+v", s.Stats())
 	for range 3 {
 		st, err := s.Lookup(ctx, "alice", codec.SessionID{1})
-		if err != nil || st.Epoch != 1 {
-			t.Fatalf("after forged messages Lookup = %+v, %v; want epoch 1 (a wrapped sum would give 0)", st, err)
-		}
+		require.NoError(t, err, "Lookup after forged messages")
+		require.Equal(t, uint64(1), st.Epoch, "Lookup after forged messages: want epoch 1 (a wrapped sum would give 0)")
 	}
 	// A counter past 2^63-1 in Redis itself: every read refuses, with a
 	// typed error, whichever path it takes.
-	if err := c.Set(ctx, s.globalKey, "18446744073709551615", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Publish(ctx, s.Channel(), "garbage").Err(); err != nil { // flush alice
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Set(ctx, s.globalKey, "18446744073709551615", 0).Err())
+	require.NoError(t, c.Publish(ctx, s.Channel(), "garbage").Err()) // flush alice
 	// A new store cannot even start trusting (its first read of the
 	// counters fails): it reads Redis directly.
 	direct, err := New(c, &Options{Prefix: prefix, CacheBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = direct.Close() })
 	for _, st := range []*Store{direct} {
 		_, err := st.Lookup(ctx, "alice", codec.SessionID{1})
-		if !errors.Is(err, versioning.ErrEpochOverflow) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-			t.Errorf("Lookup with a global counter of 2^64-1 = %v, want ErrEpochOverflow and ErrStoreUnavailable", err)
-		}
-		if _, err := st.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrEpochOverflow) {
-			t.Errorf("Epoch with a global counter of 2^64-1 = %v, want ErrEpochOverflow", err)
-		}
+		assert.ErrorIs(t, err, versioning.ErrEpochOverflow, "Lookup with a global counter of 2^64-1")
+		assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Lookup with a global counter of 2^64-1")
+		_, err = st.Epoch(ctx, "alice")
+		assert.ErrorIs(t, err, versioning.ErrEpochOverflow, "Epoch with a global counter of 2^64-1")
 	}
 	// The cached store stops trusting itself (its probes fail) and then
 	// refuses too; it never answers epoch 0.
-	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }) {
-		t.Fatal("store still trusted with a corrupt global counter")
-	}
-	if st, err := s.Lookup(ctx, "alice", codec.SessionID{1}); !errors.Is(err, versioning.ErrEpochOverflow) {
-		t.Errorf("Lookup on the untrusted store = %+v, %v; want ErrEpochOverflow", st, err)
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return !ok }),
+		"store still trusted with a corrupt global counter")
+	st, err := s.Lookup(ctx, "alice", codec.SessionID{1})
+	assert.ErrorIs(t, err, versioning.ErrEpochOverflow, "Lookup on the untrusted store = %+v", st)
 	// A bump of a counter at the limit fails and never wraps.
 	setUser(t, c, s, "bob", usertable.User{Epoch: 9223372036854775807})
-	if _, err := s.BumpEpoch(ctx, "bob"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("BumpEpoch past 2^63-1 = %v, want an error", err)
-	}
-	if v, _ := c.HGet(ctx, s.bucketKey("bob"), "bob").Result(); v != "9223372036854775807:" {
-		t.Errorf("bob's counter after a refused bump = %s", v)
-	}
+	_, err = s.BumpEpoch(ctx, "bob")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "BumpEpoch past 2^63-1")
+	v, _ := c.HGet(ctx, s.bucketKey("bob"), "bob").Result()
+	assert.Equal(t, "9223372036854775807:", v, "bob's counter after a refused bump")
 }
 
 // TestChannelSeparatesDatabases (issue 14, item 3): two stores with the
@@ -475,40 +407,30 @@ func TestChannelSeparatesDatabases(t *testing.T) {
 	var applied0, applied5 atomic.Int64
 	s0 := openStore(t, client(0), &Options{Prefix: prefix}, func(Message) { applied0.Add(1) })
 	s5 := openStore(t, client(5), &Options{Prefix: prefix}, func(Message) { applied5.Add(1) })
-	if s0.Channel() == s5.Channel() || !strings.HasSuffix(s5.Channel(), ":5") || !strings.HasPrefix(s5.Channel(), prefix) {
-		t.Fatalf("channels %q and %q do not carry prefix and database", s0.Channel(), s5.Channel())
-	}
+	require.NotEqual(t, s0.Channel(), s5.Channel(), "the channels of databases 0 and 5")
+	require.True(t, strings.HasSuffix(s5.Channel(), ":5") && strings.HasPrefix(s5.Channel(), prefix),
+		"channel %q does not carry prefix %q and database 5", s5.Channel(), prefix)
 	ctx := t.Context()
-	if e, _ := s0.Epoch(ctx, "alice"); e != 0 {
-		t.Fatal("fresh epoch not 0")
-	}
+	e, _ := s0.Epoch(ctx, "alice")
+	require.Zero(t, e, "fresh epoch")
 	// A bump and a global bump on database 5, then a bump on database 0:
 	// once s0 has its own message, any message of database 5 that reached
 	// its connection would have arrived before it.
-	if _, err := s5.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s5.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s0.BumpEpoch(ctx, "carol"); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { return applied0.Load() >= 1 && applied5.Load() >= 2 }) {
-		t.Fatal("stores did not hear their own messages")
-	}
-	if n := applied0.Load(); n != 1 {
-		t.Errorf("the store on database 0 applied %d messages, want 1 (its own): cross-talk", n)
-	}
-	if n := applied5.Load(); n != 2 {
-		t.Errorf("the store on database 5 applied %d messages, want 2", n)
-	}
-	if e, err := s0.Epoch(ctx, "alice"); err != nil || e != 0 {
-		t.Errorf("a bump on database 5 changed alice's epoch on database 0: %d, %v", e, err)
-	}
-	if e, err := s5.Epoch(ctx, "alice"); err != nil || e != 2 {
-		t.Errorf("Epoch(alice) on database 5 = %d, %v; want 2", e, err)
-	}
+	_, err := s5.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, s5.BumpGlobalEpoch(ctx))
+	_, err = s0.BumpEpoch(ctx, "carol")
+	require.NoError(t, err)
+	require.True(t, waitUntil(2*time.Second, func() bool { return applied0.Load() >= 1 && applied5.Load() >= 2 }),
+		"stores did not hear their own messages")
+	assert.Equal(t, int64(1), applied0.Load(), "messages the store on database 0 applied (want only its own): cross-talk")
+	assert.Equal(t, int64(2), applied5.Load(), "messages the store on database 5 applied")
+	e, err = s0.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch(alice) on database 0")
+	assert.Equal(t, uint64(0), e, "a bump on database 5 changed alice's epoch on database 0")
+	e, err = s5.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch(alice) on database 5")
+	assert.Equal(t, uint64(2), e, "Epoch(alice) on database 5")
 }
 
 // fakeClock is time.Now plus an adjustable offset.
@@ -529,87 +451,69 @@ func TestOutageAndRecovery(t *testing.T) {
 	ctx := t.Context()
 
 	before := codec.SessionID{1}
-	if _, err := a.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Revoke(ctx, "alice", before, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := a.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, a.Revoke(ctx, "alice", before, time.Now().Add(time.Hour)))
 	settle(t, b, 2)
-	if st, err := b.Lookup(ctx, "alice", before); err != nil || st.Epoch != 1 || !st.Revoked {
-		t.Fatalf("B did not see A's bump and revocation: %+v, %v", st, err)
-	}
+	st, err := b.Lookup(ctx, "alice", before)
+	require.NoError(t, err)
+	require.Equal(t, versioning.SessionState{Epoch: 1, Revoked: true}, st, "B did not see A's bump and revocation")
 
 	srv.Kill()
-	if !waitUntil(5*time.Second, func() bool { ok, _ := b.Trusted(); return !ok }) {
-		t.Fatal("B still trusts its cache 5s after Redis was killed")
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := b.Trusted(); return !ok }),
+		"B still trusts its cache 5s after Redis was killed")
 	// Fail closed: reads, bumps and revocations all refuse.
 	readStart := time.Now()
-	if _, err := b.Epoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Epoch while down = %v, want ErrStoreUnavailable", err)
-	}
+	_, err = b.Epoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Epoch while down")
 	t.Logf("a read while Redis is down failed (closed) in %v", time.Since(readStart))
-	if _, err := b.Lookup(ctx, "alice", codec.SessionID{2}); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Lookup while down = %v, want ErrStoreUnavailable", err)
-	}
-	if _, err := a.BumpEpoch(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("BumpEpoch while down = %v, want ErrStoreUnavailable", err)
-	}
-	if err := a.Revoke(ctx, "alice", codec.SessionID{3}, time.Now().Add(time.Hour)); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Revoke while down = %v, want ErrStoreUnavailable", err)
-	}
-	if err := a.BumpGlobalEpoch(ctx); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("BumpGlobalEpoch while down = %v, want ErrStoreUnavailable", err)
-	}
+	_, err = b.Lookup(ctx, "alice", codec.SessionID{2})
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Lookup while down")
+	_, err = a.BumpEpoch(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "BumpEpoch while down")
+	assert.ErrorIs(t, a.Revoke(ctx, "alice", codec.SessionID{3}, time.Now().Add(time.Hour)), versioning.ErrStoreUnavailable, "Revoke while down")
+	assert.ErrorIs(t, a.BumpGlobalEpoch(ctx), versioning.ErrStoreUnavailable, "BumpGlobalEpoch while down")
 	// Bounded staleness: the cache serves within MaxStale...
-	if st, err := b.LookupStale(ctx, "alice", before, 0); err != nil || st.Epoch != 1 || !st.Revoked {
-		t.Errorf("LookupStale within MaxStale = %+v, %v; want epoch 1, revoked", st, err)
-	}
-	if _, err := b.LookupStale(ctx, "never-cached", before, 0); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale of an uncached user = %v, want ErrStoreUnavailable", err)
-	}
+	st, err = b.LookupStale(ctx, "alice", before, 0)
+	assert.NoError(t, err, "LookupStale within MaxStale")
+	assert.Equal(t, versioning.SessionState{Epoch: 1, Revoked: true}, st, "LookupStale within MaxStale")
+	_, err = b.LookupStale(ctx, "never-cached", before, 0)
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale of an uncached user")
 	// ...and an explicit smaller bound is honoured...
 	clock.Advance(2 * time.Second)
-	if _, err := b.LookupStale(ctx, "alice", before, time.Second); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale beyond an explicit 1s bound = %v, want ErrStoreUnavailable", err)
-	}
+	_, err = b.LookupStale(ctx, "alice", before, time.Second)
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale beyond an explicit 1s bound")
 	// ...and nothing is served beyond MaxStale.
 	clock.Advance(opts.MaxStale)
-	if _, err := b.LookupStale(ctx, "alice", before, 0); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale beyond MaxStale = %v, want ErrStoreUnavailable", err)
-	}
+	_, err = b.LookupStale(ctx, "alice", before, 0)
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale beyond MaxStale")
 
 	srv.Restart()
 	downAt := time.Now()
 	// A revocation made by A as soon as Redis answers again, possibly before
 	// B has resubscribed: B must see it (by message or by its resync).
 	during := codec.SessionID{4}
-	if !waitUntil(5*time.Second, func() bool { return a.Revoke(ctx, "alice", during, time.Now().Add(time.Hour)) == nil }) {
-		t.Fatal("A cannot revoke 5s after Redis restarted")
-	}
-	if !waitUntil(10*time.Second, func() bool { ok, _ := b.Trusted(); return ok }) {
-		t.Fatal("B did not trust its cache again within 10s of the restart")
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { return a.Revoke(ctx, "alice", during, time.Now().Add(time.Hour)) == nil }),
+		"A cannot revoke 5s after Redis restarted")
+	require.True(t, waitUntil(10*time.Second, func() bool { ok, _ := b.Trusted(); return ok }),
+		"B did not trust its cache again within 10s of the restart")
 	t.Logf("B trusted its cache again %v after redis-server answered", time.Since(downAt))
 	for _, tc := range []struct {
 		id   codec.SessionID
 		name string
 	}{{before, "revoked before the outage"}, {during, "revoked right after the restart"}} {
-		if st, err := b.Lookup(ctx, "alice", tc.id); err != nil || !st.Revoked {
-			t.Errorf("B.Lookup(%s) after recovery = %+v, %v; want revoked", tc.name, st, err)
-		}
+		st, err := b.Lookup(ctx, "alice", tc.id)
+		assert.NoError(t, err, "B.Lookup(%s) after recovery", tc.name)
+		assert.True(t, st.Revoked, "B.Lookup(%s) after recovery: want revoked", tc.name)
 	}
-	if e, err := b.Epoch(ctx, "alice"); err != nil || e != 1 {
-		t.Errorf("B.Epoch(alice) after recovery = %d, %v; want 1", e, err)
-	}
+	e, err := b.Epoch(ctx, "alice")
+	assert.NoError(t, err, "B.Epoch(alice) after recovery")
+	assert.Equal(t, uint64(1), e, "B.Epoch(alice) after recovery")
 	// Propagation works again.
-	if _, err := a.BumpEpoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == 2 }) {
-		t.Fatal("a bump after recovery did not reach B")
-	}
+	_, err = a.BumpEpoch(ctx, "alice")
+	require.NoError(t, err)
+	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == 2 }),
+		"a bump after recovery did not reach B")
 }
 
 // missedWrite changes alice's state behind the store's back, as a write
@@ -622,9 +526,7 @@ func missedWrite(t *testing.T, c *redis.Client, s *Store, id codec.SessionID, bu
 	u.Revs = append(u.Revs, usertable.Rev{ID: id, Until: time.Now().Add(time.Hour).UnixMilli()})
 	setUser(t, c, s, "alice", u)
 	if bumpSeq {
-		if err := c.Incr(ctx, s.seqKey).Err(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, c.Incr(ctx, s.seqKey).Err())
 	}
 }
 
@@ -638,23 +540,20 @@ func TestSubscriptionDropResyncs(t *testing.T) {
 	s := openStore(t, c, &Options{Prefix: prefix, HealthCheckInterval: 100 * time.Millisecond}, nil)
 	ctx := t.Context()
 	id := codec.SessionID{0xaa}
-	if st, err := s.Lookup(ctx, "alice", id); err != nil || st != (versioning.SessionState{}) {
-		t.Fatal(st, err)
-	}
+	st, err := s.Lookup(ctx, "alice", id)
+	require.NoError(t, err)
+	require.Zero(t, st)
 	missedWrite(t, c, s, id, false)
-	if st, _ := s.Lookup(ctx, "alice", id); st.Epoch != 0 || st.Revoked {
-		t.Fatalf("Lookup = %+v before the drop; the test expects the cached zero state", st)
-	}
+	st, _ = s.Lookup(ctx, "alice", id)
+	require.Zero(t, st, "Lookup before the drop; the test expects the cached zero state")
 	resyncs := s.resyncs.Load()
-	if _, err := srv.Do("CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return ok && s.resyncs.Load() > resyncs }) {
-		t.Fatal("store did not resubscribe and resync within 5s after its subscription was killed")
-	}
-	if st, err := s.Lookup(ctx, "alice", id); err != nil || st.Epoch != 1 || !st.Revoked {
-		t.Errorf("Lookup after resync = %+v, %v; want epoch 1, revoked", st, err)
-	}
+	_, err = srv.Do("CLIENT", "KILL", "TYPE", "pubsub")
+	require.NoError(t, err)
+	require.True(t, waitUntil(5*time.Second, func() bool { ok, _ := s.Trusted(); return ok && s.resyncs.Load() > resyncs }),
+		"store did not resubscribe and resync within 5s after its subscription was killed")
+	st, err = s.Lookup(ctx, "alice", id)
+	assert.NoError(t, err, "Lookup after resync")
+	assert.Equal(t, versioning.SessionState{Epoch: 1, Revoked: true}, st, "Lookup after resync")
 }
 
 // TestLagDetected: a message that never arrives (the sequence counter moved
@@ -666,29 +565,23 @@ func TestLagDetected(t *testing.T) {
 	s := openStore(t, c, &Options{Prefix: prefix, HealthCheckInterval: 20 * time.Millisecond, MaxLag: 100 * time.Millisecond}, nil)
 	ctx := t.Context()
 	id := codec.SessionID{0xbb}
-	if _, err := s.Lookup(ctx, "alice", id); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.Lookup(ctx, "alice", id)
+	require.NoError(t, err)
 	missedWrite(t, c, s, id, true)
 	start := time.Now()
-	if !waitUntil(5*time.Second, func() bool { st, _ := s.Lookup(ctx, "alice", id); return st.Epoch == 1 && st.Revoked }) {
-		t.Fatalf("a lost message was not detected within 5s: %+v", s.Stats())
-	}
+	require.True(t, waitUntil(5*time.Second, func() bool { st, _ := s.Lookup(ctx, "alice", id); return st.Epoch == 1 && st.Revoked }),
+		"a lost message was not detected within 5s: %+v", s.Stats())
 	t.Logf("a lost message was detected and the cache flushed within %v (MaxLag 100ms)", time.Since(start))
-	if st := s.Stats(); st.LagFlushes < 1 {
-		t.Errorf("Stats = %+v, want a lag flush", st)
-	}
+	st := s.Stats()
+	assert.GreaterOrEqual(t, st.LagFlushes, int64(1), "want a lag flush; Stats = %+v", st)
 	// A gap in the sequence numbers flushes at once.
 	missedWrite(t, c, s, codec.SessionID{0xcc}, true)
-	if _, err := s.BumpEpoch(ctx, "bob"); err != nil { // publishes seq+2 after the missing seq+1
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool {
+	_, err = s.BumpEpoch(ctx, "bob") // publishes seq+2 after the missing seq+1
+	require.NoError(t, err)
+	require.True(t, waitUntil(2*time.Second, func() bool {
 		st, _ := s.Lookup(ctx, "alice", codec.SessionID{0xcc})
 		return st.Epoch == 2 && st.Revoked
-	}) {
-		t.Fatalf("a gap in the sequence did not flush the cache: %+v", s.Stats())
-	}
+	}), "a gap in the sequence did not flush the cache: %+v", s.Stats())
 }
 
 // TestAnonymousWritesNothing (issue 14, item 2): revoking anonymous
@@ -701,17 +594,16 @@ func TestAnonymousWritesNothing(t *testing.T) {
 	keys0, _ := c.DBSize(ctx).Result()
 	for range 2000 {
 		id, _ := codec.NewSessionID()
-		if err := s.Revoke(ctx, "", id, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		if st, err := s.Lookup(ctx, "", id); err != nil || st != (versioning.SessionState{}) {
-			t.Fatal(st, err)
-		}
+		require.NoError(t, s.Revoke(ctx, "", id, time.Now().Add(time.Hour)))
+		st, err := s.Lookup(ctx, "", id)
+		require.NoError(t, err)
+		require.Zero(t, st)
 	}
 	keys1, _ := c.DBSize(ctx).Result()
-	if keys1 != keys0 || s.Stats().LastSeq != 0 || s.Stats().CachedUsers != 0 {
-		t.Errorf("anonymous revocations wrote to Redis: keys %d -> %d, %+v", keys0, keys1, s.Stats())
-	}
+	st := s.Stats()
+	assert.Equal(t, keys0, keys1, "anonymous revocations wrote keys to Redis")
+	assert.Zero(t, st.LastSeq, "anonymous revocations published: %+v", st)
+	assert.Zero(t, st.CachedUsers, "anonymous revocations cached users: %+v", st)
 }
 
 // redisSlot is the Cluster slot of key (CRC16/XMODEM of the hash tag).
@@ -740,22 +632,16 @@ func TestClosedAndCancelled(t *testing.T) {
 	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t)}, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.LookupStale(ctx, "alice", codec.SessionID{}, 0); !errors.Is(err, context.Canceled) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale(cancelled) = %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.LookupStale(t.Context(), "alice", codec.SessionID{}, 0)
-	if !errors.Is(err, versioning.ErrClosed) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("LookupStale after Close = %v", err)
-	}
-	if err := s.WaitReady(t.Context()); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("WaitReady after Close = %v", err)
-	}
-	if _, err := s.BumpEpoch(t.Context(), strings.Repeat("x", 300)); err == nil {
-		t.Error("BumpEpoch with a 300-byte user ID succeeded")
-	}
+	_, err := s.LookupStale(ctx, "alice", codec.SessionID{}, 0)
+	assert.ErrorIs(t, err, context.Canceled, "LookupStale(cancelled)")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale(cancelled)")
+	require.NoError(t, s.Close())
+	_, err = s.LookupStale(t.Context(), "alice", codec.SessionID{}, 0)
+	assert.ErrorIs(t, err, versioning.ErrClosed, "LookupStale after Close")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "LookupStale after Close")
+	assert.ErrorIs(t, s.WaitReady(t.Context()), versioning.ErrStoreUnavailable, "WaitReady after Close")
+	_, err = s.BumpEpoch(t.Context(), strings.Repeat("x", 300))
+	assert.Error(t, err, "BumpEpoch with a 300-byte user ID succeeded")
 }
 
 func TestCacheBound(t *testing.T) {
@@ -763,16 +649,14 @@ func TestCacheBound(t *testing.T) {
 	const bound = 64 * 400 // 400 bytes per shard: a few users each
 	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t), CacheBytes: bound, MaxLag: time.Minute}, nil)
 	for i := range 2000 {
-		if _, err := s.Epoch(t.Context(), fmt.Sprint("user", i)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Epoch(t.Context(), fmt.Sprint("user", i))
+		require.NoError(t, err)
 	}
 	st := s.Stats()
-	if st.CacheBytes > bound || st.CachedUsers > bound/entryOverhead || st.CachedUsers == 0 {
-		t.Errorf("cache holds %d users, %d bytes; bound %d bytes", st.CachedUsers, st.CacheBytes, bound)
-	}
+	assert.LessOrEqual(t, st.CacheBytes, int64(bound), "cache bytes above the bound")
+	assert.LessOrEqual(t, st.CachedUsers, bound/entryOverhead, "cached users above what the bound holds")
+	assert.NotZero(t, st.CachedUsers, "cached users")
 	// The most recently used user is cached.
-	if _, _, ok := s.cache.peekStale("user1999"); !ok {
-		t.Error("the most recent user was evicted")
-	}
+	_, _, ok := s.cache.peekStale("user1999")
+	assert.True(t, ok, "the most recent user was evicted")
 }

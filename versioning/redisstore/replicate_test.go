@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -30,31 +32,24 @@ func TestMinReplicasOptions(t *testing.T) {
 		{c, Options{MinReplicas: 1, WaitTimeout: time.Microsecond}},
 		{ring, Options{MinReplicas: 1}}, // WAIT needs one connection to the master
 	} {
-		if s, err := New(tc.client, &tc.o); !errors.Is(err, ErrInvalidOptions) {
-			if s != nil {
-				s.Close()
-			}
-			t.Errorf("New(%T, %+v) = %v, want ErrInvalidOptions", tc.client, tc.o, err)
+		s, err := New(tc.client, &tc.o)
+		if !assert.ErrorIs(t, err, ErrInvalidOptions, "New(%T, %+v)", tc.client, tc.o) && s != nil {
+			s.Close()
 		}
 	}
 	// The WAIT has a read deadline of its own: a WaitTimeout at or above
 	// the client's ReadTimeout is accepted.
 	for _, w := range []time.Duration{time.Second, 2 * time.Second} {
 		s, err := New(c, &Options{MinReplicas: 1, WaitTimeout: w})
-		if err != nil {
-			t.Errorf("WaitTimeout %v with ReadTimeout 1s: %v", w, err)
+		if !assert.NoError(t, err, "WaitTimeout %v with ReadTimeout 1s", w) {
 			continue
 		}
 		s.Close()
 	}
 	s, err := New(slow, &Options{MinReplicas: 1})
-	if err != nil {
-		t.Fatalf("MinReplicas 1 with the default WaitTimeout: %v", err)
-	}
+	require.NoError(t, err, "MinReplicas 1 with the default WaitTimeout")
 	defer s.Close()
-	if s.opts.WaitTimeout != DefaultWaitTimeout {
-		t.Errorf("WaitTimeout = %v, want %v", s.opts.WaitTimeout, DefaultWaitTimeout)
-	}
+	assert.Equal(t, DefaultWaitTimeout, s.opts.WaitTimeout)
 }
 
 // TestNotReplicated: with a replica the writes are acknowledged and on the
@@ -69,9 +64,7 @@ func TestNotReplicated(t *testing.T) {
 		info, _ := master.Do("INFO", "replication")
 		return strings.Contains(info, "state=online")
 	}
-	if !waitUntil(10*time.Second, online) {
-		t.Fatal("replica not online")
-	}
+	require.True(t, waitUntil(10*time.Second, online), "replica not online")
 	// Above newClient's 500 ms ReadTimeout on purpose: the WAIT has a read
 	// deadline of its own, so an unconfirmed write ends as ErrNotReplicated,
 	// never as the client's i/o timeout.
@@ -90,19 +83,15 @@ func TestNotReplicated(t *testing.T) {
 		}
 		if i == 4 || !errors.Is(err, ErrNotReplicated) {
 			info, _ := master.Do("INFO", "replication")
-			t.Fatalf("BumpEpoch = %d, %v\n%s", e, err, info)
+			require.Failf(t, "BumpEpoch not acknowledged", "BumpEpoch = %d, %v\n%s", e, err, info)
 		}
 	}
-	if err := s.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.BumpGlobalEpoch(ctx))
+	require.NoError(t, s.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)))
 	for _, k := range []string{s.bucketKey("alice"), s.globalKey, s.seqKey, s.metaKey()} {
-		if n, err := replica.Do("EXISTS", k); err != nil || n != "1" {
-			t.Errorf("acknowledged write of %s not on the replica: %q, %v", k, n, err)
-		}
+		n, err := replica.Do("EXISTS", k)
+		assert.NoError(t, err, "EXISTS %s on the replica", k)
+		assert.Equal(t, "1", n, "acknowledged write of %s not on the replica", k)
 	}
 
 	replica.Kill()
@@ -112,23 +101,19 @@ func TestNotReplicated(t *testing.T) {
 	errG := s.BumpGlobalEpoch(ctx)
 	errR := s.Revoke(ctx, "alice", codec.SessionID{2}, time.Now().Add(time.Minute))
 	for name, err := range map[string]error{"BumpEpoch": err, "BumpGlobalEpoch": errG, "Revoke": errR} {
-		if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-			t.Errorf("%s without a replica = %v, want ErrNotReplicated and ErrStoreUnavailable", name, err)
-		}
+		assert.ErrorIs(t, err, ErrNotReplicated, "%s without a replica", name)
+		assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "%s without a replica", name)
 	}
-	if took < wait || took > wait+time.Second {
-		t.Errorf("unreplicated BumpEpoch took %v, want about WaitTimeout %v", took, wait)
-	}
+	assert.GreaterOrEqual(t, took, wait, "unreplicated BumpEpoch, want about WaitTimeout")
+	assert.LessOrEqual(t, took, wait+time.Second, "unreplicated BumpEpoch, want about WaitTimeout %v", wait)
 	// The write happened on the master: the cache may only go up.
-	if e, err := s.Epoch(ctx, "alice"); err != nil || e != bumps+3 {
-		t.Errorf("Epoch after the unconfirmed bumps = %d, %v; want %d (%d own + 2 global)", e, err, bumps+3, bumps+1)
-	}
+	e, err := s.Epoch(ctx, "alice")
+	assert.NoError(t, err, "Epoch after the unconfirmed bumps")
+	assert.Equal(t, bumps+3, e, "Epoch after the unconfirmed bumps: want %d own + 2 global", bumps+1)
 
 	replica.Restart()
-	if !waitUntil(10*time.Second, online) {
-		t.Fatal("replica not back online")
-	}
-	if e, err := s.BumpEpoch(ctx, "alice"); err != nil || e != bumps+4 {
-		t.Errorf("BumpEpoch with the replica back = %d, %v; want %d", e, err, bumps+4)
-	}
+	require.True(t, waitUntil(10*time.Second, online), "replica not back online")
+	e, err = s.BumpEpoch(ctx, "alice")
+	assert.NoError(t, err, "BumpEpoch with the replica back")
+	assert.Equal(t, bumps+4, e, "BumpEpoch with the replica back")
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -65,9 +67,9 @@ func TestScaleSmall(t *testing.T) {
 	n := 2000
 	if v := os.Getenv("SEALEDSESSION_SCALE_N"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 100 {
-			t.Fatalf("SEALEDSESSION_SCALE_N=%q: want a number >= 100", v)
-		}
+		n, err = strconv.Atoi(v)
+		require.NoError(t, err, "SEALEDSESSION_SCALE_N=%q: want a number >= 100", v)
+		require.GreaterOrEqual(t, n, 100, "SEALEDSESSION_SCALE_N=%q: want a number >= 100", v)
 	}
 	r := runScale(t, n)
 	t.Logf("SCALE n=%d: %d buckets (fullest %d users, %d of a sample not listpack; sweep script %v); Redis %.0f B/revocation (%.0f B marginal); new instance: first request %v, ready %v; SLOWLOG max %v (%d entries >= 1ms; slowest: %s); 4 reconnects trusted again in %v; instance heap %.1f MiB with %d users active (%d cached, cache %.1f MiB of %.0f MiB bound); %.3f commands per cached request; Checker %.0f ns/op with %d revocations vs %.0f ns/op empty",
@@ -75,18 +77,11 @@ func TestScaleSmall(t *testing.T) {
 		r.InstanceHeapMiB, r.N, r.CachedUsers, r.CacheMiB, r.CacheBoundMiB, r.CommandsPerCachedRequest, r.CheckNsFull, r.N, r.CheckNsEmpt)
 	// What must hold at any size (timings are reported, not asserted: CI
 	// machines are shared).
-	if r.CommandsPerCachedRequest != 0 {
-		t.Errorf("%.3f Redis commands per request for cached users, want 0", r.CommandsPerCachedRequest)
-	}
-	if r.RedisBytesPerRevocation > 120 || r.RedisMarginalBytes > 120 {
-		t.Errorf("Redis holds %.0f bytes per revocation (%.0f per added one), want at most 120", r.RedisBytesPerRevocation, r.RedisMarginalBytes)
-	}
-	if r.NonListpackBuckets != 0 {
-		t.Errorf("%d buckets of a sample are not listpack-encoded (fullest bucket: %d users)", r.NonListpackBuckets, r.MaxBucketUsers)
-	}
-	if r.CacheMiB > r.CacheBoundMiB {
-		t.Errorf("cache %.1f MiB above its bound %.0f MiB", r.CacheMiB, r.CacheBoundMiB)
-	}
+	assert.Zero(t, r.CommandsPerCachedRequest, "Redis commands per request for cached users")
+	assert.LessOrEqual(t, r.RedisBytesPerRevocation, 120.0, "Redis bytes per revocation")
+	assert.LessOrEqual(t, r.RedisMarginalBytes, 120.0, "Redis bytes per added revocation")
+	assert.Zero(t, r.NonListpackBuckets, "buckets of a sample not listpack-encoded (fullest bucket: %d users)", r.MaxBucketUsers)
+	assert.LessOrEqual(t, r.CacheMiB, r.CacheBoundMiB, "cache MiB above its bound")
 }
 
 func scaleUser(i int) string { return "user-" + strconv.Itoa(i) }
@@ -94,16 +89,14 @@ func scaleUser(i int) string { return "user-" + strconv.Itoa(i) }
 func usedMemory(t *testing.T, c *redis.Client) int64 {
 	t.Helper()
 	info, err := c.Info(t.Context(), "memory").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for line := range strings.SplitSeq(info, "\r\n") {
 		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			return n
 		}
 	}
-	t.Fatal("no used_memory in INFO")
+	require.Fail(t, "no used_memory in INFO")
 	return 0
 }
 
@@ -127,9 +120,9 @@ func runScale(t *testing.T, n int) scaleResult {
 	buckets := max(1, DefaultBuckets*n/1_000_000)
 	if v := os.Getenv("SEALEDSESSION_SCALE_BUCKETS"); v != "" {
 		var err error
-		if buckets, err = strconv.Atoi(v); err != nil || buckets < 1 {
-			t.Fatalf("SEALEDSESSION_SCALE_BUCKETS=%q: want a number >= 1", v)
-		}
+		buckets, err = strconv.Atoi(v)
+		require.NoError(t, err, "SEALEDSESSION_SCALE_BUCKETS=%q: want a number >= 1", v)
+		require.GreaterOrEqual(t, buckets, 1, "SEALEDSESSION_SCALE_BUCKETS=%q: want a number >= 1", v)
 	}
 	r.Buckets = buckets
 	opts := func(o Options) *Options {
@@ -158,22 +151,17 @@ func runScale(t *testing.T, n int) scaleResult {
 			u := scaleUser(i)
 			p.HSet(ctx, writer.bucketKey(u), u, encodeValue(usertable.User{Revs: []usertable.Rev{{ID: id, Until: until}}}))
 		}
-		if _, err := p.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, err := p.Exec(ctx)
+		require.NoError(t, err)
 	}
 	memFull := usedMemory(t, c)
 	r.RedisBytesPerRevocation = float64(memFull-mem0) / float64(n)
 	r.RedisMarginalBytes = float64(memFull-memHalf) / float64(afterHalf)
 	// A few through the real script, to check the layout matches.
 	for i := range 10 {
-		if err := writer.Revoke(ctx, scaleUser(i), codec.SessionID{0xee, byte(i)}, time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, writer.Revoke(ctx, scaleUser(i), codec.SessionID{0xee, byte(i)}, time.Now().Add(time.Hour)))
 	}
-	if err := c.Do(ctx, "SLOWLOG", "RESET").Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Do(ctx, "SLOWLOG", "RESET").Err())
 	perBucket := make([]int, buckets)
 	for i := range n {
 		perBucket[bucketOf(scaleUser(i), buckets)]++
@@ -196,20 +184,14 @@ func runScale(t *testing.T, n int) scaleResult {
 	// A new instance: time to the first answered request and to ready.
 	start := time.Now()
 	fresh, err := New(newClient(t, srv.Addr()), opts(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = fresh.Close() })
 	st, err := fresh.Lookup(ctx, scaleUser(n/2), codec.SessionID{byte(n / 2)})
 	r.NewToFirstRequest = time.Since(start)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	_ = st
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if err := fresh.WaitReady(rctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, fresh.WaitReady(rctx))
 	cancel()
 	r.NewToReady = time.Since(start)
 
@@ -223,9 +205,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		resyncs[i] = s.resyncs.Load()
 	}
 	killAt := time.Now()
-	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err())
 	ok := waitUntil(10*time.Second, func() bool {
 		for i, s := range four {
 			if good, _ := s.Trusted(); !good || s.resyncs.Load() == resyncs[i] {
@@ -234,9 +214,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		}
 		return true
 	})
-	if !ok {
-		t.Fatal("the 4 instances did not resync within 10s")
-	}
+	require.True(t, ok, "the 4 instances did not resync within 10s")
 	r.ReconnectTrustedAgain = time.Since(killAt)
 
 	// Every user active on one instance (looked up once, 8 at a time).
@@ -265,9 +243,7 @@ func runScale(t *testing.T, n int) scaleResult {
 	r.CacheBoundMiB = float64(inst.opts.CacheBytes) / (1 << 20)
 
 	entries, err := c.SlowLogGet(ctx, 1024).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r.SlowlogEntries = len(entries)
 	slices.SortFunc(entries, func(a, b redis.SlowLog) int { return int(b.Duration - a.Duration) })
 	var top []string
@@ -287,9 +263,8 @@ func runScale(t *testing.T, n int) scaleResult {
 	hot := openStore(t, cc, opts(Options{MaxLag: time.Minute}), nil)
 	users := min(n, 1000)
 	for i := range users {
-		if _, err := hot.Lookup(ctx, scaleUser(i), codec.SessionID{}); err != nil {
-			t.Fatal(err)
-		}
+		_, err := hot.Lookup(ctx, scaleUser(i), codec.SessionID{})
+		require.NoError(t, err)
 	}
 	counter.take()
 	const requests = 100_000
@@ -341,15 +316,12 @@ func slowName(args []string) string {
 func checkNs(t *testing.T, s *Store, user string) float64 {
 	t.Helper()
 	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	now := time.Now()
 	h := &codec.Header{Version: codec.Version, ID: codec.SessionID{0xfe}, IssuedAt: now, LastSeen: now, UserID: user}
 	ctx := context.Background()
-	if _, err := ch.CheckAt(ctx, h, now); err != nil {
-		t.Fatal(err)
-	}
+	_, err = ch.CheckAt(ctx, h, now)
+	require.NoError(t, err)
 	res := testing.Benchmark(func(b *testing.B) {
 		for b.Loop() {
 			if _, err := ch.CheckAt(ctx, h, now); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -38,17 +40,13 @@ func slotOwner(t *testing.T, cl *redistest.Cluster, key string) *redistest.Serve
 	var owner *redistest.Server
 	for _, n := range cl.Nodes {
 		if _, err := n.Do("EXISTS", key); err == nil {
-			if owner != nil {
-				t.Fatalf("two nodes serve %q", key)
-			}
+			require.Nil(t, owner, "two nodes serve %q", key)
 			owner = n
-		} else if !strings.HasPrefix(err.Error(), "MOVED") {
-			t.Fatalf("EXISTS %q on %s: %v", key, n.Addr(), err)
+		} else {
+			require.True(t, strings.HasPrefix(err.Error(), "MOVED"), "EXISTS %q on %s: %v", key, n.Addr(), err)
 		}
 	}
-	if owner == nil {
-		t.Fatalf("no node serves %q", key)
-	}
+	require.NotNil(t, owner, "no node serves %q", key)
 	return owner
 }
 
@@ -64,9 +62,7 @@ func TestCluster(t *testing.T) {
 	addrs := cl.Addrs()
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
-			if _, ok := newClusterClient(t, addrs...).(*redis.ClusterClient); !ok {
-				t.Fatal("UniversalClient with IsClusterMode is not a ClusterClient")
-			}
+			require.IsType(t, (*redis.ClusterClient)(nil), newClusterClient(t, addrs...), "UniversalClient with IsClusterMode is not a ClusterClient")
 			return openStore(t, newClusterClient(t, addrs...), &Options{Prefix: uniquePrefix(t), Now: now}, nil)
 		})
 	})
@@ -89,28 +85,19 @@ func testSlots(t *testing.T, cl *redistest.Cluster) {
 		users = append(users, fmt.Sprint("user", i))
 	}
 	for _, u := range users {
-		if _, err := s.BumpEpoch(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Revoke(ctx, u, codec.SessionID{0xab, 0xcd}, time.Now().Add(time.Minute)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.BumpEpoch(ctx, u)
+		require.NoError(t, err)
+		require.NoError(t, s.Revoke(ctx, u, codec.SessionID{0xab, 0xcd}, time.Now().Add(time.Minute)))
 	}
-	if err := s.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.BumpGlobalEpoch(ctx))
 	slot := func(k string) string {
 		got, err := cl.Nodes[0].Do("CLUSTER", "KEYSLOT", k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return got
 	}
 	v := slot(s.globalKey)
 	for _, k := range []string{s.seqKey, s.channel, s.metaKey(), s.sweepKey()} {
-		if got := slot(k); got != v {
-			t.Errorf("CLUSTER KEYSLOT %q = %s, want %s (the slot of the global key)", k, got, v)
-		}
+		assert.Equal(t, v, slot(k), "CLUSTER KEYSLOT %q, want the slot of the global key", k)
 	}
 	slots := map[string]bool{}
 	buckets := map[string]bool{}
@@ -118,41 +105,31 @@ func testSlots(t *testing.T, cl *redistest.Cluster) {
 		bk := s.bucketKey(u)
 		buckets[bk] = true
 		slots[slot(bk)] = true
-		if v, err := s.client.HGet(ctx, bk, u).Result(); err != nil || !strings.HasPrefix(v, "1:") {
-			t.Errorf("user %q: field in %s = %q, %v; want epoch 1", u, bk, v, err)
-		}
+		field, err := s.client.HGet(ctx, bk, u).Result()
+		assert.NoError(t, err, "user %q: field in %s", u, bk)
+		assert.True(t, strings.HasPrefix(field, "1:"), "user %q: field in %s = %q; want epoch 1", u, bk, field)
 		tk := s.trackKeys(u)
 		us := slot(tk[0])
 		for _, k := range tk[1:] {
-			if got := slot(k); got != us {
-				t.Errorf("user %q: tracker key %q in slot %s, %q in %s", u, k, got, tk[0], us)
-			}
+			assert.Equal(t, us, slot(k), "user %q: tracker key %q, want the slot of %q", u, k, tk[0])
 		}
 	}
-	if len(slots) < len(users)/2 {
-		t.Errorf("%d users in only %d slots: users do not spread", len(users), len(slots))
-	}
+	assert.GreaterOrEqual(t, len(slots), len(users)/2, "slots used by %d users: users do not spread", len(users))
 	// Every bucket's slot as the cluster computes it, for a sample.
 	for b := 0; b < DefaultBuckets; b += 997 {
-		if got, want := slot(s.bucketName(b)), strconv.Itoa(redisSlot(s.bucketName(b))); got != want {
-			t.Errorf("CLUSTER KEYSLOT %s = %s, redisSlot says %s", s.bucketName(b), got, want)
-		}
+		assert.Equal(t, strconv.Itoa(redisSlot(s.bucketName(b))), slot(s.bucketName(b)), "CLUSTER KEYSLOT %s against redisSlot", s.bucketName(b))
 	}
 	count := 0
 	for _, n := range cl.Nodes {
 		keys, err := n.Do("KEYS", prefix+"*")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for k := range strings.SplitSeq(keys, "\n") {
 			if k != "" {
 				count++
 			}
 		}
 	}
-	if want := len(buckets) + 3; count != want {
-		t.Errorf("found %d keys with the prefix, want %d (the users' %d buckets, g, seq, buckets)", count, want, len(buckets))
-	}
+	assert.Equal(t, len(buckets)+3, count, "keys with the prefix: the users' %d buckets, g, seq, buckets", len(buckets))
 	t.Logf("%d users in %d slots; %d keys", len(users), len(slots), count)
 }
 
@@ -179,16 +156,12 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 	// subscribers connected to the node asked.
 	for _, n := range cl.Nodes {
 		r, err := n.Do("PUBSUB", "NUMSUB", b.channel)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		wantSubs := "0"
 		if n == owner {
 			wantSubs = "2" // stores A and B
 		}
-		if !strings.HasSuffix(r, "\n"+wantSubs) {
-			t.Errorf("PUBSUB NUMSUB on %s = %q, want %s subscribers", n.Addr(), r, wantSubs)
-		}
+		assert.True(t, strings.HasSuffix(r, "\n"+wantSubs), "PUBSUB NUMSUB on %s = %q, want %s subscribers", n.Addr(), r, wantSubs)
 	}
 
 	// One raw subscriber per node, to see the broadcast through every node.
@@ -204,9 +177,8 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 		raws[i] = r
 		c := newClient(t, n.Addr())
 		ps := c.Subscribe(ctx, b.channel)
-		if _, err := ps.Receive(ctx); err != nil {
-			t.Fatal(err)
-		}
+		_, err := ps.Receive(ctx)
+		require.NoError(t, err)
 		t.Cleanup(func() { _ = ps.Close() })
 		go func() {
 			for m := range ps.Channel() {
@@ -218,21 +190,16 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 		}()
 	}
 
-	if _, err := b.Epoch(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
+	_, err := b.Epoch(ctx, "alice")
+	require.NoError(t, err)
 	const n = 100
 	var storeDelays []time.Duration
 	rawDelays := make([][]time.Duration, len(raws))
 	for i := range n {
 		start := time.Now()
 		e, err := a.BumpEpoch(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e != uint64(i+1) {
-			t.Fatalf("bump %d returned %d", i+1, e)
-		}
+		require.NoError(t, err)
+		require.Equal(t, uint64(i+1), e, "bump %d", i+1)
 		ok := waitUntil(2*time.Second, func() bool {
 			if seen.Load() < e {
 				return false
@@ -244,16 +211,14 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 			}
 			return true
 		})
-		if !ok {
-			t.Fatalf("bump %d not seen by B and every node's subscriber within 2s", e)
-		}
+		require.True(t, ok, "bump %d not seen by B and every node's subscriber within 2s", e)
 		storeDelays = append(storeDelays, time.Unix(0, seenAt.Load()).Sub(start))
 		for j, r := range raws {
 			rawDelays[j] = append(rawDelays[j], time.Unix(0, r.at.Load()).Sub(start))
 		}
-		if got, err := b.Epoch(ctx, "alice"); err != nil || got != e {
-			t.Fatalf("B.Epoch after bump %d = %d, %v", e, got, err)
-		}
+		got, err := b.Epoch(ctx, "alice")
+		require.NoError(t, err, "B.Epoch after bump %d", e)
+		require.Equal(t, e, got, "B.Epoch after bump %d", e)
 	}
 	t.Logf("cluster bump-to-visible on store B (seeded with another node) over %d bumps: median %v, p99 %v, max %v",
 		n, percentile(storeDelays, 0.5), percentile(storeDelays, 0.99), slices.Max(storeDelays))
@@ -265,23 +230,15 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 		t.Logf("  plain SUBSCRIBE on %s, %s: median %v, p99 %v", r.node, role,
 			percentile(rawDelays[j], 0.5), percentile(rawDelays[j], 0.99))
 	}
-	if p99 := percentile(storeDelays, 0.99); p99 > 500*time.Millisecond {
-		t.Errorf("p99 bump-to-visible %v exceeds 500ms", p99)
-	}
+	assert.LessOrEqual(t, percentile(storeDelays, 0.99), 500*time.Millisecond, "p99 bump-to-visible exceeds 500ms")
 
 	id := codec.SessionID{7}
-	if err := a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }) {
-		t.Fatal("revocation not seen by B")
-	}
-	if err := b.BumpGlobalEpoch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !waitUntil(2*time.Second, func() bool { e, _ := a.Epoch(ctx, "alice"); return e == n+1 }) {
-		t.Fatal("global bump made through B not seen by A")
-	}
+	require.NoError(t, a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)))
+	require.True(t, waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }),
+		"revocation not seen by B")
+	require.NoError(t, b.BumpGlobalEpoch(ctx))
+	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := a.Epoch(ctx, "alice"); return e == n+1 }),
+		"global bump made through B not seen by A")
 }
 
 // TestSentinel runs the conformance suite through go-redis's
@@ -300,9 +257,7 @@ func TestSentinel(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
 				c := st.Client(t)
-				if _, ok := c.(*redis.Client); !ok {
-					t.Fatalf("UniversalClient with MasterName is %T, want a failover *redis.Client", c)
-				}
+				require.IsType(t, (*redis.Client)(nil), c, "UniversalClient with MasterName: want a failover *redis.Client")
 				return openStore(t, c, &Options{Prefix: uniquePrefix(t), Now: now, MinReplicas: minReplicas, WaitTimeout: 500 * time.Millisecond}, nil)
 			})
 		})
@@ -312,12 +267,10 @@ func TestSentinel(t *testing.T) {
 	ctx := t.Context()
 	for i := range 20 {
 		e, err := s.BumpEpoch(ctx, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got, err := st.Replica.Do("HGET", s.bucketKey("alice"), "alice")
-		if err != nil || got != strconv.FormatUint(e, 10)+":" || e != uint64(i+1) {
-			t.Fatalf("bump %d acknowledged as %d; replica has %q, %v", i+1, e, got, err)
-		}
+		require.NoError(t, err, "HGET on the replica after bump %d", i+1)
+		require.Equal(t, uint64(i+1), e, "bump %d acknowledged", i+1)
+		require.Equal(t, strconv.FormatUint(e, 10)+":", got, "bump %d: the replica's field", i+1)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -16,9 +19,7 @@ import (
 func trackInfo(t testing.TB, created time.Time, ttl time.Duration) versioning.SessionInfo {
 	t.Helper()
 	id, err := codec.NewSessionID()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	created = created.Truncate(time.Millisecond)
 	return versioning.SessionInfo{ID: id, Created: created, LastSeen: created, Expires: created.Add(ttl), Network: "198.51.100.0/24", Client: "Firefox on Linux"}
 }
@@ -31,12 +32,13 @@ func TestTrackerEntryRoundTrip(t *testing.T) {
 		{ID: codec.SessionID{}, Created: time.UnixMilli(0), LastSeen: time.UnixMilli(-5), Expires: now, Network: "192.0.2.0/24", Client: ""},
 	} {
 		got, err := decodeEntry(si.ID.String(), encodeEntry(si))
-		if err != nil {
-			t.Fatalf("decode(encode(%+v)): %v", si, err)
-		}
-		if got.ID != si.ID || !got.Created.Equal(si.Created) || !got.LastSeen.Equal(si.LastSeen) || !got.Expires.Equal(si.Expires) || got.Network != si.Network || got.Client != si.Client {
-			t.Errorf("round trip: got %+v, want %+v", got, si)
-		}
+		require.NoError(t, err, "decode(encode(%+v))", si)
+		assert.Equal(t, si.ID, got.ID, "ID after a round trip of %+v", si)
+		assert.WithinDuration(t, si.Created, got.Created, 0, "Created after a round trip of %+v", si)
+		assert.WithinDuration(t, si.LastSeen, got.LastSeen, 0, "LastSeen after a round trip of %+v", si)
+		assert.WithinDuration(t, si.Expires, got.Expires, 0, "Expires after a round trip of %+v", si)
+		assert.Equal(t, si.Network, got.Network, "Network after a round trip of %+v", si)
+		assert.Equal(t, si.Client, got.Client, "Client after a round trip of %+v", si)
 	}
 	for _, bad := range [][2]string{
 		{"00", "1 2 3 n\nc"},                                       // short ID
@@ -46,9 +48,8 @@ func TestTrackerEntryRoundTrip(t *testing.T) {
 		{strings.Repeat("00", 16), "1 x 3 n\nc"},                   // not a number
 		{strings.Repeat("00", 16), "99999999999999999999 2 3 n\n"}, // overflow
 	} {
-		if _, err := decodeEntry(bad[0], bad[1]); !errors.Is(err, errBadEntry) {
-			t.Errorf("decodeEntry(%q, %q) = %v, want errBadEntry", bad[0], bad[1], err)
-		}
+		_, err := decodeEntry(bad[0], bad[1])
+		assert.ErrorIs(t, err, errBadEntry, "decodeEntry(%q, %q)", bad[0], bad[1])
 	}
 }
 
@@ -84,57 +85,47 @@ func TestTrackerKeys(t *testing.T) {
 	a := trackInfo(t, now, 10*time.Minute)
 	b := trackInfo(t, now, time.Hour)
 	for _, si := range []versioning.SessionInfo{a, b} {
-		if _, err := s.AddSession(ctx, "a{b}c", si, 0, false); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.AddSession(ctx, "a{b}c", si, 0, false)
+		require.NoError(t, err)
 	}
-	if k := s.trackKeys("alice")[0]; k != prefix+"u{alice}:tc" {
-		t.Errorf("alice's first tracker key = %q", k)
-	}
+	assert.Equal(t, prefix+"u{alice}:tc", s.trackKeys("alice")[0], "alice's first tracker key")
 	keys := s.trackKeys("a{b}c")
 	for i, k := range keys {
 		// A user ID holding '}' is tagged by its FNV-1a hash (see userTag).
 		want := prefix + "u{7198c47b008ce261}=a{b}c:" + []string{"tc", "tx", "th"}[i]
-		if k != want {
-			t.Errorf("key %d = %q, want %q", i, k, want)
-		}
+		assert.Equal(t, want, k, "key %d", i)
 		ms, err := srv.Do("PTTL", k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ttl, _ := strconv.ParseInt(ms, 10, 64)
-		if d := time.Duration(ttl) * time.Millisecond; d < 59*time.Minute || d > time.Hour {
-			t.Errorf("PTTL %s = %v, want about an hour (the latest expiry)", k, d)
-		}
+		d := time.Duration(ttl) * time.Millisecond
+		assert.GreaterOrEqual(t, d, 59*time.Minute, "PTTL %s, want about an hour (the latest expiry)", k)
+		assert.LessOrEqual(t, d, time.Hour, "PTTL %s, want about an hour (the latest expiry)", k)
 	}
 	for _, si := range []versioning.SessionInfo{b, a} {
-		if err := s.RemoveSession(ctx, "a{b}c", si.ID); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.RemoveSession(ctx, "a{b}c", si.ID))
 	}
 	for _, k := range keys {
-		if n, err := srv.Do("EXISTS", k); err != nil || n != "0" {
-			t.Errorf("%s still exists after the last entry was removed: %q, %v", k, n, err)
-		}
+		n, err := srv.Do("EXISTS", k)
+		assert.NoError(t, err, "EXISTS %s", k)
+		assert.Equal(t, "0", n, "%s still exists after the last entry was removed", k)
 	}
 	// Display text is bounded, and a network that cannot be a prefix is refused.
 	long := trackInfo(t, now, time.Hour)
 	long.Client = strings.Repeat("é", 100)
-	if _, err := s.AddSession(ctx, "carol", long, 0, false); err != nil {
-		t.Fatal(err)
-	}
+	_, err := s.AddSession(ctx, "carol", long, 0, false)
+	require.NoError(t, err)
 	l, err := s.Sessions(ctx, "carol")
-	if err != nil || len(l) != 1 || len(l[0].Client) > maxClient || !strings.HasPrefix(long.Client, l[0].Client) {
-		t.Fatalf("long client: %+v, %v", l, err)
-	}
+	require.NoError(t, err, "Sessions with a long client")
+	require.Len(t, l, 1, "Sessions with a long client")
+	require.LessOrEqual(t, len(l[0].Client), maxClient, "long client %q", l[0].Client)
+	require.True(t, strings.HasPrefix(long.Client, l[0].Client), "long client %q is not a prefix of the one added", l[0].Client)
 	bad := trackInfo(t, now, time.Hour)
 	bad.Network = "1 2"
-	if _, err := s.AddSession(ctx, "carol", bad, 0, false); err == nil || errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("AddSession with network %q = %v, want a usage error", bad.Network, err)
-	}
-	if _, err := s.AddSession(ctx, "", trackInfo(t, now, time.Hour), 0, false); err == nil {
-		t.Error("AddSession for an empty user ID succeeded")
-	}
+	_, err = s.AddSession(ctx, "carol", bad, 0, false)
+	assert.Error(t, err, "AddSession with network %q, want a usage error", bad.Network)
+	assert.NotErrorIs(t, err, versioning.ErrStoreUnavailable, "AddSession with network %q, want a usage error", bad.Network)
+	_, err = s.AddSession(ctx, "", trackInfo(t, now, time.Hour), 0, false)
+	assert.Error(t, err, "AddSession for an empty user ID succeeded")
 }
 
 // TestTrackerTwoInstances: two stores (two application instances) on one
@@ -167,27 +158,26 @@ func TestTrackerTwoInstances(t *testing.T) {
 			case errors.Is(err, versioning.ErrTooManySessions):
 				refused++
 			default:
-				t.Error(err)
+				assert.NoError(t, err, "AddSession: want success or ErrTooManySessions")
 			}
 		})
 	}
 	wg.Wait()
-	if ok != limit || refused != workers-limit {
-		t.Fatalf("across two instances: %d accepted, %d refused; want %d and %d", ok, refused, limit, workers-limit)
-	}
+	require.Equal(t, limit, ok, "sessions accepted across two instances")
+	require.Equal(t, workers-limit, refused, "sessions refused across two instances")
 	la, errA := a.Sessions(t.Context(), "shared")
 	lb, errB := b.Sessions(t.Context(), "shared")
-	if errA != nil || errB != nil || len(la) != limit || len(lb) != limit {
-		t.Fatalf("instances see %d and %d sessions (%v, %v), want %d", len(la), len(lb), errA, errB, limit)
-	}
+	require.NoError(t, errA, "Sessions on instance a")
+	require.NoError(t, errB, "Sessions on instance b")
+	require.Len(t, la, limit, "sessions instance a sees")
+	require.Len(t, lb, limit, "sessions instance b sees")
 	// Evicting through b removes the oldest, whichever instance added it.
 	ev, err := b.AddSession(t.Context(), "shared", trackInfo(t, now.Add(time.Second), time.Hour), limit, true)
-	if err != nil || len(ev) != 1 || ev[0].ID != la[0].ID {
-		t.Fatalf("evict through the other instance: %+v, %v; want the oldest %s", ev, err, la[0].ID.Tag())
-	}
-	if !ev[0].Expires.Equal(la[0].Expires) || ev[0].Client != la[0].Client {
-		t.Errorf("evicted entry lost its data: %+v, want %+v", ev[0], la[0])
-	}
+	require.NoError(t, err, "evict through the other instance")
+	require.Len(t, ev, 1, "evict through the other instance")
+	require.Equal(t, la[0].ID, ev[0].ID, "evict through the other instance: want the oldest %s", la[0].ID.Tag())
+	assert.WithinDuration(t, la[0].Expires, ev[0].Expires, 0, "evicted entry lost its expiry")
+	assert.Equal(t, la[0].Client, ev[0].Client, "evicted entry lost its client")
 }
 
 // TestTrackerNotReplicated: with MinReplicas and no replica, AddSession
@@ -200,26 +190,20 @@ func TestTrackerNotReplicated(t *testing.T) {
 	waiting := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: prefix, MinReplicas: 1, WaitTimeout: 50 * time.Millisecond}, nil)
 	ctx := t.Context()
 	old := trackInfo(t, time.Now().Add(-time.Minute), time.Hour)
-	if _, err := plain.AddSession(ctx, "alice", old, 0, false); err != nil {
-		t.Fatal(err)
-	}
+	_, err := plain.AddSession(ctx, "alice", old, 0, false)
+	require.NoError(t, err)
 	ev, err := waiting.AddSession(ctx, "alice", trackInfo(t, time.Now(), time.Hour), 1, true)
-	if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Fatalf("AddSession without a replica = %v, want ErrNotReplicated and ErrStoreUnavailable", err)
+	require.ErrorIs(t, err, ErrNotReplicated, "AddSession without a replica")
+	require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "AddSession without a replica")
+	if assert.Len(t, ev, 1, "evicted: want the old entry (removed on the master)") {
+		assert.Equal(t, old.ID, ev[0].ID, "evicted: want the old entry (removed on the master)")
 	}
-	if len(ev) != 1 || ev[0].ID != old.ID {
-		t.Errorf("evicted = %+v, want the old entry (removed on the master)", ev)
-	}
-	if l, err := plain.Sessions(ctx, "alice"); err != nil || len(l) != 0 {
-		t.Errorf("after an unreplicated AddSession: %+v, %v; want no entry (taken back)", l, err)
-	}
-	if err := waiting.RemoveSession(ctx, "alice", old.ID); !errors.Is(err, ErrNotReplicated) {
-		t.Errorf("RemoveSession without a replica = %v, want ErrNotReplicated", err)
-	}
+	l, err := plain.Sessions(ctx, "alice")
+	assert.NoError(t, err, "Sessions after an unreplicated AddSession")
+	assert.Empty(t, l, "after an unreplicated AddSession: want no entry (taken back)")
+	assert.ErrorIs(t, waiting.RemoveSession(ctx, "alice", old.ID), ErrNotReplicated, "RemoveSession without a replica")
 	// Touch is display only: no WAIT.
-	if err := waiting.TouchSession(ctx, "alice", old.ID, time.Now()); err != nil {
-		t.Errorf("TouchSession = %v", err)
-	}
+	assert.NoError(t, waiting.TouchSession(ctx, "alice", old.ID, time.Now()), "TouchSession")
 }
 
 // TestTrackerUnavailable: with Redis down every call fails with
@@ -229,29 +213,24 @@ func TestTrackerUnavailable(t *testing.T) {
 	s := openStore(t, newClient(t, srv.Addr()), &Options{Prefix: uniquePrefix(t)}, nil)
 	ctx := t.Context()
 	si := trackInfo(t, time.Now(), time.Hour)
-	if _, err := s.AddSession(ctx, "alice", si, 0, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Do("HSET", s.trackKeys("alice")[2], si.ID.String(), "garbage"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Sessions(ctx, "alice"); !errors.Is(err, versioning.ErrStoreUnavailable) {
-		t.Errorf("Sessions with a corrupt entry = %v, want ErrStoreUnavailable", err)
-	}
+	_, err := s.AddSession(ctx, "alice", si, 0, false)
+	require.NoError(t, err)
+	_, err = srv.Do("HSET", s.trackKeys("alice")[2], si.ID.String(), "garbage")
+	require.NoError(t, err)
+	_, err = s.Sessions(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Sessions with a corrupt entry")
 	srv.Kill()
 	_, errA := s.AddSession(ctx, "alice", trackInfo(t, time.Now(), time.Hour), 1, false)
 	errT := s.TouchSession(ctx, "alice", si.ID, time.Now())
 	errR := s.RemoveSession(ctx, "alice", si.ID)
 	_, errS := s.Sessions(ctx, "alice")
 	for name, err := range map[string]error{"AddSession": errA, "TouchSession": errT, "RemoveSession": errR, "Sessions": errS} {
-		if !errors.Is(err, versioning.ErrStoreUnavailable) || errors.Is(err, versioning.ErrTooManySessions) {
-			t.Errorf("%s with Redis down = %v, want ErrStoreUnavailable", name, err)
-		}
+		assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "%s with Redis down", name)
+		assert.NotErrorIs(t, err, versioning.ErrTooManySessions, "%s with Redis down", name)
 	}
 	_ = s.Close()
-	if _, err := s.Sessions(ctx, "alice"); !errors.Is(err, versioning.ErrClosed) {
-		t.Errorf("Sessions after Close = %v, want ErrClosed", err)
-	}
+	_, err = s.Sessions(ctx, "alice")
+	assert.ErrorIs(t, err, versioning.ErrClosed, "Sessions after Close")
 }
 
 func BenchmarkAddSession(b *testing.B) {
