@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 )
 
@@ -24,9 +26,7 @@ func anomalyReq(t *testing.T, c *client, path, ip, ua string) string {
 	req.Header.Set("X-Test-IP", ip)
 	req.Header.Set("User-Agent", ua)
 	resp, err := c.c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b := make([]byte, 128)
 	n, _ := resp.Body.Read(b)
@@ -58,20 +58,11 @@ func TestClientBinding(t *testing.T) {
 			c := newClient(t, e.srv)
 			anomalyReq(t, c, "/login", "192.0.2.10", "Browser/1")
 			// Same /24 and agent: no anomaly.
-			if got := anomalyReq(t, c, "/whoami", "192.0.2.99", "Browser/1"); got != "user=alice note= gen=1" {
-				t.Fatalf("same client: %q", got)
-			}
-			if a := e.rec.anomalies(); len(a) != 0 {
-				t.Fatalf("anomalies for the same client: %v", a)
-			}
+			require.Equal(t, "user=alice note= gen=1", anomalyReq(t, c, "/whoami", "192.0.2.99", "Browser/1"), "same client")
+			require.Empty(t, e.rec.anomalies(), "anomalies for the same client")
 			got := anomalyReq(t, c, "/whoami", "198.51.100.7", "Browser/1")
-			if got != tc.after {
-				t.Fatalf("after network change: %q, want %q", got, tc.after)
-			}
-			a := e.rec.anomalies()
-			if len(a) != 1 || a[0] != "client_changed: httpx: session presented by a different client: network prefix changed since login" {
-				t.Fatalf("anomalies %v", a)
-			}
+			require.Equal(t, tc.after, got, "after network change")
+			require.Equal(t, []string{"client_changed: httpx: session presented by a different client: network prefix changed since login"}, e.rec.anomalies())
 		})
 	}
 }
@@ -81,12 +72,7 @@ func TestClientBindingUserAgentAndIPv6(t *testing.T) {
 	c := newClient(t, e.srv)
 	anomalyReq(t, c, "/login", "2001:db8:1:2::1", "Browser/1")
 	anomalyReq(t, c, "/whoami", "2001:db8:1:ffff::9", "Browser/1") // same /48
-	if a := e.rec.anomalies(); len(a) != 0 {
-		t.Fatalf("anomalies within a /48: %v", a)
-	}
+	require.Empty(t, e.rec.anomalies(), "anomalies within a /48")
 	anomalyReq(t, c, "/whoami", "2001:db8:1:2::1", "Other/2")
-	a := e.rec.anomalies()
-	if len(a) != 1 || a[0] != "client_changed: httpx: session presented by a different client: user agent changed since login" {
-		t.Fatalf("anomalies %v", a)
-	}
+	require.Equal(t, []string{"client_changed: httpx: session presented by a different client: user agent changed since login"}, e.rec.anomalies())
 }

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 )
 
@@ -15,9 +17,7 @@ func bearerDo(t *testing.T, srv *httptest.Server, method, path, token string) (*
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf := make([]byte, 256)
 	n, _ := resp.Body.Read(buf)
@@ -31,26 +31,19 @@ func TestBearerTransport(t *testing.T) {
 	req, _ := http.NewRequest("POST", e.srv.URL+"/login?u=api", nil)
 	req.Header.Set("Authorization", "Bearer ")
 	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
 	// A request with no Authorization header gets cookies, as a browser would.
-	if len(resp.Header.Values("Set-Cookie")) == 0 && resp.Header.Get(httpx.TokenHeader) == "" {
-		t.Fatal("login gave neither a cookie nor a token")
-	}
+	require.True(t, len(resp.Header.Values("Set-Cookie")) != 0 || resp.Header.Get(httpx.TokenHeader) != "", "login gave neither a cookie nor a token")
 	cookieClient := newClient(t, e.srv)
 	cookieClient.post("/login", "u", "api")
 	cookieVal := cookieClient.cookies()[0].Value
 
 	// A cookie value is not accepted as a bearer token (different context).
 	e.rec.reset()
-	if _, body := bearerDo(t, e.srv, "GET", "/whoami", cookieVal); body != "user= note= gen=0" {
-		t.Fatalf("cookie replayed as a bearer token: %q", body)
-	}
-	if r := e.rec.reasons(); len(r) != 1 || r[0] != "auth_failed" {
-		t.Fatalf("reasons %v", r)
-	}
+	_, body := bearerDo(t, e.srv, "GET", "/whoami", cookieVal)
+	require.Equal(t, "user= note= gen=0", body, "cookie replayed as a bearer token")
+	require.Equal(t, []string{"auth_failed"}, e.rec.reasons())
 }
 
 func TestBearerRoundTrip(t *testing.T) {
@@ -59,23 +52,15 @@ func TestBearerRoundTrip(t *testing.T) {
 	// fresh session, and a login writes the new token in Session-Token.
 	resp, _ := bearerDo(t, e.srv, "POST", "/login?u=robot", "x")
 	token := resp.Header.Get(httpx.TokenHeader)
-	if token == "" {
-		t.Fatalf("no %s header after login; headers %v", httpx.TokenHeader, resp.Header)
-	}
-	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
-		t.Fatalf("bearer client got cookies: %q", sc)
-	}
-	if _, body := bearerDo(t, e.srv, "GET", "/whoami", token); body != "user=robot note= gen=1" {
-		t.Fatalf("whoami with token: %q", body)
-	}
+	require.NotEmpty(t, token, "no %s header after login; headers %v", httpx.TokenHeader, resp.Header)
+	require.Empty(t, resp.Header.Values("Set-Cookie"), "bearer client got cookies")
+	_, body := bearerDo(t, e.srv, "GET", "/whoami", token)
+	require.Equal(t, "user=robot note= gen=1", body, "whoami with token")
 	// Logout tells the client to drop the token, and the token is revoked.
 	resp, _ = bearerDo(t, e.srv, "POST", "/logout", token)
-	if v, ok := resp.Header[httpx.TokenHeader]; !ok || len(v) != 1 || v[0] != "" {
-		t.Fatalf("logout did not clear the token: %v", resp.Header)
-	}
-	if _, body := bearerDo(t, e.srv, "GET", "/whoami", token); body != "user= note= gen=0" {
-		t.Fatalf("token accepted after logout: %q", body)
-	}
+	require.Equal(t, []string{""}, resp.Header[httpx.TokenHeader], "logout did not clear the token: %v", resp.Header)
+	_, body = bearerDo(t, e.srv, "GET", "/whoami", token)
+	require.Equal(t, "user= note= gen=0", body, "token accepted after logout")
 }
 
 func TestBearerOffByDefault(t *testing.T) {
@@ -83,7 +68,6 @@ func TestBearerOffByDefault(t *testing.T) {
 	c := newClient(t, e.srv)
 	c.post("/login", "u", "x")
 	val := c.cookies()[0].Value
-	if _, body := bearerDo(t, e.srv, "GET", "/whoami", val); body != "user= note= gen=0" {
-		t.Fatalf("bearer read while AllowBearer is off: %q", body)
-	}
+	_, body := bearerDo(t, e.srv, "GET", "/whoami", val)
+	require.Equal(t, "user= note= gen=0", body, "bearer read while AllowBearer is off")
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sealedsession/sealedsession/codec"
@@ -47,9 +48,7 @@ func benchCookie(b *testing.B, m *httpx.Manager) string {
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest("GET", "/", nil))
 	c := rr.Result().Cookies()
-	if len(c) != 1 {
-		b.Fatalf("cookies %v", c)
-	}
+	require.Len(b, c, 1, "cookies")
 	return c[0].Name + "=" + c[0].Value
 }
 
@@ -62,9 +61,7 @@ func (d *discard) WriteHeader(int)             {}
 
 func BenchmarkMiddleware(b *testing.B) {
 	m, err := httpx.New(httpx.Config{Keys: newRing(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	cookie := benchCookie(b, m)
 	val := cookie[len("__Host-session="):]
 	b.ReportMetric(float64(len(cookie)), "cookie-bytes")

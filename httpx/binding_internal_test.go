@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestIPv4HostAgreesWithNetip: the fast path accepts only what netip
@@ -17,11 +20,12 @@ func TestIPv4HostAgreesWithNetip(t *testing.T) {
 		a, ok := ipv4Host(s)
 		ap, err := netip.ParseAddrPort(s)
 		if ok {
-			if err != nil || !ap.Addr().Is4() || ap.Addr().As4() != a {
-				t.Errorf("ipv4Host(%q) = %v but netip says %v, %v", s, a, ap, err)
+			if assert.NoError(t, err, "ipv4Host(%q) = %v but netip refuses it", s, a) &&
+				assert.True(t, ap.Addr().Is4(), "ipv4Host(%q) = %v but netip says %v", s, a, ap) {
+				assert.Equal(t, ap.Addr().As4(), a, "ipv4Host(%q) disagrees with netip", s)
 			}
-		} else if err == nil && ap.Addr().Is4() && s == ap.String() {
-			t.Errorf("ipv4Host(%q) refused a canonical IPv4 address and port", s)
+		} else {
+			assert.False(t, err == nil && ap.Addr().Is4() && s == ap.String(), "ipv4Host(%q) refused a canonical IPv4 address and port", s)
 		}
 	}
 }
@@ -48,18 +52,10 @@ func TestNetHashFastPath(t *testing.T) {
 	for _, s := range []string{"192.0.2.1:1234", "192.0.2.254:1", "10.1.2.3:0", "255.255.255.255:65535", "[2001:db8:1:2::5]:443", "[::ffff:192.0.2.9]:80", "[fe80::1%eth0]:8080"} {
 		r := &http.Request{RemoteAddr: s}
 		p, ok := m.clientNet(r)
-		if !ok {
-			t.Fatalf("clientNet(%q) failed", s)
-		}
-		if got, want := m.netHash(r), addrHash(p.Addr()); got != want {
-			t.Errorf("netHash(%q) = %#x, hash of the masked prefix %v = %#x", s, got, p, want)
-		}
+		require.True(t, ok, "clientNet(%q) failed", s)
+		assert.Equal(t, addrHash(p.Addr()), m.netHash(r), "netHash(%q) against the hash of the masked prefix %v", s, p)
 	}
 	a := m.netHash(&http.Request{RemoteAddr: "192.0.2.1:1"})
-	if b := m.netHash(&http.Request{RemoteAddr: "192.0.3.1:1"}); a == b {
-		t.Errorf("two /24s hash alike (%#x)", a)
-	}
-	if b := m.netHash(&http.Request{RemoteAddr: "192.0.2.200:9"}); a != b {
-		t.Errorf("one /24 hashes differently: %#x vs %#x", a, b)
-	}
+	assert.NotEqual(t, a, m.netHash(&http.Request{RemoteAddr: "192.0.3.1:1"}), "two /24s hash alike")
+	assert.Equal(t, a, m.netHash(&http.Request{RemoteAddr: "192.0.2.200:9"}), "one /24 hashes differently")
 }

@@ -3,12 +3,13 @@ package httpx_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -36,32 +37,21 @@ func TestConfigValidation(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := httpx.New(tc.cfg)
-			if !errors.Is(err, httpx.ErrConfig) {
-				t.Fatalf("err = %v, want ErrConfig", err)
-			}
-			if !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.want)) {
-				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), ring.Primary().Export()) {
-				t.Fatal("error prints key material")
-			}
+			require.ErrorIs(t, err, httpx.ErrConfig)
+			require.Contains(t, strings.ToLower(err.Error()), strings.ToLower(tc.want))
+			require.False(t, strings.Contains(err.Error(), ring.Primary().Export()), "error prints key material")
 		})
 	}
 	m, err := httpx.New(httpx.Config{Keys: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.CookieName() != "__Host-session" {
-		t.Fatal(m.CookieName())
-	}
+	require.NoError(t, err)
+	require.Equal(t, "__Host-session", m.CookieName())
 	p := m.Policy()
-	if p.IdleTimeout != 30*time.Minute || p.AbsoluteTimeout != 24*time.Hour || p.ClockSkew >= 5*time.Minute {
-		t.Fatalf("defaults %+v", p)
-	}
+	require.Equal(t, 30*time.Minute, p.IdleTimeout, "default IdleTimeout")
+	require.Equal(t, 24*time.Hour, p.AbsoluteTimeout, "default AbsoluteTimeout")
+	require.Less(t, p.ClockSkew, 5*time.Minute, "default ClockSkew")
 	m, err = httpx.New(httpx.Config{Keys: ring, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true}})
-	if err != nil || m.CookieName() != "session" {
-		t.Fatalf("%v %v", m, err)
-	}
+	require.NoError(t, err)
+	require.Equal(t, "session", m.CookieName())
 }
 
 func TestInsecurePlainHTTPCookie(t *testing.T) {
@@ -69,9 +59,9 @@ func TestInsecurePlainHTTPCookie(t *testing.T) {
 	c := newClient(t, e.srv)
 	resp, _ := c.post("/note", "v", "x")
 	line := resp.Header.Get("Set-Cookie")
-	if !strings.HasPrefix(line, "session=") || strings.Contains(line, "Secure") || !strings.Contains(line, "HttpOnly") {
-		t.Fatalf("Set-Cookie %q", line)
-	}
+	require.True(t, strings.HasPrefix(line, "session="), "Set-Cookie %q", line)
+	require.NotContains(t, line, "Secure")
+	require.Contains(t, line, "HttpOnly")
 }
 
 func TestEventsAndSlog(t *testing.T) {
@@ -92,28 +82,14 @@ func TestEventsAndSlog(t *testing.T) {
 	c.get("/whoami")
 	c.post("/logout")
 	want := []httpx.EventKind{httpx.EventCreated, httpx.EventRegenerated, httpx.EventRenewed, httpx.EventDestroyed}
-	got := rec.kinds()
-	if len(got) != len(want) {
-		t.Fatalf("events %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("events %v, want %v", got, want)
-		}
-	}
+	require.Equal(t, want, rec.kinds(), "events")
 	out := buf.String()
-	if strings.Contains(out, id) {
-		t.Fatal("log contains a full session ID")
-	}
+	require.NotContains(t, out, id, "log contains a full session ID")
 	for _, w := range []string{"event=created", "event=regenerated", "user=ivy", "event=destroyed", "session="} {
-		if !strings.Contains(out, w) {
-			t.Fatalf("log lacks %q:\n%s", w, out)
-		}
+		require.Contains(t, out, w, "log")
 	}
 	for _, k := range want {
-		if k.String() == "unknown" {
-			t.Fatal(k)
-		}
+		require.NotEqual(t, "unknown", k.String(), "name of event kind %d", k)
 	}
 }
 
@@ -137,22 +113,15 @@ func TestOverheadObserver(t *testing.T) {
 	c.get("/whoami")
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.calls) != 2 {
-		t.Fatalf("ObserveOverhead called %d times for 2 requests", len(o.calls))
-	}
+	require.Len(t, o.calls, 2, "ObserveOverhead calls for 2 requests")
 	for _, d := range o.calls {
-		if d <= 0 || d > 5*time.Second {
-			t.Fatalf("overhead %v", d)
-		}
+		require.Positive(t, d, "overhead")
+		require.LessOrEqual(t, d, 5*time.Second, "overhead")
 	}
 }
 
 func TestShortIdleTimeoutRenewThreshold(t *testing.T) {
 	m, err := httpx.New(httpx.Config{Keys: newRing(t), Policy: versioning.Policy{IdleTimeout: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := m.Policy().RenewThreshold; got != 15*time.Second {
-		t.Fatalf("RenewThreshold %v", got)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 15*time.Second, m.Policy().RenewThreshold)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
@@ -19,9 +21,7 @@ func FuzzCookieHeader(f *testing.F) {
 	key, _ := sealed.NewKey(make([]byte, 32))
 	ring, _ := sealed.NewKeyring(key)
 	m, err := httpx.New(httpx.Config{Keys: ring, AllowBearer: true})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	// Seeds: a real single cookie, a real chunked pair, and broken variants.
 	mk := func(n int) string {
 		rr := httptest.NewRecorder()

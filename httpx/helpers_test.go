@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/testkit"
@@ -107,9 +109,7 @@ type client struct {
 
 func newClient(t testing.TB, srv *httptest.Server) *client {
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := *srv.Client()
 	c.Jar = jar
 	return &client{t: t, srv: srv, c: &c}
@@ -122,16 +122,12 @@ func (c *client) do(method, path string, form url.Values) (*http.Response, strin
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, c.srv.URL+path, body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(b)
@@ -181,9 +177,7 @@ func rawGet(t testing.TB, srv *httptest.Server, path, cookie string) (*http.Resp
 	c := *srv.Client()
 	c.Jar = nil
 	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(b)

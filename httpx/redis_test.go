@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -27,19 +28,13 @@ func TestForceLogoutAcrossInstancesOnRedis(t *testing.T) {
 		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 		t.Cleanup(func() { client.Close() })
 		store, err := redisstore.New(client, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		t.Cleanup(func() { store.Close() })
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := store.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, store.WaitReady(ctx))
 		cancel()
 		m, err := httpx.New(httpx.Config{Keys: ring, Store: store, Policy: versioning.Policy{Now: clk.Now}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		managers[i] = m
 		instances[i] = httptest.NewTLSServer(app(m))
 		t.Cleanup(instances[i].Close)
@@ -50,15 +45,11 @@ func TestForceLogoutAcrossInstancesOnRedis(t *testing.T) {
 	a.post("/login", "u", "zoe")
 	onB := newClient(t, instances[1])
 	onB.setCookies(a.cookies())
-	if got := onB.get("/whoami"); got != "user=zoe note= gen=1" {
-		t.Fatalf("instance 1 refuses instance 0's cookie: %q", got)
-	}
+	require.Equal(t, "user=zoe note= gen=1", onB.get("/whoami"), "instance 1 refuses instance 0's cookie")
 
 	// ForceLogout on instance 1; instance 0 refuses within milliseconds.
 	start := time.Now()
-	if err := managers[1].ForceLogout(t.Context(), "zoe"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, managers[1].ForceLogout(t.Context(), "zoe"))
 	var got string
 	for time.Since(start) < 2*time.Second {
 		probe := newClient(t, instances[0])
@@ -68,9 +59,7 @@ func TestForceLogoutAcrossInstancesOnRedis(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if got != "user= note= gen=0" {
-		t.Fatalf("instance 0 still accepts the session after ForceLogout on instance 1: %q", got)
-	}
+	require.Equal(t, "user= note= gen=0", got, "instance 0 still accepts the session after ForceLogout on instance 1")
 	t.Logf("ForceLogout on one instance refused on the other after %v", time.Since(start))
 
 	// Logout replay across instances.
@@ -86,7 +75,5 @@ func TestForceLogoutAcrossInstancesOnRedis(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if got != "user= note= gen=0" {
-		t.Fatalf("logged-out cookie replayed on the other instance: %q", got)
-	}
+	require.Equal(t, "user= note= gen=0", got, "logged-out cookie replayed on the other instance")
 }

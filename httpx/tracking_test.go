@@ -2,7 +2,6 @@ package httpx_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -47,15 +48,11 @@ func redisOn(t *testing.T, srv *redistest.Server, prefix string, clk *clock) *re
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := redisstore.New(client, &redisstore.Options{Prefix: prefix, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.WaitReady(ctx))
 	return s
 }
 
@@ -71,9 +68,7 @@ func trackStores(t *testing.T) []trackStore {
 		}},
 		{"boltstore", func(t *testing.T, clk *clock) versioning.Store {
 			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltstore.Options{Now: clk.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		}},
@@ -109,9 +104,7 @@ func newTrackEnv(t *testing.T, store versioning.Store, clk *clock, ring *sealed.
 		mod(&cfg)
 	}
 	m, err := httpx.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e.m = m
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
@@ -174,18 +167,14 @@ func (d *device) do(method, path, form string) (int, string) {
 		body = strings.NewReader("")
 	}
 	req, err := http.NewRequest(method, d.c.srv.URL+path, body)
-	if err != nil {
-		d.t.Fatal(err)
-	}
+	require.NoError(d.t, err)
 	if form != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("X-Test-IP", d.ip)
 	req.Header.Set("User-Agent", d.ua)
 	resp, err := d.c.c.Do(req)
-	if err != nil {
-		d.t.Fatal(err)
-	}
+	require.NoError(d.t, err)
 	defer resp.Body.Close()
 	var sb strings.Builder
 	buf := make([]byte, 512)
@@ -206,9 +195,8 @@ func (d *device) login(user string) (int, string) {
 
 func (d *device) mustLogin(user string) {
 	d.t.Helper()
-	if code, body := d.login(user); code != 200 {
-		d.t.Fatalf("login of %s from %s: %d %s", user, d.ip, code, body)
-	}
+	code, body := d.login(user)
+	require.Equal(d.t, 200, code, "login of %s from %s: %s", user, d.ip, body)
 }
 
 func (d *device) whoami() string {
@@ -226,9 +214,7 @@ func (d *device) id() string {
 func sessionsOf(t *testing.T, m *httpx.Manager, user string) []versioning.SessionInfo {
 	t.Helper()
 	l, err := m.Sessions(t.Context(), user)
-	if err != nil {
-		t.Fatalf("Sessions(%s): %v", user, err)
-	}
+	require.NoError(t, err, "Sessions(%s)", user)
 	return l
 }
 
@@ -245,54 +231,37 @@ func TestTrackSessionsList(t *testing.T) {
 		e.device(t, "192.0.2.11", "Other/1").mustLogin("bob")
 
 		l := sessionsOf(t, e.m, "alice")
-		if len(l) != 2 {
-			t.Fatalf("Sessions(alice) = %+v, want 2 entries", l)
-		}
+		require.Len(t, l, 2, "Sessions(alice)")
 		a, p := l[0], l[1]
-		if a.ID.String() != laptop.id() || p.ID.String() != phone.id() {
-			t.Fatalf("Sessions IDs %s, %s; want the laptop's then the phone's", a.ID, p.ID)
-		}
-		if !a.Created.Equal(loginA) || !a.LastSeen.Equal(loginA) || !p.Created.Equal(loginA.Add(time.Minute)) {
-			t.Errorf("created/last seen: %+v / %+v", a, p)
-		}
-		if !a.Expires.Equal(loginA.Add(24 * time.Hour)) {
-			t.Errorf("Expires %v, want the absolute deadline %v", a.Expires, loginA.Add(24*time.Hour))
-		}
-		if a.Network != "192.0.2.0/24" || p.Network != "2001:db8:7::/48" {
-			t.Errorf("networks %q, %q", a.Network, p.Network)
-		}
-		if a.Client != "Firefox/140 (X11; Linux)" || p.Client != "Safari/18 (iPhone)" {
-			t.Errorf("clients %q, %q", a.Client, p.Client)
-		}
-		if n := len(sessionsOf(t, e.m, "bob")); n != 1 {
-			t.Errorf("bob has %d sessions, want 1", n)
-		}
-		if l := sessionsOf(t, e.m, "nobody"); len(l) != 0 {
-			t.Errorf("unknown user: %+v", l)
-		}
+		require.Equal(t, laptop.id(), a.ID.String(), "Sessions IDs: want the laptop's then the phone's")
+		require.Equal(t, phone.id(), p.ID.String(), "Sessions IDs: want the laptop's then the phone's")
+		assert.True(t, a.Created.Equal(loginA), "created: %+v", a)
+		assert.True(t, a.LastSeen.Equal(loginA), "last seen: %+v", a)
+		assert.True(t, p.Created.Equal(loginA.Add(time.Minute)), "created: %+v", p)
+		assert.True(t, a.Expires.Equal(loginA.Add(24*time.Hour)), "Expires %v, want the absolute deadline %v", a.Expires, loginA.Add(24*time.Hour))
+		assert.Equal(t, "192.0.2.0/24", a.Network, "network")
+		assert.Equal(t, "2001:db8:7::/48", p.Network, "network")
+		assert.Equal(t, "Firefox/140 (X11; Linux)", a.Client, "client")
+		assert.Equal(t, "Safari/18 (iPhone)", p.Client, "client")
+		assert.Len(t, sessionsOf(t, e.m, "bob"), 1, "bob's sessions")
+		assert.Empty(t, sessionsOf(t, e.m, "nobody"), "unknown user")
 
 		// Activity past the renewal threshold moves LastSeen.
 		clk.Advance(5 * time.Minute)
-		if got := laptop.whoami(); got != "user=alice" {
-			t.Fatalf("laptop: %q", got)
-		}
+		require.Equal(t, "user=alice", laptop.whoami(), "laptop")
 		l = sessionsOf(t, e.m, "alice")
-		if !l[0].LastSeen.Equal(clk.Now()) || !l[1].LastSeen.Equal(loginA.Add(time.Minute)) {
-			t.Errorf("after the laptop's renewal: last seen %v and %v, want %v and unchanged", l[0].LastSeen, l[1].LastSeen, clk.Now())
-		}
+		assert.True(t, l[0].LastSeen.Equal(clk.Now()), "after the laptop's renewal: last seen %v, want %v", l[0].LastSeen, clk.Now())
+		assert.True(t, l[1].LastSeen.Equal(loginA.Add(time.Minute)), "after the laptop's renewal: last seen %v, want it unchanged", l[1].LastSeen)
 
 		// Logging out forgets the entry.
-		if code, _ := phone.do("POST", "/logout", ""); code != 200 {
-			t.Fatal("logout failed")
-		}
-		if l := sessionsOf(t, e.m, "alice"); len(l) != 1 || l[0].ID != a.ID {
-			t.Errorf("after the phone logged out: %+v", l)
+		code, _ := phone.do("POST", "/logout", "")
+		require.Equal(t, 200, code, "logout failed")
+		if l := sessionsOf(t, e.m, "alice"); assert.Len(t, l, 1, "after the phone logged out") {
+			assert.Equal(t, a.ID, l[0].ID, "after the phone logged out")
 		}
 		// Entries end with the absolute timeout.
 		clk.Advance(24 * time.Hour)
-		if l := sessionsOf(t, e.m, "alice"); len(l) != 0 {
-			t.Errorf("after the absolute timeout: %+v", l)
-		}
+		assert.Empty(t, sessionsOf(t, e.m, "alice"), "after the absolute timeout")
 	})
 }
 
@@ -305,28 +274,16 @@ func TestRevokeSession(t *testing.T) {
 		laptop.mustLogin("alice")
 		phone.mustLogin("alice") // same instant: the order of the list is not what names the phone
 		l := sessionsOf(t, e.m, "alice")
-		if len(l) != 2 {
-			t.Fatalf("%d sessions", len(l))
-		}
+		require.Len(t, l, 2, "sessions")
 		phoneID, err := codec.ParseSessionID(phone.id())
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		e.rec.reset()
-		if err := e.m.RevokeSession(t.Context(), "alice", phoneID); err != nil {
-			t.Fatal(err)
-		}
-		if got := phone.whoami(); got != "user=" {
-			t.Fatalf("revoked phone still logged in: %q", got)
-		}
-		if r := e.rec.reasons(); len(r) != 1 || r[0] != "revoked" {
-			t.Errorf("reject reasons %v, want [revoked]", r)
-		}
-		if got := laptop.whoami(); got != "user=alice" {
-			t.Fatalf("the other device was logged out too: %q", got)
-		}
-		if l := sessionsOf(t, e.m, "alice"); len(l) != 1 || l[0].Client != "Firefox/140" {
-			t.Errorf("after RevokeSession: %+v", l)
+		require.NoError(t, e.m.RevokeSession(t.Context(), "alice", phoneID))
+		require.Equal(t, "user=", phone.whoami(), "revoked phone still logged in")
+		assert.Equal(t, []string{"revoked"}, e.rec.reasons(), "reject reasons")
+		require.Equal(t, "user=alice", laptop.whoami(), "the other device was logged out too")
+		if l := sessionsOf(t, e.m, "alice"); assert.Len(t, l, 1, "after RevokeSession") {
+			assert.Equal(t, "Firefox/140", l[0].Client, "after RevokeSession")
 		}
 	})
 }
@@ -346,26 +303,19 @@ func TestSessionLimitEvictOldest(t *testing.T) {
 			clk.Advance(time.Second)
 		}
 		e.rec.reset()
-		if got := devs[0].whoami(); got != "user=" {
-			t.Fatalf("the oldest device survived the limit: %q", got)
-		}
-		if r := e.rec.reasons(); len(r) != 1 || r[0] != "revoked" {
-			t.Errorf("reject reasons %v, want [revoked]", r)
-		}
+		require.Equal(t, "user=", devs[0].whoami(), "the oldest device survived the limit")
+		assert.Equal(t, []string{"revoked"}, e.rec.reasons(), "reject reasons")
 		for _, d := range devs[1:] {
-			if got := d.whoami(); got != "user=alice" {
-				t.Errorf("%s: %q", d.ua, got)
-			}
+			assert.Equal(t, "user=alice", d.whoami(), d.ua)
 		}
 		l := sessionsOf(t, e.m, "alice")
-		if len(l) != 2 || l[0].Client != "Browser/1" || l[1].Client != "Browser/2" {
-			t.Errorf("Sessions after eviction: %+v", l)
+		if assert.Len(t, l, 2, "Sessions after eviction") {
+			assert.Equal(t, "Browser/1", l[0].Client, "Sessions after eviction")
+			assert.Equal(t, "Browser/2", l[1].Client, "Sessions after eviction")
 		}
 		// Other users have their own limit.
 		e.device(t, "192.0.2.10", "B").mustLogin("bob")
-		if got := devs[1].whoami(); got != "user=alice" {
-			t.Errorf("bob's login evicted alice: %q", got)
-		}
+		assert.Equal(t, "user=alice", devs[1].whoami(), "bob's login evicted alice")
 	})
 }
 
@@ -381,28 +331,19 @@ func TestSessionLimitRefuseNewLogin(t *testing.T) {
 		a.mustLogin("alice")
 		b.mustLogin("alice")
 		c := e.device(t, "192.0.2.10", "C")
-		if code, _ := c.login("alice"); code != http.StatusForbidden {
-			t.Fatalf("third login: status %d, want refused", code)
-		}
+		code, _ := c.login("alice")
+		require.Equal(t, http.StatusForbidden, code, "third login: want refused")
 		select {
 		case err := <-e.loginErr:
-			if !errors.Is(err, versioning.ErrTooManySessions) {
-				t.Fatalf("Login error %v, want ErrTooManySessions", err)
-			}
+			require.ErrorIs(t, err, versioning.ErrTooManySessions, "Login error")
 		default:
-			t.Fatal("no Login error recorded")
+			require.Fail(t, "no Login error recorded")
 		}
-		if got := c.whoami(); got != "user=" {
-			t.Errorf("refused device is logged in: %q", got)
-		}
+		assert.Equal(t, "user=", c.whoami(), "refused device is logged in")
 		for _, d := range []*device{a, b} {
-			if got := d.whoami(); got != "user=alice" {
-				t.Errorf("existing session %s after a refused login: %q", d.ua, got)
-			}
+			assert.Equal(t, "user=alice", d.whoami(), "existing session %s after a refused login", d.ua)
 		}
-		if n := len(sessionsOf(t, e.m, "alice")); n != 2 {
-			t.Errorf("%d sessions after a refused login, want 2", n)
-		}
+		assert.Len(t, sessionsOf(t, e.m, "alice"), 2, "sessions after a refused login")
 		// A logout frees a slot.
 		a.do("POST", "/logout", "")
 		c.mustLogin("alice")
@@ -421,15 +362,10 @@ func TestSessionLimitAfterForceLogout(t *testing.T) {
 		})
 		e.device(t, "192.0.2.10", "A").mustLogin("alice")
 		e.device(t, "192.0.2.10", "B").mustLogin("alice")
-		if err := e.m.ForceLogout(t.Context(), "alice"); err != nil {
-			t.Fatal(err)
-		}
-		if l := sessionsOf(t, e.m, "alice"); len(l) != 0 {
-			t.Errorf("Sessions after ForceLogout lists %d sessions that can no longer be used", len(l))
-		}
-		if code, body := e.device(t, "192.0.2.10", "C").login("alice"); code != 200 {
-			t.Errorf("login after ForceLogout refused: %d %s", code, body)
-		}
+		require.NoError(t, e.m.ForceLogout(t.Context(), "alice"))
+		assert.Empty(t, sessionsOf(t, e.m, "alice"), "Sessions after ForceLogout lists sessions that can no longer be used")
+		code, body := e.device(t, "192.0.2.10", "C").login("alice")
+		assert.Equal(t, 200, code, "login after ForceLogout refused: %s", body)
 	})
 }
 
@@ -446,12 +382,9 @@ func TestSessionLimitAfterIdleTimeout(t *testing.T) {
 		old := e.device(t, "192.0.2.10", "A")
 		old.mustLogin("alice")
 		clk.Advance(time.Hour) // the browser was closed; the session idled out
-		if got := old.whoami(); got != "user=" {
-			t.Fatalf("idle session still served: %q", got)
-		}
-		if code, body := e.device(t, "192.0.2.10", "B").login("alice"); code != 200 {
-			t.Errorf("login refused because of a session that idled out an hour ago: %d %s", code, body)
-		}
+		require.Equal(t, "user=", old.whoami(), "idle session still served")
+		code, body := e.device(t, "192.0.2.10", "B").login("alice")
+		assert.Equal(t, 200, code, "login refused because of a session that idled out an hour ago: %s", body)
 	})
 }
 
@@ -480,31 +413,21 @@ func TestSessionLimitTwoInstancesOnRedis(t *testing.T) {
 			code, _ := c.login("alice")
 			switch action {
 			case httpx.RefuseNewLogin:
-				if code != http.StatusForbidden {
-					t.Fatalf("third login across instances: %d, want refused", code)
-				}
-				if err := <-inst[0].loginErr; !errors.Is(err, versioning.ErrTooManySessions) {
-					t.Fatalf("Login error %v", err)
-				}
+				require.Equal(t, http.StatusForbidden, code, "third login across instances: want refused")
+				require.ErrorIs(t, <-inst[0].loginErr, versioning.ErrTooManySessions, "Login error")
 			case httpx.EvictOldest:
-				if code != 200 {
-					t.Fatalf("third login: %d", code)
-				}
+				require.Equal(t, 200, code, "third login")
 				// The oldest, logged in on instance 0, is refused on
 				// instance 1 once the revocation has propagated.
 				onOther := a.on(inst[1])
 				deadline := time.Now().Add(2 * time.Second)
 				for onOther.whoami() != "user=" {
-					if time.Now().After(deadline) {
-						t.Fatal("instance 1 still accepts the evicted session")
-					}
+					require.False(t, time.Now().After(deadline), "instance 1 still accepts the evicted session")
 					time.Sleep(5 * time.Millisecond)
 				}
 			}
 			for i, e := range inst {
-				if n := len(sessionsOf(t, e.m, "alice")); n != 2 {
-					t.Errorf("instance %d sees %d sessions, want 2", i, n)
-				}
+				assert.Len(t, sessionsOf(t, e.m, "alice"), 2, "sessions instance %d sees", i)
 			}
 
 			// Concurrent logins through both instances: the limit holds.
@@ -520,12 +443,10 @@ func TestSessionLimitTwoInstancesOnRedis(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if action == httpx.RefuseNewLogin && ok.Load() != 2 {
-				t.Errorf("%d concurrent logins accepted across two instances, want 2", ok.Load())
+			if action == httpx.RefuseNewLogin {
+				assert.Equal(t, int64(2), ok.Load(), "concurrent logins accepted across two instances")
 			}
-			if n := len(sessionsOf(t, inst[1].m, "carol")); n != 2 {
-				t.Errorf("carol has %d tracked sessions, want 2", n)
-			}
+			assert.Len(t, sessionsOf(t, inst[1].m, "carol"), 2, "carol's tracked sessions")
 		})
 	}
 }
@@ -559,39 +480,29 @@ func TestSimultaneousUseAnomaly(t *testing.T) {
 			e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), nil)
 			e.device(t, "192.0.2.10", "A").mustLogin("alice")
 			e.device(t, "192.0.2.77", "B").mustLogin("alice") // same /24
-			if a := e.rec.simultaneous(); len(a) != 0 {
-				t.Fatalf("same network: %v", a)
-			}
+			require.Empty(t, e.rec.simultaneous(), "same network")
 			e.device(t, "198.51.100.7", "C").mustLogin("alice")
 			a := e.rec.simultaneous()
-			if len(a) != 1 || !strings.Contains(a[0], "192.0.2.0/24 and 198.51.100.0/24") {
-				t.Fatalf("another network within the window: %v", a)
-			}
+			require.Len(t, a, 1, "another network within the window")
+			require.Contains(t, a[0], "192.0.2.0/24 and 198.51.100.0/24", "another network within the window")
 			// Outside the window (no activity for longer) nothing is raised.
 			e.rec.reset()
 			clk.Advance(11 * time.Minute)
 			e.device(t, "203.0.113.9", "D").mustLogin("alice")
-			if a := e.rec.simultaneous(); len(a) != 0 {
-				t.Fatalf("after the window: %v", a)
-			}
+			require.Empty(t, e.rec.simultaneous(), "after the window")
 		})
 		t.Run("Locate", func(t *testing.T) {
 			clk := newClock()
 			e := newTrackEnv(t, st.open(t, clk), clk, newRing(t), func(c *httpx.Config) { c.Tracking.Locate = locate })
 			e.device(t, "192.0.2.10", "A").mustLogin("alice")
 			e.device(t, "198.51.100.7", "B").mustLogin("alice") // Versailles: 17 km
-			if a := e.rec.simultaneous(); len(a) != 0 {
-				t.Fatalf("near networks raised %v", a)
-			}
+			require.Empty(t, e.rec.simultaneous(), "near networks raised an anomaly")
 			e.device(t, "203.0.113.9", "C").mustLogin("alice") // Tokyo
 			a := e.rec.simultaneous()
-			if len(a) != 1 || !strings.Contains(a[0], "203.0.113.0/24") {
-				t.Fatalf("distant networks: %v", a)
-			}
+			require.Len(t, a, 1, "distant networks")
+			require.Contains(t, a[0], "203.0.113.0/24", "distant networks")
 			// The anomaly is reported, not enforced: every session works.
-			if n := len(sessionsOf(t, e.m, "alice")); n != 3 {
-				t.Errorf("%d sessions, want 3", n)
-			}
+			assert.Len(t, sessionsOf(t, e.m, "alice"), 3, "sessions")
 		})
 	})
 }
@@ -599,21 +510,14 @@ func TestSimultaneousUseAnomaly(t *testing.T) {
 func TestTrackingNeedsConfig(t *testing.T) {
 	clk := newClock()
 	m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: memstore.New(), Policy: versioning.Policy{Now: clk.Now}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Sessions(t.Context(), "alice"); !errors.Is(err, httpx.ErrNoTracking) {
-		t.Errorf("Sessions without TrackSessions = %v, want ErrNoTracking", err)
-	}
-	if err := m.RevokeSession(t.Context(), "alice", [16]byte{1}); !errors.Is(err, httpx.ErrNoTracking) {
-		t.Errorf("RevokeSession without TrackSessions = %v, want ErrNoTracking", err)
-	}
-	if _, err := httpx.New(httpx.Config{Keys: newRing(t), Tracking: &httpx.Tracking{MaxPerUser: -1}}); !errors.Is(err, httpx.ErrConfig) {
-		t.Errorf("negative Tracking.MaxPerUser = %v, want ErrConfig", err)
-	}
-	if _, err := httpx.New(httpx.Config{Keys: newRing(t), Store: noTracker{memstore.New()}, Tracking: &httpx.Tracking{}}); !errors.Is(err, httpx.ErrConfig) {
-		t.Errorf("Tracking with a store that cannot track = %v, want ErrConfig", err)
-	}
+	require.NoError(t, err)
+	_, err = m.Sessions(t.Context(), "alice")
+	assert.ErrorIs(t, err, httpx.ErrNoTracking, "Sessions without TrackSessions")
+	assert.ErrorIs(t, m.RevokeSession(t.Context(), "alice", [16]byte{1}), httpx.ErrNoTracking, "RevokeSession without TrackSessions")
+	_, err = httpx.New(httpx.Config{Keys: newRing(t), Tracking: &httpx.Tracking{MaxPerUser: -1}})
+	assert.ErrorIs(t, err, httpx.ErrConfig, "negative Tracking.MaxPerUser")
+	_, err = httpx.New(httpx.Config{Keys: newRing(t), Store: noTracker{memstore.New()}, Tracking: &httpx.Tracking{}})
+	assert.ErrorIs(t, err, httpx.ErrConfig, "Tracking with a store that cannot track")
 }
 
 // noTracker hides a store's SessionTracker ability.
@@ -632,23 +536,19 @@ func TestBumpFreesSessionSlots(t *testing.T) {
 			c.Tracking.OnLimit = httpx.RefuseNewLogin
 		})
 		e.device(t, "192.0.2.10", "A").mustLogin("alice")
-		if code, _ := e.device(t, "192.0.2.11", "B").login("alice"); code != http.StatusForbidden {
-			t.Fatalf("second login under a limit of one: %d, want refused", code)
-		}
-		if err := e.m.LogoutAll(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if l, err := e.m.Sessions(t.Context(), "alice"); err != nil || len(l) != 0 {
-			t.Fatalf("Sessions after LogoutAll = %v, %v; want none", l, err)
-		}
+		code, _ := e.device(t, "192.0.2.11", "B").login("alice")
+		require.Equal(t, http.StatusForbidden, code, "second login under a limit of one: want refused")
+		require.NoError(t, e.m.LogoutAll(t.Context()))
+		l, err := e.m.Sessions(t.Context(), "alice")
+		require.NoError(t, err, "Sessions after LogoutAll")
+		require.Empty(t, l, "Sessions after LogoutAll: want none")
 		e.device(t, "192.0.2.12", "C").mustLogin("alice")
 		// A bump from outside the Manager, as sealctl bump does.
-		if _, err := store.BumpEpoch(t.Context(), "alice"); err != nil {
-			t.Fatal(err)
-		}
+		_, err = store.BumpEpoch(t.Context(), "alice")
+		require.NoError(t, err)
 		e.device(t, "192.0.2.13", "D").mustLogin("alice")
-		if l, err := e.m.Sessions(t.Context(), "alice"); err != nil || len(l) != 1 {
-			t.Fatalf("Sessions after a bump and a login = %v, %v; want one", l, err)
-		}
+		l, err = e.m.Sessions(t.Context(), "alice")
+		require.NoError(t, err, "Sessions after a bump and a login")
+		require.Len(t, l, 1, "Sessions after a bump and a login: want one")
 	})
 }

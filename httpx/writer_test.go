@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
-
-	"github.com/sealedsession/sealedsession/httpx"
 )
 
 func TestFlushCommitsBeforeBody(t *testing.T) {
@@ -24,9 +26,7 @@ func TestFlushCommitsBeforeBody(t *testing.T) {
 	h := e.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := httpx.FromContext(r.Context())
 		_ = noteKey.Set(s, "streamed")
-		if err := http.NewResponseController(w).Flush(); err != nil {
-			t.Errorf("ResponseController.Flush: %v", err)
-		}
+		assert.NoError(t, http.NewResponseController(w).Flush(), "ResponseController.Flush")
 		io.WriteString(w, "chunk1\n")
 		w.(http.Flusher).Flush()
 		io.WriteString(w, "chunk2\n")
@@ -34,20 +34,14 @@ func TestFlushCommitsBeforeBody(t *testing.T) {
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	// The first line arrives before the handler finishes, so the body was
 	// not buffered, and the cookie came with the header.
 	br := bufio.NewReader(resp.Body)
 	line, _ := br.ReadString('\n')
-	if line != "chunk1\n" {
-		t.Fatalf("first line %q", line)
-	}
-	if len(resp.Header.Values("Set-Cookie")) != 1 {
-		t.Fatal("no Set-Cookie on a flushed response")
-	}
+	require.Equal(t, "chunk1\n", line, "first line")
+	require.Len(t, resp.Header.Values("Set-Cookie"), 1, "Set-Cookie lines on a flushed response")
 }
 
 func TestSetCookieBeforeWriteHeader(t *testing.T) {
@@ -60,17 +54,15 @@ func TestSetCookieBeforeWriteHeader(t *testing.T) {
 	}))
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest("GET", "/", nil))
-	if rr.Code != http.StatusCreated || len(rr.Result().Cookies()) != 1 {
-		t.Fatalf("code %d cookies %v", rr.Code, rr.Result().Cookies())
-	}
+	require.Equal(t, http.StatusCreated, rr.Code, "cookies %v", rr.Result().Cookies())
+	require.Len(t, rr.Result().Cookies(), 1, "cookies")
 }
 
 func TestHijackWorks(t *testing.T) {
 	e := newEnv(t, nil)
 	h := e.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Errorf("hijack: %v", err)
+		if !assert.NoError(t, err, "hijack") {
 			return
 		}
 		defer conn.Close()
@@ -80,14 +72,10 @@ func TestHijackWorks(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(b) != "hijacked" {
-		t.Fatalf("body %q", b)
-	}
+	require.Equal(t, "hijacked", string(b), "body")
 }
 
 func TestUnwrapForResponseController(t *testing.T) {
@@ -100,13 +88,9 @@ func TestUnwrapForResponseController(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if deadlineErr != nil {
-		t.Fatalf("SetWriteDeadline through the wrapper: %v", deadlineErr)
-	}
+	require.NoError(t, deadlineErr, "SetWriteDeadline through the wrapper")
 }
 
 func TestAbortedWriteReturnsError(t *testing.T) {
@@ -120,12 +104,9 @@ func TestAbortedWriteReturnsError(t *testing.T) {
 	}))
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest("GET", "/", nil))
-	if !errors.Is(writeErr, httpx.ErrResponseAborted) {
-		t.Fatalf("write error %v", writeErr)
-	}
-	if rr.Code != 500 || strings.Contains(rr.Body.String(), "should not") {
-		t.Fatalf("code %d body %q", rr.Code, rr.Body.String())
-	}
+	require.ErrorIs(t, writeErr, httpx.ErrResponseAborted, "write error")
+	require.Equal(t, 500, rr.Code, "body %q", rr.Body.String())
+	require.NotContains(t, rr.Body.String(), "should not")
 }
 
 func TestCacheControlPublicMadePrivate(t *testing.T) {
@@ -136,17 +117,16 @@ func TestCacheControlPublicMadePrivate(t *testing.T) {
 	}))
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, httptest.NewRequest("GET", "/", nil))
-	if cc := rr.Header().Get("Cache-Control"); strings.Contains(cc, "public") || !strings.Contains(cc, "private") {
-		t.Fatalf("Cache-Control %q", cc)
-	}
+	cc := rr.Header().Get("Cache-Control")
+	require.NotContains(t, cc, "public", "Cache-Control")
+	require.Contains(t, cc, "private", "Cache-Control")
 }
 
 func TestFromContextPanicsWithRemedy(t *testing.T) {
 	defer func() {
 		r := recover()
-		if s, _ := r.(string); !strings.Contains(s, "Manager.Wrap") {
-			t.Fatalf("panic %v", r)
-		}
+		s, _ := r.(string)
+		require.Contains(t, s, "Manager.Wrap", "panic %v", r)
 	}()
 	httpx.FromContext(t.Context())
 }
@@ -160,25 +140,18 @@ func TestStoreDownKeepsCookie(t *testing.T) {
 	down.fail.Store(true)
 	// Reading: an anonymous session, and the cookie is left alone.
 	resp, body := c.do("GET", "/whoami", nil)
-	if body != "user= note= gen=0" || len(resp.Header.Values("Set-Cookie")) != 0 {
-		t.Fatalf("store down: %q %q", body, resp.Header.Values("Set-Cookie"))
-	}
+	require.Equal(t, "user= note= gen=0", body, "store down")
+	require.Empty(t, resp.Header.Values("Set-Cookie"), "store down")
 	// Writing would replace the logged-in cookie with an anonymous one:
 	// the request fails with 503 instead, and the cookie survives.
 	resp, _ = c.post("/note", "v", "lost?")
-	if resp.StatusCode != http.StatusServiceUnavailable || len(resp.Header.Values("Set-Cookie")) != 0 {
-		t.Fatalf("write while store down: %d %q", resp.StatusCode, resp.Header.Values("Set-Cookie"))
-	}
-	if cookieHeader(c.cookies()) != before {
-		t.Fatal("cookie changed during the outage")
-	}
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "write while store down")
+	require.Empty(t, resp.Header.Values("Set-Cookie"), "write while store down")
+	require.Equal(t, before, cookieHeader(c.cookies()), "cookie changed during the outage")
 	down.fail.Store(false)
-	if got := c.get("/whoami"); got != "user=sam note= gen=1" {
-		t.Fatalf("after the outage: %q", got)
-	}
-	if e.rec.reasons()[0] != "store_unavailable" {
-		t.Fatal(e.rec.reasons())
-	}
+	require.Equal(t, "user=sam note= gen=1", c.get("/whoami"), "after the outage")
+	require.NotEmpty(t, e.rec.reasons(), "no rejection reason recorded")
+	require.Equal(t, "store_unavailable", e.rec.reasons()[0], "reasons %v", e.rec.reasons())
 }
 
 // flakyStore fails every call while fail is set, like a store that is down.
