@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/sealedsession/sealedsession/httpx"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
 )
 
@@ -27,9 +29,7 @@ const testOrigin = "http://127.0.0.1:8080"
 func newTestApp(t *testing.T, mod func(*config)) (http.Handler, string) {
 	t.Helper()
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	cfg := config{
 		DataDir:     t.TempDir(),
 		Store:       "memory",
@@ -42,13 +42,9 @@ func newTestApp(t *testing.T, mod func(*config)) (http.Handler, string) {
 		mod(&cfg)
 	}
 	h, cleanup, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		if err := cleanup(); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, cleanup())
 	})
 	return h, cfg.SessionKeys
 }
@@ -121,22 +117,16 @@ func (c *client) login(user, password string) *http.Response {
 func (c *client) session() map[string]any {
 	c.t.Helper()
 	res := c.do(http.MethodGet, "/api/session", nil, nil)
-	if res.StatusCode != http.StatusOK {
-		c.t.Fatalf("/api/session: %s", res.Status)
-	}
+	require.Equal(c.t, http.StatusOK, res.StatusCode, "/api/session")
 	var m map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, json.NewDecoder(res.Body).Decode(&m), "/api/session")
 	return m
 }
 
 func body(t *testing.T, res *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(b)
 }
 
@@ -145,46 +135,32 @@ func TestLogin(t *testing.T) {
 	c := newClient(t, h)
 
 	res := c.login("alice", "wrong")
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("wrong password: %s, want 401", res.Status)
-	}
-	if !strings.Contains(body(t, res), "Wrong user name or password") {
-		t.Error("wrong password: no error message on the page")
-	}
-	if len(c.jar) != 0 {
-		t.Errorf("wrong password set cookies: %v", c.jar)
-	}
-	if res := c.login("nobody", "correct-horse-alice"); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unknown user: %s, want 401", res.Status)
-	}
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "wrong password")
+	assert.Contains(t, body(t, res), "Wrong user name or password", "wrong password: no error message on the page")
+	assert.Empty(t, c.jar, "wrong password set cookies")
+	require.Equal(t, http.StatusUnauthorized, c.login("nobody", "correct-horse-alice").StatusCode, "unknown user")
 
 	res = c.login("alice", "correct-horse-alice")
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("right password: %s, want 303", res.Status)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "right password")
 	var sc *http.Cookie
 	for _, ck := range c.last {
 		if ck.Name == "__Host-session" {
 			sc = ck
 		}
 	}
-	if sc == nil {
-		t.Fatalf("no __Host-session cookie after login: %v", c.last)
-	}
-	if !sc.Secure || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.Domain != "" {
-		t.Errorf("cookie attributes: %+v", sc)
-	}
+	require.NotNil(t, sc, "no __Host-session cookie after login: %v", c.last)
+	assert.True(t, sc.Secure, "cookie attributes: %+v", sc)
+	assert.True(t, sc.HttpOnly, "cookie attributes: %+v", sc)
+	assert.Equal(t, http.SameSiteLaxMode, sc.SameSite, "cookie attributes: %+v", sc)
+	assert.Equal(t, "/", sc.Path, "cookie attributes: %+v", sc)
+	assert.Empty(t, sc.Domain, "cookie attributes: %+v", sc)
 	home := body(t, c.do(http.MethodGet, "/", nil, nil))
-	if !strings.Contains(home, "Welcome, alice") {
-		t.Error("no welcome flash after login")
-	}
-	if strings.Contains(body(t, c.do(http.MethodGet, "/", nil, nil)), "Welcome, alice") {
-		t.Error("flash shown twice")
-	}
+	assert.Contains(t, home, "Welcome, alice", "no welcome flash after login")
+	assert.NotContains(t, body(t, c.do(http.MethodGet, "/", nil, nil)), "Welcome, alice", "flash shown twice")
 	s := c.session()
-	if s["authenticated"] != true || s["user"] != "alice" || s["generation"] != float64(1) {
-		t.Errorf("/api/session after login: %v", s)
-	}
+	assert.Equal(t, true, s["authenticated"], "/api/session after login: %v", s)
+	assert.Equal(t, "alice", s["user"], "/api/session after login: %v", s)
+	assert.Equal(t, float64(1), s["generation"], "/api/session after login: %v", s)
 }
 
 func TestAPISessionFields(t *testing.T) {
@@ -192,55 +168,39 @@ func TestAPISessionFields(t *testing.T) {
 	c := newClient(t, h)
 	anon := c.session()
 	for _, k := range []string{"authenticated", "user", "session", "generation", "issued_at", "idle_deadline", "absolute_deadline", "cookie_bytes"} {
-		if _, ok := anon[k]; !ok {
-			t.Errorf("anonymous /api/session lacks %q: %v", k, anon)
-		}
+		assert.Contains(t, anon, k, "anonymous /api/session lacks %q", k)
 	}
-	if anon["authenticated"] != false || anon["session"] != "" || anon["issued_at"] != nil {
-		t.Errorf("anonymous: %v", anon)
-	}
-	if len(c.last) != 0 {
-		t.Errorf("anonymous GET set a cookie: %v", c.last)
-	}
+	assert.Equal(t, false, anon["authenticated"], "anonymous: %v", anon)
+	assert.Equal(t, "", anon["session"], "anonymous: %v", anon)
+	assert.Nil(t, anon["issued_at"], "anonymous: %v", anon)
+	assert.Empty(t, c.last, "anonymous GET set a cookie")
 
 	before := time.Now().Add(-time.Second)
 	c.login("alice", "correct-horse-alice")
 	s := c.session()
 	tag, _ := s["session"].(string)
-	if len(tag) != 8 {
-		t.Errorf("session tag %q, want 8 hex digits", tag)
-	}
+	assert.Len(t, tag, 8, "session tag %q, want 8 hex digits", tag)
 	parse := func(k string) time.Time {
 		v, _ := s[k].(string)
 		tm, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			t.Fatalf("%s = %v: %v", k, s[k], err)
-		}
+		require.NoError(t, err, "%s = %v", k, s[k])
 		return tm
 	}
 	issued, idle, abs := parse("issued_at"), parse("idle_deadline"), parse("absolute_deadline")
-	if issued.Before(before) || issued.After(time.Now().Add(time.Second)) {
-		t.Errorf("issued_at %v not now", issued)
-	}
-	if d := abs.Sub(issued); d != time.Hour {
-		t.Errorf("absolute deadline %v after issue, want 1h (-absolute)", d)
-	}
-	if d := idle.Sub(issued); d < 10*time.Minute-time.Second || d > 10*time.Minute+2*time.Second {
-		t.Errorf("idle deadline %v after issue, want about 10m (-idle)", d)
-	}
+	assert.WithinRange(t, issued, before, time.Now().Add(time.Second), "issued_at not now")
+	assert.Equal(t, time.Hour, abs.Sub(issued), "absolute deadline after issue, want 1h (-absolute)")
+	d := idle.Sub(issued)
+	assert.GreaterOrEqual(t, d, 10*time.Minute-time.Second, "idle deadline after issue, want about 10m (-idle)")
+	assert.LessOrEqual(t, d, 10*time.Minute+2*time.Second, "idle deadline after issue, want about 10m (-idle)")
 	cb, _ := s["cookie_bytes"].(float64)
-	if want := len("__Host-session=") + len(c.jar["__Host-session"]); int(cb) != want {
-		t.Errorf("cookie_bytes %v, want %d", cb, want)
-	}
+	assert.Equal(t, len("__Host-session=")+len(c.jar["__Host-session"]), int(cb), "cookie_bytes")
 }
 
 // addTen presses "add 10 items" and returns the redirect location.
 func addTen(t *testing.T, c *client) string {
 	t.Helper()
 	res := c.do(http.MethodPost, "/cart/add", url.Values{"count": {"10"}}, nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("add 10: %s: %s", res.Status, body(t, res))
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "add 10: %s", body(t, res))
 	return res.Header.Get("Location")
 }
 
@@ -267,20 +227,14 @@ func TestCartRefusedAtDefaultBudget(t *testing.T) {
 		for _, l := range res.Header.Values("Set-Cookie") {
 			hdr += len("Set-Cookie: ") + len(l) + 2
 		}
-		if hdr > httpx.DefaultMaxHeaderBytes {
-			t.Fatalf("response carries %d bytes of Set-Cookie lines, over the default budget %d", hdr, httpx.DefaultMaxHeaderBytes)
-		}
-		if n, _ := sessionCookies(c.jar); n != 1 {
-			t.Fatalf("%d session cookies at the default budget, want 1", n)
-		}
+		require.LessOrEqual(t, hdr, httpx.DefaultMaxHeaderBytes, "bytes of Set-Cookie lines in the response, over the default budget")
+		n, _ := sessionCookies(c.jar)
+		require.Equal(t, 1, n, "session cookies at the default budget")
 		if res.Header.Get("Location") == "/cart?msg=full" {
 			page := body(t, c.do(http.MethodGet, "/cart?msg=full", nil, nil))
-			if !strings.Contains(page, "The cart is full") || !strings.Contains(page, `<span id="cart-count">`+itoa(i*10)+`</span>`) {
-				t.Fatalf("refusal page without the message or the previous %d lines", i*10)
-			}
-			if i == 0 {
-				t.Fatal("refused at once")
-			}
+			require.Contains(t, page, "The cart is full", "refusal page without the message or the previous %d lines", i*10)
+			require.Contains(t, page, `<span id="cart-count">`+itoa(i*10)+`</span>`, "refusal page without the message or the previous %d lines", i*10)
+			require.NotZero(t, i, "refused at once")
 			return
 		}
 	}
@@ -299,44 +253,28 @@ func TestCartChunksThenRefusedAtBudget(t *testing.T) {
 		n, _ := sessionCookies(c.jar)
 		if n > 1 {
 			sawChunks = true
-			if _, ok := c.jar["__Host-session-1"]; !ok {
-				t.Fatalf("%d cookies but no __Host-session-1: %v", n, c.jar)
-			}
+			require.Contains(t, c.jar, "__Host-session-1", "%d cookies but no __Host-session-1", n)
 		}
 		if loc == "/cart?msg=full" {
-			if !sawChunks {
-				t.Fatal("refused before the session was ever chunked")
-			}
+			require.True(t, sawChunks, "refused before the session was ever chunked")
 			// The refused request may re-seal the session (the previous
 			// cart was put back), but never with more than the budget.
 			_, size := sessionCookies(c.jar)
 			jarBefore := c.cookieHeader()
 			page := body(t, c.do(http.MethodGet, "/cart?msg=full", nil, nil))
-			if !strings.Contains(page, "The cart is full") {
-				t.Error("no refusal message on the cart page")
-			}
-			if !strings.Contains(page, `<span id="cart-count">`+itoa(i*10)+`</span>`) {
-				t.Errorf("cart after refusal does not have the previous %d lines", i*10)
-			}
-			if c.cookieHeader() != jarBefore {
-				t.Errorf("viewing the cart after refusal changed the cookies: %.300v", c.last)
-			}
-			if size > 12288 {
-				t.Errorf("session cookies are %d bytes, over the 12288 budget", size)
-			}
-			if s := c.session(); s["authenticated"] != true {
-				t.Errorf("session lost after refusal: %v", s)
-			}
+			assert.Contains(t, page, "The cart is full", "no refusal message on the cart page")
+			assert.Contains(t, page, `<span id="cart-count">`+itoa(i*10)+`</span>`, "cart after refusal does not have the previous %d lines", i*10)
+			assert.Equal(t, jarBefore, c.cookieHeader(), "viewing the cart after refusal changed the cookies: %.300v", c.last)
+			assert.LessOrEqual(t, size, 12288, "session cookie bytes, over the 12288 budget")
+			s := c.session()
+			assert.Equal(t, true, s["authenticated"], "session lost after refusal: %v", s)
 			// Emptying the cart shrinks the session back to one cookie.
 			c.do(http.MethodPost, "/cart/clear", url.Values{}, nil)
-			if n, _ := sessionCookies(c.jar); n != 1 {
-				t.Errorf("after emptying the cart: %d session cookies, want 1 (%v)", n, c.jar)
-			}
+			n, _ = sessionCookies(c.jar)
+			assert.Equal(t, 1, n, "session cookies after emptying the cart (%v)", c.jar)
 			return
 		}
-		if loc != "/cart?msg=added" {
-			t.Fatalf("add 10: redirect to %q", loc)
-		}
+		require.Equal(t, "/cart?msg=added", loc, "add 10: redirect")
 	}
 	t.Fatal("the cart was never refused")
 }
@@ -354,25 +292,16 @@ func TestLogoutClearsAndRevokes(t *testing.T) {
 	stolen := c.cookieHeader()
 
 	res := c.do(http.MethodPost, "/logout", url.Values{}, nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("logout: %s", res.Status)
-	}
-	if len(c.jar) != 0 {
-		t.Errorf("cookies left after logout: %v", c.jar)
-	}
-	if s := c.session(); s["authenticated"] != false {
-		t.Errorf("after logout: %v", s)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "logout")
+	assert.Empty(t, c.jar, "cookies left after logout")
+	after := c.session()
+	assert.Equal(t, false, after["authenticated"], "after logout: %v", after)
 	// Replaying the cookie captured before logout must fail.
 	thief := newClient(t, h)
 	res = thief.do(http.MethodGet, "/api/session", nil, map[string]string{"Cookie": stolen})
 	var s map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	if s["authenticated"] != false {
-		t.Errorf("replayed cookie still authenticated after logout: %v", s)
-	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&s))
+	assert.Equal(t, false, s["authenticated"], "replayed cookie still authenticated after logout: %v", s)
 }
 
 func TestLogoutEverywhere(t *testing.T) {
@@ -383,23 +312,18 @@ func TestLogoutEverywhere(t *testing.T) {
 	other.login("admin", "battery-staple-admin")
 
 	res := phone.do(http.MethodPost, "/logout-everywhere", url.Values{}, nil)
-	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/?msg=bye-all" {
-		t.Fatalf("logout everywhere: %s to %q", res.Status, loc)
-	}
-	if len(phone.jar) != 0 {
-		t.Errorf("phone keeps cookies: %v", phone.jar)
-	}
-	if s := laptop.session(); s["authenticated"] != false {
-		t.Errorf("laptop still logged in after log out everywhere: %v", s)
-	}
-	if s := other.session(); s["authenticated"] != true {
-		t.Errorf("another user was logged out too: %v", s)
-	}
+	loc := res.Header.Get("Location")
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "logout everywhere: to %q", loc)
+	require.Equal(t, "/?msg=bye-all", loc, "logout everywhere: %s", res.Status)
+	assert.Empty(t, phone.jar, "phone keeps cookies")
+	s := laptop.session()
+	assert.Equal(t, false, s["authenticated"], "laptop still logged in after log out everywhere: %v", s)
+	s = other.session()
+	assert.Equal(t, true, s["authenticated"], "another user was logged out too: %v", s)
 	// Logging in again works (new epoch captured).
 	laptop.login("alice", "correct-horse-alice")
-	if s := laptop.session(); s["authenticated"] != true {
-		t.Errorf("cannot log in again: %v", s)
-	}
+	s = laptop.session()
+	assert.Equal(t, true, s["authenticated"], "cannot log in again: %v", s)
 }
 
 func TestAdminForceLogout(t *testing.T) {
@@ -408,43 +332,23 @@ func TestAdminForceLogout(t *testing.T) {
 	alice.login("alice", "correct-horse-alice")
 	admin.login("admin", "battery-staple-admin")
 
-	if res := alice.do(http.MethodGet, "/admin", nil, nil); res.StatusCode != http.StatusForbidden {
-		t.Errorf("alice GET /admin: %s, want 403", res.Status)
-	}
-	if res := alice.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"admin"}}, nil); res.StatusCode != http.StatusForbidden {
-		t.Errorf("alice force-logout: %s, want 403", res.Status)
-	}
-	if s := admin.session(); s["authenticated"] != true {
-		t.Fatalf("admin logged out by alice's attempt: %v", s)
-	}
-	if res := newClient(t, h).do(http.MethodGet, "/admin", nil, nil); res.StatusCode != http.StatusSeeOther {
-		t.Errorf("anonymous GET /admin: %s, want redirect to login", res.Status)
-	}
+	assert.Equal(t, http.StatusForbidden, alice.do(http.MethodGet, "/admin", nil, nil).StatusCode, "alice GET /admin")
+	assert.Equal(t, http.StatusForbidden, alice.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"admin"}}, nil).StatusCode, "alice force-logout")
+	s := admin.session()
+	require.Equal(t, true, s["authenticated"], "admin logged out by alice's attempt: %v", s)
+	assert.Equal(t, http.StatusSeeOther, newClient(t, h).do(http.MethodGet, "/admin", nil, nil).StatusCode, "anonymous GET /admin: want redirect to login")
 	res := admin.do(http.MethodGet, "/admin", nil, nil)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("admin GET /admin: %s", res.Status)
-	}
-	if page := body(t, res); !strings.Contains(page, "<code>alice</code>: 1 session(s)") {
-		t.Error("the admin page does not list alice's session before the force-logout")
-	}
-	if res := admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"mallory"}}, nil); res.StatusCode != http.StatusBadRequest {
-		t.Errorf("force-logout of an unknown user: %s, want 400", res.Status)
-	}
+	require.Equal(t, http.StatusOK, res.StatusCode, "admin GET /admin")
+	assert.Contains(t, body(t, res), "<code>alice</code>: 1 session(s)", "the admin page does not list alice's session before the force-logout")
+	assert.Equal(t, http.StatusBadRequest, admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"mallory"}}, nil).StatusCode, "force-logout of an unknown user")
 	res = admin.do(http.MethodPost, "/admin/force-logout", url.Values{"user": {"alice"}}, nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("force-logout: %s", res.Status)
-	}
-	if s := alice.session(); s["authenticated"] != false {
-		t.Errorf("alice still logged in after force-logout: %v", s)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "force-logout")
+	s = alice.session()
+	assert.Equal(t, false, s["authenticated"], "alice still logged in after force-logout: %v", s)
 	page := body(t, admin.do(http.MethodGet, "/admin", nil, nil))
-	if !strings.Contains(page, "Every session of alice issued before now has ended") {
-		t.Error("no confirmation flash on the admin page")
-	}
+	assert.Contains(t, page, "Every session of alice issued before now has ended", "no confirmation flash on the admin page")
 	// ForceLogout drops the user's tracked sessions: none stays listed.
-	if !strings.Contains(page, "<code>alice</code>: 0 session(s)") {
-		t.Error("the admin page still lists alice's force-logged-out session")
-	}
+	assert.Contains(t, page, "<code>alice</code>: 0 session(s)", "the admin page still lists alice's force-logged-out session")
 }
 
 func TestCrossOriginRefused(t *testing.T) {
@@ -458,13 +362,11 @@ func TestCrossOriginRefused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, path := range []string{"/logout", "/logout-everywhere", "/cart/add", "/login"} {
 				res := c.do(http.MethodPost, path, url.Values{"user": {"alice"}, "password": {"correct-horse-alice"}}, hdr)
-				if res.StatusCode != http.StatusForbidden {
-					t.Errorf("cross-origin POST %s: %s, want 403", path, res.Status)
-				}
+				assert.Equal(t, http.StatusForbidden, res.StatusCode, "cross-origin POST %s", path)
 			}
-			if s := c.session(); s["authenticated"] != true || s["generation"] != float64(1) {
-				t.Errorf("session changed by cross-origin requests: %v", s)
-			}
+			s := c.session()
+			assert.Equal(t, true, s["authenticated"], "session changed by cross-origin requests: %v", s)
+			assert.Equal(t, float64(1), s["generation"], "session changed by cross-origin requests: %v", s)
 		})
 	}
 }
@@ -473,14 +375,11 @@ func TestSecurityHeaders(t *testing.T) {
 	h, _ := newTestApp(t, nil)
 	res := newClient(t, h).do(http.MethodGet, "/login", nil, nil)
 	csp := res.Header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
-		t.Errorf("CSP %q", csp)
-	}
+	assert.Contains(t, csp, "default-src 'none'", "CSP")
+	assert.NotContains(t, csp, "unsafe-inline", "CSP")
 	page := body(t, res)
 	for _, u := range demoUsers {
-		if !strings.Contains(page, u.Password) {
-			t.Errorf("login page does not show %s's demo password", u.Name)
-		}
+		assert.Contains(t, page, u.Password, "login page does not show %s's demo password", u.Name)
 	}
 }
 
@@ -489,60 +388,41 @@ func TestKeyFileGeneratedOnceAndNeverLogged(t *testing.T) {
 	var logs bytes.Buffer
 	cfg := config{DataDir: dir, BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	h, cleanup, err := newApp(cfg) // default store: bolt in the data folder
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := newClient(t, h)
 	c.login("alice", "correct-horse-alice")
-	if err := cleanup(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cleanup())
 	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("data folder: %v %v, want mode 0700", fi.Mode(), err)
+	if assert.NoError(t, err, "data folder") {
+		assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "data folder mode")
 	}
 	kf := filepath.Join(dir, keyFileName)
 	fi, err = os.Stat(kf)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file: %v, want mode 0600", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "sessions.db")); err != nil {
-		t.Errorf("default bolt store not in the data folder: %v", err)
-	}
+	require.NoError(t, err, "key file")
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "key file mode")
+	_, err = os.Stat(filepath.Join(dir, "sessions.db"))
+	assert.NoError(t, err, "default bolt store not in the data folder")
 	keyText, _ := os.ReadFile(kf)
 	ring, err := sealed.ParseKeyring(strings.TrimSpace(string(keyText)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(logs.String(), ring.Primary().Export()) {
-		t.Error("the key was logged")
-	}
-	if !strings.Contains(logs.String(), kf) {
-		t.Errorf("the log does not say where the key file is:\n%s", logs.String())
-	}
+	require.NoError(t, err)
+	// Compared, not printed: key material.
+	assert.False(t, strings.Contains(logs.String(), ring.Primary().Export()), "the key was logged")
+	assert.Contains(t, logs.String(), kf, "the log does not say where the key file is")
 
 	// A restart reuses the key file (and the store): the session survives.
 	h2, cleanup2, err := newApp(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer cleanup2()
 	c.h = h2
-	if s := c.session(); s["authenticated"] != true {
-		t.Errorf("session lost across a restart: %v", s)
-	}
+	s := c.session()
+	assert.Equal(t, true, s["authenticated"], "session lost across a restart: %v", s)
 	again, _ := os.ReadFile(kf)
-	if !bytes.Equal(again, keyText) {
-		t.Error("key file rewritten on restart")
-	}
+	assert.True(t, bytes.Equal(again, keyText), "key file rewritten on restart")
 
 	// A key file readable by others is refused.
-	if err := os.Chmod(kf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := newApp(config{DataDir: dir, Store: "memory", BcryptCost: bcrypt.MinCost}); err == nil {
-		t.Error("a world-readable key file was accepted")
-	}
+	require.NoError(t, os.Chmod(kf, 0o644))
+	_, _, err = newApp(config{DataDir: dir, Store: "memory", BcryptCost: bcrypt.MinCost})
+	assert.Error(t, err, "a world-readable key file was accepted")
 }
 
 func TestBadConfig(t *testing.T) {
@@ -555,12 +435,11 @@ func TestBadConfig(t *testing.T) {
 	} {
 		cfg.DataDir = t.TempDir()
 		cfg.BcryptCost = bcrypt.MinCost
-		if _, _, err := newApp(cfg); err == nil {
-			t.Errorf("%s: accepted", name)
-		} else if cfg.SessionKeys != "" && strings.Contains(err.Error(), cfg.SessionKeys) {
-			t.Errorf("%s: error repeats the key text: %v", name, err)
-		} else if strings.Contains(err.Error(), "\n") {
-			t.Errorf("%s: the error takes more than one line: %q", name, err)
+		if _, _, err := newApp(cfg); assert.Error(t, err, "%s: accepted", name) {
+			if cfg.SessionKeys != "" {
+				assert.NotContains(t, err.Error(), cfg.SessionKeys, "%s: error repeats the key text", name)
+			}
+			assert.NotContains(t, err.Error(), "\n", "%s: the error takes more than one line", name)
 		}
 	}
 }
@@ -569,12 +448,9 @@ func TestRunUsage(t *testing.T) {
 	env := func(string) string { return "" }
 	for _, args := range [][]string{{"-nope"}, {"extra"}, {"-tls-cert", "x.pem"}, {"-idle", "soon"}} {
 		var out bytes.Buffer
-		if code := run(args, env, &out); code != 2 {
-			t.Errorf("run %v = %d, want 2 (%s)", args, code, out.String())
-		}
+		code := run(args, env, &out)
+		assert.Equal(t, 2, code, "run %v (%s)", args, out.String())
 	}
 	var out bytes.Buffer
-	if code := run([]string{"-data", t.TempDir(), "-store", "nosuch:"}, env, &out); code != 1 {
-		t.Errorf("bad store: exit %d, want 1", code)
-	}
+	assert.Equal(t, 1, run([]string{"-data", t.TempDir(), "-store", "nosuch:"}, env, &out), "bad store: exit code")
 }

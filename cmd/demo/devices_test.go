@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 )
@@ -22,9 +25,7 @@ var (
 func tagOf(c *client) string {
 	c.t.Helper()
 	tag, _ := c.session()["session"].(string)
-	if tag == "" {
-		c.t.Fatal("no session tag")
-	}
+	require.NotEmpty(c.t, tag, "no session tag")
 	return tag
 }
 
@@ -37,64 +38,45 @@ func TestYourDevices(t *testing.T) {
 	laptopTag, phoneTag := tagOf(laptop), tagOf(phone)
 
 	page := body(t, laptop.do(http.MethodGet, "/", nil, nil))
-	if !strings.Contains(page, "Your devices") || strings.Count(page, `class="device"`) != 2 {
-		t.Fatalf("home page does not list two devices:\n%s", page)
-	}
+	require.Contains(t, page, "Your devices", "home page does not list two devices")
+	require.Equal(t, 2, strings.Count(page, `class="device"`), "home page does not list two devices:\n%s", page)
 	tags := deviceTag.FindAllStringSubmatch(page, -1)
-	if len(tags) != 2 || tags[0][1] != laptopTag || tags[1][1] != phoneTag {
-		t.Fatalf("device tags %v, want %s then %s", tags, laptopTag, phoneTag)
-	}
-	if !strings.Contains(page, laptopTag+"</code> <strong>(this device)") || !strings.Contains(page, "PhoneBrowser/1") || !strings.Contains(page, "192.0.2.0/24") {
-		t.Error("devices table lacks the current marker, the client or the network")
-	}
-	if id := hex32.FindString(page); id != "" {
-		t.Errorf("the home page shows a full session ID %s; only tags belong there", id)
-	}
+	require.Len(t, tags, 2, "device tags, want %s then %s", laptopTag, phoneTag)
+	require.Equal(t, laptopTag, tags[0][1], "device tags %v, want %s then %s", tags, laptopTag, phoneTag)
+	require.Equal(t, phoneTag, tags[1][1], "device tags %v, want %s then %s", tags, laptopTag, phoneTag)
+	assert.Contains(t, page, laptopTag+"</code> <strong>(this device)", "devices table lacks the current marker")
+	assert.Contains(t, page, "PhoneBrowser/1", "devices table lacks the client")
+	assert.Contains(t, page, "192.0.2.0/24", "devices table lacks the network")
+	assert.Empty(t, hex32.FindString(page), "the home page shows a full session ID; only tags belong there")
 	// Anonymous visitors get no list.
-	if p := body(t, newClient(t, h).do(http.MethodGet, "/", nil, nil)); strings.Contains(p, "Your devices") {
-		t.Error("anonymous home page lists devices")
-	}
+	assert.NotContains(t, body(t, newClient(t, h).do(http.MethodGet, "/", nil, nil)), "Your devices", "anonymous home page lists devices")
 
 	// Cross-origin: refused before anything happens.
 	res := laptop.do(http.MethodPost, "/devices/logout", url.Values{"tag": {phoneTag}}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
-	if res.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-origin device logout: %s, want 403", res.Status)
-	}
-	if res := laptop.do(http.MethodPost, "/devices/logout", url.Values{"tag": {"00000000"}}, nil); res.StatusCode != http.StatusBadRequest {
-		t.Errorf("unknown tag: %s, want 400", res.Status)
-	}
-	if s := phone.session(); s["authenticated"] != true {
-		t.Fatal("phone logged out by refused requests")
-	}
+	require.Equal(t, http.StatusForbidden, res.StatusCode, "cross-origin device logout")
+	assert.Equal(t, http.StatusBadRequest, laptop.do(http.MethodPost, "/devices/logout", url.Values{"tag": {"00000000"}}, nil).StatusCode, "unknown tag")
+	require.Equal(t, true, phone.session()["authenticated"], "phone logged out by refused requests")
 	// Someone else cannot name alice's devices.
 	admin := newClient(t, h)
 	admin.login("admin", "battery-staple-admin")
-	if res := admin.do(http.MethodPost, "/devices/logout", url.Values{"tag": {phoneTag}}, nil); res.StatusCode != http.StatusBadRequest {
-		t.Errorf("admin logging out alice's device through /devices/logout: %s, want 400", res.Status)
-	}
+	assert.Equal(t, http.StatusBadRequest, admin.do(http.MethodPost, "/devices/logout", url.Values{"tag": {phoneTag}}, nil).StatusCode, "admin logging out alice's device through /devices/logout")
 
 	res = laptop.do(http.MethodPost, "/devices/logout", url.Values{"tag": {phoneTag}}, nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("log out that device: %s", res.Status)
-	}
-	if s := phone.session(); s["authenticated"] != false {
-		t.Errorf("phone still logged in: %v", s)
-	}
-	if s := laptop.session(); s["authenticated"] != true {
-		t.Errorf("laptop logged out too: %v", s)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "log out that device")
+	s := phone.session()
+	assert.Equal(t, false, s["authenticated"], "phone still logged in: %v", s)
+	s = laptop.session()
+	assert.Equal(t, true, s["authenticated"], "laptop logged out too: %v", s)
 	page = body(t, laptop.do(http.MethodGet, "/", nil, nil))
-	if strings.Count(page, `class="device"`) != 1 || !strings.Contains(page, "The device with session "+phoneTag+" is logged out.") {
-		t.Errorf("after logging out the phone:\n%s", page)
-	}
+	assert.Equal(t, 1, strings.Count(page, `class="device"`), "after logging out the phone:\n%s", page)
+	assert.Contains(t, page, "The device with session "+phoneTag+" is logged out.", "after logging out the phone")
 	// "Log out that device" on the current one is a plain logout.
 	res = laptop.do(http.MethodPost, "/devices/logout", url.Values{"tag": {laptopTag}}, nil)
-	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "/?msg=bye" {
-		t.Errorf("logging out the current device: %s to %q", res.Status, loc)
-	}
-	if s := laptop.session(); s["authenticated"] != false {
-		t.Errorf("laptop still logged in: %v", s)
-	}
+	loc := res.Header.Get("Location")
+	assert.Equal(t, http.StatusSeeOther, res.StatusCode, "logging out the current device: to %q", loc)
+	assert.Equal(t, "/?msg=bye", loc, "logging out the current device: %s", res.Status)
+	s = laptop.session()
+	assert.Equal(t, false, s["authenticated"], "laptop still logged in: %v", s)
 }
 
 // adminRevoke checks the admin page and revoke-session on one app.
@@ -106,19 +88,15 @@ func adminRevoke(t *testing.T, h http.Handler) {
 	admin.login("admin", "battery-staple-admin")
 
 	page := body(t, admin.do(http.MethodGet, "/admin", nil, nil))
-	if !strings.Contains(page, "<code>alice</code>: 2 session(s)") || !strings.Contains(page, "<code>admin</code>: 1 session(s)") {
-		t.Fatalf("admin page session counts:\n%s", page)
-	}
-	if !strings.Contains(page, "(you, now)") {
-		t.Error("the admin's own session is not marked")
-	}
+	require.Contains(t, page, "<code>alice</code>: 2 session(s)", "admin page session counts")
+	require.Contains(t, page, "<code>admin</code>: 1 session(s)", "admin page session counts")
+	assert.Contains(t, page, "(you, now)", "the admin's own session is not marked")
 	rows := adminIDRow.FindAllStringSubmatch(page, -1)
-	if len(rows) != 2 || rows[0][1] != "alice" || rows[1][1] != "alice" {
-		t.Fatalf("revoke forms %v, want alice's two sessions (none for the admin's current one)", rows)
-	}
-	if !strings.Contains(page, "<code>"+tagOf(a1)+"</code>") || !strings.Contains(page, "<code>"+tagOf(a2)+"</code>") {
-		t.Error("alice's session tags are not on the admin page")
-	}
+	require.Len(t, rows, 2, "revoke forms, want alice's two sessions (none for the admin's current one)")
+	require.Equal(t, "alice", rows[0][1], "revoke forms %v, want alice's two sessions (none for the admin's current one)", rows)
+	require.Equal(t, "alice", rows[1][1], "revoke forms %v, want alice's two sessions (none for the admin's current one)", rows)
+	assert.Contains(t, page, "<code>"+tagOf(a1)+"</code>", "alice's session tags are not on the admin page")
+	assert.Contains(t, page, "<code>"+tagOf(a2)+"</code>", "alice's session tags are not on the admin page")
 	// Two logins in the same millisecond may list in either order: pick
 	// a1's row by its tag.
 	var first string
@@ -127,9 +105,7 @@ func adminRevoke(t *testing.T, h http.Handler) {
 			first = row[2]
 		}
 	}
-	if first == "" {
-		t.Fatalf("no revoke form for alice's first session %s", tagOf(a1))
-	}
+	require.NotEmpty(t, first, "no revoke form for alice's first session (forms %v)", rows)
 
 	for name, tc := range map[string]struct {
 		c    *client
@@ -142,28 +118,19 @@ func adminRevoke(t *testing.T, h http.Handler) {
 		"bad id":       {admin, url.Values{"user": {"alice"}, "id": {"xyz"}}, nil, http.StatusBadRequest},
 		"unknown user": {admin, url.Values{"user": {"mallory"}, "id": {first}}, nil, http.StatusBadRequest},
 	} {
-		if res := tc.c.do(http.MethodPost, "/admin/revoke-session", tc.form, tc.hdr); res.StatusCode != tc.want {
-			t.Errorf("%s: %s, want %d", name, res.Status, tc.want)
-		}
+		assert.Equal(t, tc.want, tc.c.do(http.MethodPost, "/admin/revoke-session", tc.form, tc.hdr).StatusCode, name)
 	}
-	if s := a1.session(); s["authenticated"] != true {
-		t.Fatal("alice's first session ended by a refused request")
-	}
+	require.Equal(t, true, a1.session()["authenticated"], "alice's first session ended by a refused request")
 
 	res := admin.do(http.MethodPost, "/admin/revoke-session", url.Values{"user": {"alice"}, "id": {first}}, nil)
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("revoke-session: %s", res.Status)
-	}
-	if s := a1.session(); s["authenticated"] != false {
-		t.Errorf("revoked session still logged in: %v", s)
-	}
-	if s := a2.session(); s["authenticated"] != true {
-		t.Errorf("alice's other session ended too: %v", s)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "revoke-session")
+	s := a1.session()
+	assert.Equal(t, false, s["authenticated"], "revoked session still logged in: %v", s)
+	s = a2.session()
+	assert.Equal(t, true, s["authenticated"], "alice's other session ended too: %v", s)
 	page = body(t, admin.do(http.MethodGet, "/admin", nil, nil))
-	if !strings.Contains(page, "<code>alice</code>: 1 session(s)") || !strings.Contains(page, "of alice has ended") {
-		t.Errorf("admin page after the revocation:\n%s", page)
-	}
+	assert.Contains(t, page, "<code>alice</code>: 1 session(s)", "admin page after the revocation")
+	assert.Contains(t, page, "of alice has ended", "admin page after the revocation")
 }
 
 // TestAdminRevokeSessionEveryStore runs the admin flow on the memory,

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -35,20 +37,13 @@ func TestRejectionWarning(t *testing.T) {
 	check := func(t *testing.T, c *client, path, want string) {
 		t.Helper()
 		page := body(t, c.do(http.MethodGet, path, nil, nil))
-		if got := warningOf(page); !strings.Contains(got, want) {
-			t.Errorf("GET %s: warning %q, want it to say %q", path, got, want)
-		}
+		assert.Contains(t, warningOf(page), want, "GET %s: warning", path)
 		for _, label := range []string{"auth_failed", "idle_expired", "absolute_expired", "epoch_bumped", "revoked"} {
-			if strings.Contains(page, label) {
-				t.Errorf("GET %s shows the raw label %s", path, label)
-			}
+			assert.NotContains(t, page, label, "GET %s shows the raw label %s", path, label)
 		}
-		if regexp.MustCompile(`class="flash"[^>]*>[^<]*(session|cookie)`).MatchString(page) {
-			t.Errorf("GET %s: the rejection is in a notice box", path)
-		}
-		if again := body(t, c.do(http.MethodGet, path, nil, nil)); warningOf(again) != "" {
-			t.Errorf("GET %s: the warning shows again on the next page", path)
-		}
+		assert.NotRegexp(t, regexp.MustCompile(`class="flash"[^>]*>[^<]*(session|cookie)`), page, "GET %s: the rejection is in a notice box", path)
+		again := body(t, c.do(http.MethodGet, path, nil, nil))
+		assert.Empty(t, warningOf(again), "GET %s: the warning shows again on the next page", path)
 	}
 
 	t.Run("forged", func(t *testing.T) {
@@ -75,9 +70,8 @@ func TestRejectionWarning(t *testing.T) {
 		c.login("alice", "correct-horse-alice")
 		for range 6 { // active every 9 minutes: 54 minutes
 			clock.Advance(9 * time.Minute)
-			if s := c.session(); s["authenticated"] != true {
-				t.Fatalf("logged out before the absolute deadline: %v", s)
-			}
+			s := c.session()
+			require.Equal(t, true, s["authenticated"], "logged out before the absolute deadline: %v", s)
 		}
 		clock.Advance(7 * time.Minute) // 61 minutes: past the 1 hour
 		check(t, c, "/inside", "maximum lifetime of 1 hour")
@@ -92,9 +86,7 @@ func TestRejectionWarning(t *testing.T) {
 	t.Run("no rejection", func(t *testing.T) {
 		c := newClient(t, h)
 		c.login("alice", "correct-horse-alice")
-		if w := warningOf(body(t, c.do(http.MethodGet, "/", nil, nil))); w != "" {
-			t.Errorf("warning %q on a good session", w)
-		}
+		assert.Empty(t, warningOf(body(t, c.do(http.MethodGet, "/", nil, nil))), "warning on a good session")
 	})
 }
 
@@ -120,11 +112,8 @@ func TestRejectionWarningEveryReason(t *testing.T) {
 		httpx.ErrSimultaneousUse:       "two distant networks",
 	} {
 		got := rejectionWarning(fmt.Errorf("wrapped: %w", err), pol)
-		if !strings.Contains(got, want) || got == fallback {
-			t.Errorf("%v (%s): %q, want it to say %q", err, httpx.ReasonLabel(err), got, want)
-		}
+		assert.Contains(t, got, want, "%v (%s)", err, httpx.ReasonLabel(err))
+		assert.NotEqual(t, fallback, got, "%v (%s): the fallback warning", err, httpx.ReasonLabel(err))
 	}
-	if rejectionWarning(nil, pol) != "" {
-		t.Error("a warning without a rejection")
-	}
+	assert.Empty(t, rejectionWarning(nil, pol), "a warning without a rejection")
 }

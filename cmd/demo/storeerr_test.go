@@ -2,8 +2,9 @@ package main
 
 import (
 	"bytes"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestStoreErrorsHidePassword starts the demo with -store values that
@@ -20,16 +21,11 @@ func TestStoreErrorsHidePassword(t *testing.T) {
 		"redis://app:" + pw + "@127.0.0.1:1/0",
 	} {
 		var out bytes.Buffer
-		if code := run([]string{"-data", t.TempDir(), "-store", spec}, env, &out); code != 1 {
-			t.Errorf("exit %d, want 1", code)
-		}
+		assert.Equal(t, 1, run([]string{"-data", t.TempDir(), "-store", spec}, env, &out), "exit code")
 		log := out.String()
-		if !strings.Contains(log, "start-up failed") {
-			t.Errorf("no start-up error logged:\n%s", log)
-		}
+		assert.Contains(t, log, "start-up failed", "no start-up error logged")
 		for i := 0; i+4 <= len(pw); i++ {
-			if strings.Contains(log, pw[i:i+4]) {
-				t.Errorf("log shows %q, a piece of the password:\n%s", pw[i:i+4], log)
+			if !assert.NotContains(t, log, pw[i:i+4], "log shows a piece of the password") {
 				break
 			}
 		}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/internal/testkit"
 )
 
@@ -31,9 +34,8 @@ func attempt(t *testing.T, h http.Handler, addr, user, password string) *http.Re
 func retryAfter(t *testing.T, res *http.Response) time.Duration {
 	t.Helper()
 	n, err := strconv.Atoi(res.Header.Get("Retry-After"))
-	if err != nil || n <= 0 {
-		t.Fatalf("Retry-After %q", res.Header.Get("Retry-After"))
-	}
+	require.NoError(t, err, "Retry-After %q", res.Header.Get("Retry-After"))
+	require.Positive(t, n, "Retry-After %q", res.Header.Get("Retry-After"))
 	return time.Duration(n) * time.Second
 }
 
@@ -46,53 +48,33 @@ func TestLoginThrottlePerAccount(t *testing.T) {
 	h, _ := newTestApp(t, func(c *config) { c.Now = clk.Now })
 	const a, b = "198.51.100.7:4000", "203.0.113.9:5000"
 	for i := 0; i < accountRule.freeFailures; i++ {
-		if res := attempt(t, h, a, "admin", fmt.Sprint("guess-", i)); res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("wrong password #%d: %s, want 401", i+1, res.Status)
-		}
+		require.Equal(t, http.StatusUnauthorized, attempt(t, h, a, "admin", fmt.Sprint("guess-", i)).StatusCode, "wrong password #%d", i+1)
 	}
 	res := attempt(t, h, a, "admin", "battery-staple-admin")
-	if res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("after %d wrong passwords: %s, want 429", accountRule.freeFailures, res.Status)
-	}
-	if page := body(t, res); !strings.Contains(page, "Too many failed log-ins") {
-		t.Error("the 429 page does not say why")
-	}
-	if len(res.Cookies()) != 0 {
-		t.Error("a throttled attempt set cookies")
-	}
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, "after %d wrong passwords", accountRule.freeFailures)
+	assert.Contains(t, body(t, res), "Too many failed log-ins", "the 429 page does not say why")
+	assert.Empty(t, res.Cookies(), "a throttled attempt set cookies")
 	wait := retryAfter(t, res)
-	if wait != accountRule.base {
-		t.Errorf("first block %v, want %v", wait, accountRule.base)
-	}
+	assert.Equal(t, accountRule.base, wait, "first block")
 	// Per account: another address is refused too; another account is not.
-	if res := attempt(t, h, b, "admin", "battery-staple-admin"); res.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the account from another address: %s, want 429", res.Status)
-	}
-	if res := attempt(t, h, a, "alice", "correct-horse-alice"); res.StatusCode != http.StatusSeeOther {
-		t.Errorf("another account from the same address: %s, want 303", res.Status)
-	}
+	assert.Equal(t, http.StatusTooManyRequests, attempt(t, h, b, "admin", "battery-staple-admin").StatusCode, "the account from another address")
+	assert.Equal(t, http.StatusSeeOther, attempt(t, h, a, "alice", "correct-horse-alice").StatusCode, "another account from the same address")
 
 	// One more wrong password after the window doubles the block.
 	clk.Advance(wait + time.Millisecond)
-	if res := attempt(t, h, a, "admin", "guess-again"); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("after the window: %s, want the password checked (401)", res.Status)
-	}
+	require.Equal(t, http.StatusUnauthorized, attempt(t, h, a, "admin", "guess-again").StatusCode, "after the window: want the password checked")
 	res = attempt(t, h, a, "admin", "battery-staple-admin")
-	if res.StatusCode != http.StatusTooManyRequests || retryAfter(t, res) != 2*accountRule.base {
-		t.Fatalf("second block: %s %s, want 429 for %v", res.Status, res.Header.Get("Retry-After"), 2*accountRule.base)
-	}
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode, "second block (Retry-After %s)", res.Header.Get("Retry-After"))
+	require.Equal(t, 2*accountRule.base, retryAfter(t, res), "second block")
 	// Waiting (without guessing) is enough: after the window the right
 	// password logs in.
 	clk.Advance(retryAfter(t, res) + time.Millisecond)
 	res = attempt(t, h, a, "admin", "battery-staple-admin")
-	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
-		t.Fatalf("right password after the window: %s, want 303 with a session", res.Status)
-	}
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, "right password after the window")
+	require.NotEmpty(t, res.Cookies(), "right password after the window: no session")
 	// The success cleared the account's streak.
 	for i := 0; i < accountRule.freeFailures; i++ {
-		if res := attempt(t, h, b, "admin", "nope"); res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("new streak, wrong password #%d: %s, want 401", i+1, res.Status)
-		}
+		require.Equal(t, http.StatusUnauthorized, attempt(t, h, b, "admin", "nope").StatusCode, "new streak, wrong password #%d", i+1)
 	}
 }
 
@@ -109,22 +91,14 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 	} {
 		for i := 0; i < addressRule.freeFailures; i++ {
 			user := []string{"alice", fmt.Sprint("user", i), fmt.Sprint("other", i)}[i%3] // alice: below her own limit
-			if res := attempt(t, h, addrs[i%2], user, "wrong"); res.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("%s: wrong password #%d (%s): %s, want 401", addrs[0], i+1, user, res.Status)
-			}
+			require.Equal(t, http.StatusUnauthorized, attempt(t, h, addrs[i%2], user, "wrong").StatusCode, "%s: wrong password #%d (%s)", addrs[0], i+1, user)
 		}
 		res := attempt(t, h, addrs[0], "alice", "correct-horse-alice")
-		if res.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("%s after %d failures: %s, want 429", addrs[0], addressRule.freeFailures, res.Status)
-		}
+		require.Equal(t, http.StatusTooManyRequests, res.StatusCode, "%s after %d failures", addrs[0], addressRule.freeFailures)
 		clk.Advance(retryAfter(t, res) + time.Millisecond)
-		if res := attempt(t, h, addrs[1], "alice", "correct-horse-alice"); res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("%s after the window: %s, want 303", addrs[1], res.Status)
-		}
+		require.Equal(t, http.StatusSeeOther, attempt(t, h, addrs[1], "alice", "correct-horse-alice").StatusCode, "%s after the window", addrs[1])
 	}
-	if res := attempt(t, h, "192.0.2.200:9", "alice", "correct-horse-alice"); res.StatusCode != http.StatusSeeOther {
-		t.Errorf("an unrelated address: %s, want 303", res.Status)
-	}
+	assert.Equal(t, http.StatusSeeOther, attempt(t, h, "192.0.2.200:9", "alice", "correct-horse-alice").StatusCode, "an unrelated address")
 }
 
 // TestLoginThrottleMemoryBound: strangers with ever new addresses and
@@ -146,12 +120,8 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 			t.Fatalf("address table holds %d keys, bound %d", n, addressRule.maxKeys)
 		}
 	}
-	if n := th.accounts.len(); n != 0 {
-		t.Errorf("account table holds %d made-up names", n)
-	}
-	if n := th.addresses.len(); n != addressRule.maxKeys {
-		t.Errorf("address table holds %d keys, want it full at %d", n, addressRule.maxKeys)
-	}
+	assert.Zero(t, th.accounts.len(), "account table holds made-up names")
+	assert.Equal(t, addressRule.maxKeys, th.addresses.len(), "address table keys, want it full")
 	// Right passwords leave nothing behind.
 	th2 := newLoginThrottle(nil)
 	for i := 0; i < 1000; i++ {
@@ -159,20 +129,16 @@ func TestLoginThrottleMemoryBound(t *testing.T) {
 		th2.begin("alice", true, addr)
 		th2.end("alice", true, addr, outcomeRight)
 	}
-	if a, b := th2.accounts.len(), th2.addresses.len(); a != 0 || b != 0 {
-		t.Errorf("after successful logins the tables hold %d and %d keys", a, b)
-	}
+	assert.Zero(t, th2.accounts.len(), "after successful logins: account table keys")
+	assert.Zero(t, th2.addresses.len(), "after successful logins: address table keys")
 	// Attempts that end without a verdict (the store is down) count for
 	// nothing and leave nothing behind either.
 	for i := 0; i < 3*accountRule.freeFailures; i++ {
-		if w := th2.begin("alice", true, "10.3.0.1"); w != 0 {
-			t.Fatalf("attempt %d after attempts without a verdict: wait %v", i+1, w)
-		}
+		require.Zero(t, th2.begin("alice", true, "10.3.0.1"), "attempt %d after attempts without a verdict: wait", i+1)
 		th2.end("alice", true, "10.3.0.1", outcomeUnknown)
 	}
-	if a, b := th2.accounts.len(), th2.addresses.len(); a != 0 || b != 0 {
-		t.Errorf("after attempts without a verdict the tables hold %d and %d keys", a, b)
-	}
+	assert.Zero(t, th2.accounts.len(), "after attempts without a verdict: account table keys")
+	assert.Zero(t, th2.addresses.len(), "after attempts without a verdict: address table keys")
 }
 
 // TestBackoffRules checks the table itself: doubling up to the cap, the
@@ -183,9 +149,7 @@ func TestBackoffRules(t *testing.T) {
 	b := newBackoff(rule)
 	now := time.Unix(1e9, 0)
 	fail := func(key string) {
-		if w := b.wait(key, now); w != 0 {
-			t.Fatalf("%s: wait %v before an attempt", key, w)
-		}
+		require.Zero(t, b.wait(key, now), "%s: wait before an attempt", key)
 		b.start(key, now)
 		b.finish(key, now, true, true)
 	}
@@ -198,51 +162,35 @@ func TestBackoffRules(t *testing.T) {
 		got = append(got, b.wait("k", now))
 	}
 	want := []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("blocks %v, want %v", got, want)
-	}
+	assert.Equal(t, want, got, "blocks")
 	// With failures on record: one attempt at a time.
 	now = now.Add(5 * time.Second)
 	b.start("k", now)
-	if w := b.wait("k", now); w != busyWait {
-		t.Errorf("second simultaneous attempt after failures: wait %v, want %v", w, busyWait)
-	}
+	assert.Equal(t, busyWait, b.wait("k", now), "second simultaneous attempt after failures: wait")
 	b.finish("k", now, false, true) // right password: cleared
-	if w := b.wait("k", now); w != 0 || b.len() != 0 {
-		t.Errorf("after a success: wait %v, %d keys", w, b.len())
-	}
+	assert.Zero(t, b.wait("k", now), "after a success: wait")
+	assert.Zero(t, b.len(), "after a success: keys")
 	// Without failures: maxInFlight at a time.
 	for i := 0; i < rule.maxInFlight; i++ {
-		if w := b.wait("n", now); w != 0 {
-			t.Fatalf("attempt %d in flight: wait %v", i+1, w)
-		}
+		require.Zero(t, b.wait("n", now), "attempt %d in flight: wait", i+1)
 		b.start("n", now)
 	}
-	if w := b.wait("n", now); w != busyWait {
-		t.Errorf("attempt over maxInFlight: wait %v, want %v", w, busyWait)
-	}
+	assert.Equal(t, busyWait, b.wait("n", now), "attempt over maxInFlight: wait")
 	for i := 0; i < rule.maxInFlight; i++ {
 		b.finish("n", now, false, true)
 	}
 	// Failures are forgotten after the forget period.
 	fail("f")
-	if w := b.wait("f", now.Add(rule.forget+time.Second)); w != 0 {
-		t.Errorf("failures not forgotten: wait %v", w)
-	}
+	assert.Zero(t, b.wait("f", now.Add(rule.forget+time.Second)), "failures not forgotten: wait")
 	// LRU: "a" used last survives "c"'s arrival; "b" is evicted.
 	b = newBackoff(rule)
 	fail("a")
 	fail("b")
 	b.wait("a", now)
 	fail("c")
-	if b.len() != 2 {
-		t.Fatalf("%d keys, bound 2", b.len())
-	}
-	_, hasA := b.byKey["a"]
-	_, hasB := b.byKey["b"]
-	if !hasA || hasB {
-		t.Errorf("eviction: a kept %v, b kept %v; want the least recently used (b) gone", hasA, hasB)
-	}
+	require.Equal(t, 2, b.len(), "keys, bound 2")
+	assert.Contains(t, b.byKey, "a", "eviction: a gone; want the least recently used (b) gone")
+	assert.NotContains(t, b.byKey, "b", "eviction: b kept; want the least recently used (b) gone")
 }
 
 // TestLoginThrottleConcurrentBurst: a burst of simultaneous guesses at
@@ -266,31 +214,21 @@ func TestLoginThrottleConcurrentBurst(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if len(started) != accountRule.maxInFlight {
-		t.Fatalf("%d of 100 simultaneous guesses at one account were let through, want %d", len(started), accountRule.maxInFlight)
-	}
+	require.Len(t, started, accountRule.maxInFlight, "simultaneous guesses (of 100) at one account let through")
 	for _, addr := range started {
 		th.end("admin", true, addr, outcomeWrong)
 	}
 	w := th.begin("admin", true, "10.0.1.1")
-	if want := min(accountRule.cap, accountRule.base<<(accountRule.maxInFlight-accountRule.freeFailures)); w != want {
-		t.Fatalf("after the burst failed: wait %v, want %v", w, want)
-	}
+	require.Equal(t, min(accountRule.cap, accountRule.base<<(accountRule.maxInFlight-accountRule.freeFailures)), w, "after the burst failed: wait")
 	clk.Advance(w)
-	if th.begin("admin", true, "10.0.1.2") != 0 {
-		t.Fatal("no attempt allowed after the block")
-	}
-	if w := th.begin("admin", true, "10.0.1.3"); w != busyWait {
-		t.Errorf("a second simultaneous attempt after failures: wait %v, want %v", w, busyWait)
-	}
+	require.Zero(t, th.begin("admin", true, "10.0.1.2"), "no attempt allowed after the block")
+	assert.Equal(t, busyWait, th.begin("admin", true, "10.0.1.3"), "a second simultaneous attempt after failures: wait")
 
 	// Right passwords, simultaneously, up to maxInFlight at a time.
 	th = newLoginThrottle(nil)
 	for range 3 {
 		for i := 0; i < accountRule.maxInFlight; i++ {
-			if w := th.begin("alice", true, fmt.Sprint("10.2.0.", i)); w != 0 {
-				t.Fatalf("simultaneous login %d refused: %v", i+1, w)
-			}
+			require.Zero(t, th.begin("alice", true, fmt.Sprint("10.2.0.", i)), "simultaneous login %d refused: wait", i+1)
 		}
 		for i := 0; i < accountRule.maxInFlight; i++ {
 			th.end("alice", true, fmt.Sprint("10.2.0.", i), outcomeRight)
@@ -309,9 +247,7 @@ func TestClientKey(t *testing.T) {
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = addr
-		if got := clientKey(r); got != want {
-			t.Errorf("clientKey(%q) = %q, want %q", addr, got, want)
-		}
+		assert.Equal(t, want, clientKey(r), "clientKey(%q)", addr)
 	}
 }
 
@@ -322,21 +258,13 @@ func TestHSTSOnlyOverTLS(t *testing.T) {
 	tlsSrv := httptest.NewTLSServer(h)
 	defer tlsSrv.Close()
 	res, err := tlsSrv.Client().Get(tlsSrv.URL + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res.Body.Close()
-	if got := res.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
-		t.Errorf("over TLS: Strict-Transport-Security %q, want max-age=31536000", got)
-	}
+	assert.Equal(t, "max-age=31536000", res.Header.Get("Strict-Transport-Security"), "over TLS: Strict-Transport-Security")
 	plain := httptest.NewServer(h)
 	defer plain.Close()
 	res, err = http.Get(plain.URL + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res.Body.Close()
-	if got := res.Header.Get("Strict-Transport-Security"); got != "" {
-		t.Errorf("over plain http: Strict-Transport-Security %q, want none", got)
-	}
+	assert.Empty(t, res.Header.Get("Strict-Transport-Security"), "over plain http: Strict-Transport-Security, want none")
 }

@@ -116,9 +116,9 @@ func TestKeygenRotate(t *testing.T) {
 		assert.Equal(t, keys[0].ID(), k[1].ID(), "after -drop: %v, want new primary then %s", ring2, keys[0].ID())
 	}
 	assert.Equal(t, exitFailure, sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", "00000000").code, "-drop of an unknown ID")
-	if r := sealctl(t, "garbage", "", "rotate"); r.code != exitFailure || strings.Contains(r.stderr, "garbage") && !strings.Contains(r.stderr, "SESSION_KEYS") {
-		t.Errorf("rotate with a bad ring: exit %d %q", r.code, r.stderr)
-	}
+	r = sealctl(t, "garbage", "", "rotate")
+	assert.Equal(t, exitFailure, r.code, "rotate with a bad ring: %q", r.stderr)
+	assert.False(t, strings.Contains(r.stderr, "garbage") && !strings.Contains(r.stderr, "SESSION_KEYS"), "rotate with a bad ring: stderr %q", r.stderr)
 }
 
 func newBolt(t *testing.T) string {

@@ -312,12 +312,10 @@ func TestRotateTwoSteps(t *testing.T) {
 		return out
 	}
 	s1, s2 := ids(stage1), ids(stage2)
-	if len(s1) != 3 || s1[0] != k1.ID() || s1[1] == k1.ID() || s1[1] == k0.ID() || s1[2] != k0.ID() {
-		t.Errorf("stage 1 %v: want %s (still sealing), the new key, %s", stage1, k1.ID(), k0.ID())
-	}
-	if len(s2) != 3 || s2[0] != s1[1] || s2[1] != k1.ID() || s2[2] != k0.ID() {
-		t.Errorf("stage 2 %v: want the new key of stage 1 (%s), %s, %s", stage2, s1[1], k1.ID(), k0.ID())
-	}
+	assert.True(t, len(s1) == 3 && s1[0] == k1.ID() && s1[1] != k1.ID() && s1[1] != k0.ID() && s1[2] == k0.ID(),
+		"stage 1 %v: want %s (still sealing), the new key, %s", stage1, k1.ID(), k0.ID())
+	assert.True(t, len(s2) == 3 && s2[0] == s1[1] && s2[1] == k1.ID() && s2[2] == k0.ID(),
+		"stage 2 %v: want the new key of stage 1 (%s), %s, %s", stage2, s1[1], k1.ID(), k0.ID())
 	// Compared, not printed: they are key material.
 	assert.True(t, stage1.Keys()[1].Export() == stage2.Primary().Export(), "stage 1 and stage 2 hold different new keys")
 	for _, w := range []string{"stage 1", "accept-only", "stage 2", s1[1].String()} {
