@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/wire"
@@ -34,13 +37,9 @@ type specEnv struct {
 func newSpecEnv(t *testing.T, mod func(*httpx.Config)) *specEnv {
 	t.Helper()
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	e := &specEnv{t: t, ring: ring, now: specT0}
 	clock := func() time.Time { return e.now }
 	e.store = memstore.New(memstore.WithClock(clock))
@@ -48,9 +47,8 @@ func newSpecEnv(t *testing.T, mod func(*httpx.Config)) *specEnv {
 	if mod != nil {
 		mod(&cfg)
 	}
-	if e.m, err = httpx.New(cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.m, err = httpx.New(cfg)
+	require.NoError(t, err)
 	return e
 }
 
@@ -88,9 +86,7 @@ func cookiePairs(res *http.Response) []string {
 func fill(t *testing.T, s *httpx.Session, n int) error {
 	t.Helper()
 	k := codec.NewKey[[]byte]("fill")
-	if err := k.Set(s, nil); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, k.Set(s, nil))
 	// The empty byte string is one byte (0x40) with a one-byte length.
 	base := s.Payload().EncodedLen() - 2
 	for l := max(0, n-base-8); l <= n-base; l++ {
@@ -99,7 +95,7 @@ func fill(t *testing.T, s *httpx.Session, n int) error {
 			return k.Set(s, make([]byte, l))
 		}
 	}
-	t.Fatalf("no fill value gives a %d-byte payload", n)
+	require.FailNow(t, "no fill value gives the payload size", "want a %d-byte payload", n)
 	return nil
 }
 
@@ -130,37 +126,30 @@ func TestSpecHTTPLinesAndBudget(t *testing.T) {
 	var sizeErr error
 	res := e.serve(newReq(), func(s *httpx.Session) {
 		sizeErr = fill(t, s, 2001)
-		if err := fill(t, s, 2000); err != nil {
-			t.Fatalf("a 2000-byte payload is refused: %v", err)
-		}
-		if got := s.HeaderBytes(); got != 2816 {
-			t.Errorf("HeaderBytes = %d, want 2816", got)
-		}
+		require.NoError(t, fill(t, s, 2000), "a 2000-byte payload is refused")
+		assert.Equal(t, 2816, s.HeaderBytes(), "HeaderBytes")
 	})
-	if se, ok := sizeErr.(*httpx.SizeError); !ok || se.Limit != httpx.LimitHeaderBytes || se.Size != 2817 {
-		t.Errorf("a 2001-byte payload: err = %v, want a SizeError of LimitHeaderBytes, 2817", sizeErr)
+	// A type assertion, not ErrorAs: the error itself must be the
+	// *SizeError.
+	if se, ok := sizeErr.(*httpx.SizeError); assert.True(t, ok, "a 2001-byte payload: err = %v, want a *httpx.SizeError", sizeErr) {
+		assert.Equal(t, httpx.LimitHeaderBytes, se.Limit, "a 2001-byte payload: SizeError.Limit")
+		assert.Equal(t, 2817, se.Size, "a 2001-byte payload: SizeError.Size")
 	}
 	lines := res.Header.Values("Set-Cookie")
-	if len(lines) != 1 {
-		t.Fatalf("%d Set-Cookie lines, want 1", len(lines))
-	}
+	require.Len(t, lines, 1, "Set-Cookie lines")
 	name, rest, _ := strings.Cut(lines[0], "=")
 	value, attrs, _ := strings.Cut(rest, ";")
-	if name != "__Host-session" || len(value) != 2727 || attrs != " Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax" {
-		t.Errorf("line %s=<%d characters>;%s", name, len(value), attrs)
-	}
+	assert.Equal(t, "__Host-session", name, "cookie name")
+	assert.Len(t, value, 2727, "cookie value")
+	assert.Equal(t, " Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax", attrs, "cookie attributes")
 
 	// Logout clears NAME..NAME-3 with the clearing line of SPEC.md.
 	res = e.serve(newReq(cookiePairs(res)...), func(s *httpx.Session) { _ = s.Logout() })
 	want := []string{"__Host-session", "__Host-session-1", "__Host-session-2", "__Host-session-3"}
 	got := res.Header.Values("Set-Cookie")
-	if len(got) != len(want) {
-		t.Fatalf("logout lines %q", got)
-	}
+	require.Len(t, got, len(want), "logout lines")
 	for i, n := range want {
-		if got[i] != n+"=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax" {
-			t.Errorf("logout line %d = %q", i, got[i])
-		}
+		assert.Equal(t, n+"=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax", got[i], "logout line %d", i)
 	}
 }
 
@@ -173,67 +162,54 @@ func TestSpecHTTPChunkCount(t *testing.T) {
 		wantN := max(1, (L+C-1)/C)
 		s := (L + wantN - 1) / wantN
 		res := e.serve(newReq(), func(ss *httpx.Session) {
-			if err := fill(t, ss, n); err != nil {
-				t.Fatalf("payload %d: %v", n, err)
-			}
+			require.NoError(t, fill(t, ss, n), "payload %d", n)
 		})
 		pairs := cookiePairs(res)
-		if len(pairs) != wantN {
-			t.Errorf("payload %d (L = %d): %d chunks, want %d", n, L, len(pairs), wantN)
+		if !assert.Len(t, pairs, wantN, "payload %d (L = %d): chunks", n, L) {
 			continue
 		}
 		total := 0
 		for i, p := range pairs {
 			name, value, _ := strings.Cut(p, "=")
-			if name != wire.ChunkName("__Host-session", i) || (i < wantN-1 && len(value) != s) {
-				t.Errorf("payload %d: chunk %d is %s with %d characters, want %d", n, i, name, len(value), s)
+			assert.Equal(t, wire.ChunkName("__Host-session", i), name, "payload %d: chunk %d name", n, i)
+			if i < wantN-1 {
+				assert.Len(t, value, s, "payload %d: chunk %d (%s)", n, i, name)
 			}
 			total += len(value)
 		}
-		if total != L {
-			t.Errorf("payload %d: chunks hold %d characters, want %d", n, total, L)
-		}
+		assert.Equal(t, L, total, "payload %d: characters in the chunks", n)
 	}
 	// The example of SPEC.md: B = 16384, a payload of 11971 bytes is 16022
 	// characters in 4 cookies, H = 16384.
 	e = newSpecEnv(t, func(c *httpx.Config) { c.Cookie.MaxHeaderBytes = 16384 })
 	res := e.serve(newReq(), func(s *httpx.Session) {
-		if err := fill(t, s, 11971); err != nil {
-			t.Fatal(err)
-		}
-		if got := s.HeaderBytes(); got != 16384 {
-			t.Errorf("HeaderBytes = %d, want 16384", got)
-		}
+		require.NoError(t, fill(t, s, 11971))
+		assert.Equal(t, 16384, s.HeaderBytes(), "HeaderBytes")
 	})
 	var lens []int
 	for _, p := range cookiePairs(res) {
 		lens = append(lens, len(p)-strings.IndexByte(p, '=')-1)
 	}
-	if len(lens) != 4 || lens[0] != 4006 || lens[3] != 4004 {
-		t.Errorf("chunk lengths %v, want [4006 4006 4006 4004]", lens)
+	if assert.Len(t, lens, 4, "chunk lengths, want [4006 4006 4006 4004]") {
+		assert.Equal(t, 4006, lens[0], "chunk lengths %v: first, want [4006 4006 4006 4004]", lens)
+		assert.Equal(t, 4004, lens[3], "chunk lengths %v: last, want [4006 4006 4006 4004]", lens)
 	}
 }
 
 func TestSpecHTTPReadingAndClearing(t *testing.T) {
 	e := newSpecEnv(t, func(c *httpx.Config) { c.Cookie.MaxHeaderBytes = 16384 })
 	res := e.serve(newReq(), func(s *httpx.Session) {
-		if err := fill(t, s, 7000); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, fill(t, s, 7000))
 	})
 	three := cookiePairs(res)
-	if len(three) != 3 {
-		t.Fatalf("%d chunks, want 3", len(three))
-	}
+	require.Len(t, three, 3, "chunks")
 	opened := func(res *http.Response, rejected error) bool { return rejected == nil }
 	check := func(name string, cookies []string, wantOK bool) *http.Response {
 		t.Helper()
 		var rej error
 		var isNew bool
 		res := e.serve(newReq(cookies...), func(s *httpx.Session) { rej, isNew = s.Rejected(), s.IsNew() })
-		if ok := opened(res, rej) && !isNew; ok != wantOK {
-			t.Errorf("%s: accepted = %v (rejected: %v), want %v", name, ok, rej, wantOK)
-		}
+		assert.Equal(t, wantOK, opened(res, rej) && !isNew, "%s: accepted (rejected: %v)", name, rej)
 		return res
 	}
 	check("three chunks", three, true)
@@ -246,25 +222,19 @@ func TestSpecHTTPReadingAndClearing(t *testing.T) {
 
 	// A refused set is cleared from NAME to NAME-(K-1).
 	res = check("a gap", []string{three[0], three[2]}, false)
-	if n := len(res.Header.Values("Set-Cookie")); n != 4 {
-		t.Errorf("refused set: %d clearing lines, want 4", n)
-	}
+	assert.Len(t, res.Header.Values("Set-Cookie"), 4, "refused set: clearing lines")
 	// Rewriting the same number of chunks clears nothing.
 	res = e.serve(newReq(three...), func(s *httpx.Session) { _ = s.AddFlash("hi") })
-	if lines := res.Header.Values("Set-Cookie"); len(lines) != 3 || len(cookiePairs(res)) != 3 {
-		t.Errorf("rewrite of 3 chunks: %d lines", len(lines))
-	}
+	assert.Len(t, res.Header.Values("Set-Cookie"), 3, "rewrite of 3 chunks: lines")
+	assert.Len(t, cookiePairs(res), 3, "rewrite of 3 chunks: cookies set")
 	// Shrinking to one chunk clears every name from NAME-1 to NAME-3,
 	// NAME-3 included although the request never carried it.
 	res = e.serve(newReq(three...), func(s *httpx.Session) { _ = codec.NewKey[[]byte]("fill").Delete(s) })
 	lines := res.Header.Values("Set-Cookie")
-	if len(lines) != 4 || len(cookiePairs(res)) != 1 {
-		t.Fatalf("shrink: lines %d", len(lines))
-	}
+	require.Len(t, lines, 4, "shrink: lines")
+	require.Len(t, cookiePairs(res), 1, "shrink: cookies set")
 	for i, l := range lines[1:] {
-		if !strings.HasPrefix(l, wire.ChunkName("__Host-session", i+1)+"=; Path=/; Max-Age=0;") {
-			t.Errorf("shrink: line %d = %.60q", i+1, l)
-		}
+		assert.True(t, strings.HasPrefix(l, wire.ChunkName("__Host-session", i+1)+"=; Path=/; Max-Age=0;"), "shrink: line %d = %.60q", i+1, l)
 	}
 }
 
@@ -299,9 +269,7 @@ func TestSpecHTTPMaxAge(t *testing.T) {
 		{"browser session", nil, func(s *httpx.Session) { _ = s.Remember(0) }, "none"},
 		{"browser session by default", func(c *httpx.Config) { c.Cookie.BrowserSession = true }, nil, "none"},
 	} {
-		if got := maxAge(c.mod, c.h); got != c.want {
-			t.Errorf("%s: Max-Age %s, want %s", c.name, got, c.want)
-		}
+		assert.Equal(t, c.want, maxAge(c.mod, c.h), "%s: Max-Age", c.name)
 	}
 }
 
@@ -309,15 +277,12 @@ func TestSpecHTTPBearer(t *testing.T) {
 	e := newSpecEnv(t, func(c *httpx.Config) { c.AllowBearer = true })
 	// A cookie-less request switched to a token.
 	res := e.serve(newReq(), func(s *httpx.Session) {
-		if err := s.UseToken(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, s.UseToken())
 		_ = s.Login("ada")
 	})
 	tok := res.Header.Get(httpx.TokenHeader)
-	if tok == "" || len(res.Header.Values("Set-Cookie")) != 0 {
-		t.Fatalf("UseToken: token %d characters, Set-Cookie %q", len(tok), res.Header.Values("Set-Cookie"))
-	}
+	require.NotEmpty(t, tok, "UseToken: token")
+	require.Empty(t, res.Header.Values("Set-Cookie"), "UseToken: Set-Cookie")
 	user := func(auth []string, cookies ...string) string {
 		t.Helper()
 		r := newReq(cookies...)
@@ -328,28 +293,18 @@ func TestSpecHTTPBearer(t *testing.T) {
 		e.serve(r, func(s *httpx.Session) { u = s.UserID() })
 		return u
 	}
-	if u := user([]string{"bEaReR  " + tok + " \t"}); u != "ada" {
-		t.Errorf("scheme in any case, token trimmed: user %q", u)
-	}
-	if u := user([]string{"Bearer " + tok, "Bearer " + tok}); u != "" {
-		t.Errorf("two Authorization fields: user %q, want none", u)
-	}
+	assert.Equal(t, "ada", user([]string{"bEaReR  " + tok + " \t"}), "scheme in any case, token trimmed: user")
+	assert.Empty(t, user([]string{"Bearer " + tok, "Bearer " + tok}), "two Authorization fields: user, want none")
 	// A cookie session, presented beside a token or an empty Bearer.
 	res = e.serve(newReq(), func(s *httpx.Session) { _ = s.Login("bob") })
 	cookie := cookiePairs(res)[0]
-	if u := user([]string{"Bearer " + tok}, cookie); u != "ada" {
-		t.Errorf("token and cookie: user %q, want the token's", u)
-	}
-	if u := user([]string{"Bearer  "}, cookie); u != "bob" {
-		t.Errorf("an empty token: user %q, want the cookie's", u)
-	}
+	assert.Equal(t, "ada", user([]string{"Bearer " + tok}, cookie), "token and cookie: user, want the token's")
+	assert.Equal(t, "bob", user([]string{"Bearer  "}, cookie), "an empty token: user, want the cookie's")
 	// Logout sends an empty Session-Token.
 	r := newReq()
 	r.Header.Set("Authorization", "Bearer "+tok)
 	res = e.serve(r, func(s *httpx.Session) { _ = s.Logout() })
-	if v, ok := res.Header[httpx.TokenHeader]; !ok || len(v) != 1 || v[0] != "" {
-		t.Errorf("logout: Session-Token %q, want one empty value", v)
-	}
+	assert.Equal(t, []string{""}, res.Header[httpx.TokenHeader], "logout: Session-Token, want one empty value")
 }
 
 // fnv1a is the 32-bit FNV-1a of SPEC.md, "Client binding".
@@ -366,17 +321,11 @@ func openCookie(t *testing.T, ring *sealed.Keyring, pair string) *codec.Payload 
 	t.Helper()
 	name, value, _ := strings.Cut(pair, "=")
 	sl, err := sealed.NewSealer(ring, wire.SealPurpose, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	pt, _, err := sl.Open(nil, []byte(value), append([]byte(name+"\x00"), 1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := codec.Decode(pt, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -392,16 +341,13 @@ func TestSpecHTTPReservedValues(t *testing.T) {
 	})
 	p := openCookie(t, e.ring, cookiePairs(res)[0])
 	raw, ok := p.Raw("_bind")
-	if !ok || raw[0]>>5 != 0 {
-		t.Fatalf("_bind %x: want a CBOR unsigned integer", raw)
-	}
+	require.True(t, ok, "_bind missing")
+	require.Zero(t, raw[0]>>5, "_bind %x: want a CBOR unsigned integer", raw)
 	want := uint64(fnv1a([]byte{192, 0, 2}))<<32 | uint64(fnv1a([]byte("UA-oneUA-two")))
-	if got, _ := codec.NewReservedKey[uint64]("_bind").Get(p); got != want {
-		t.Errorf("_bind = %#x, want %#x", got, want)
-	}
-	if raw, _ := p.Raw("_keep"); string(raw) != "\x20" {
-		t.Errorf("_keep of a browser-session cookie = %x, want 20 (-1)", raw)
-	}
+	got, _ := codec.NewReservedKey[uint64]("_bind").Get(p)
+	assert.Equal(t, want, got, "_bind")
+	raw, _ = p.Raw("_keep")
+	assert.Equal(t, "\x20", string(raw), "_keep of a browser-session cookie, want 20 (-1)")
 }
 
 func TestSpecRevocationExpiry(t *testing.T) {
@@ -417,9 +363,7 @@ func TestSpecRevocationExpiry(t *testing.T) {
 	for name, c := range map[string]string{"logged in": loggedIn, "anonymous": anon} {
 		e.serve(newReq(c), func(s *httpx.Session) {
 			ids[name] = s.ID()
-			if err := s.Logout(); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, s.Logout())
 		})
 	}
 	until := e.now.Add(pol.IdleTimeout + pol.ClockSkew) // before the absolute deadline
@@ -437,8 +381,9 @@ func TestSpecRevocationExpiry(t *testing.T) {
 		// Revocations are kept per user; the anonymous one was not kept
 		// under any user, not even ada.
 		st, err := e.store.Lookup(ctx, "ada", ids[c.name])
-		if got := st.Revoked; err != nil || got != c.want {
-			t.Errorf("%s session at t%+v: revoked = %v, %v; want %v", c.name, c.at.Sub(specT0.Add(time.Minute)), got, err, c.want)
+		at := c.at.Sub(specT0.Add(time.Minute))
+		if assert.NoError(t, err, "%s session at t%+v", c.name, at) {
+			assert.Equal(t, c.want, st.Revoked, "%s session at t%+v: revoked", c.name, at)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -41,9 +43,7 @@ func newFailoverApp(t *testing.T, st *redistest.Sentinel, prefix string, keys *s
 		MaxStale:            20 * time.Second,
 	})
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: s, OnStoreError: policy, Cookie: httpx.CookieConfig{InsecureAllowPlainHTTP: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		if err := httpx.FromContext(r.Context()).Login("alice"); err != nil {
@@ -117,13 +117,9 @@ func TestFailover(t *testing.T) {
 func testFailover(t *testing.T, replicas int) {
 	st := redistest.StartSentinel(t, redistest.WithReplicas(replicas))
 	key, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	keys, err := sealed.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	prefix := foPrefix()
 	closedApp := newFailoverApp(t, st, prefix, keys, versioning.FailClosed)
 	staleApp := newFailoverApp(t, st, prefix, keys, versioning.ServeStale)
@@ -143,14 +139,14 @@ func testFailover(t *testing.T, replicas int) {
 		}
 		return resp.StatusCode, "", errors.New("no session cookie")
 	}()
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("login: %d, %v", status, err)
-	}
+	require.NoError(t, err, "login")
+	require.Equal(t, http.StatusOK, status, "login")
 	cookie := body
 	for _, app := range []*failoverApp{closedApp, staleApp} {
-		if status, body, err := app.get("/me", cookie); err != nil || status != 200 || body != "user=alice" {
-			t.Fatalf("before the failover: %d %q %v", status, body, err)
-		}
+		status, body, err := app.get("/me", cookie)
+		require.NoError(t, err, "before the failover")
+		require.Equal(t, http.StatusOK, status, "before the failover")
+		require.Equal(t, "user=alice", body, "before the failover")
 	}
 
 	var (
@@ -200,7 +196,7 @@ func testFailover(t *testing.T, replicas int) {
 	killAt := time.Now()
 	st.Master.Kill()
 	var promoted *redistest.Server
-	if !foPollRedis(20*time.Second, func() bool {
+	require.True(t, foPollRedis(20*time.Second, func() bool {
 		addr, _ := st.MasterAddr()
 		for _, r := range st.Replicas {
 			if addr == r.Addr() {
@@ -208,9 +204,7 @@ func testFailover(t *testing.T, replicas int) {
 			}
 		}
 		return promoted != nil
-	}) {
-		t.Fatal("sentinels did not promote a replica within 20s")
-	}
+	}), "sentinels did not promote a replica within 20s")
 	switchAt := time.Now()
 	var restartAt time.Time
 	if replicas == 1 {
@@ -225,23 +219,19 @@ func testFailover(t *testing.T, replicas int) {
 		// replica-priority 0: an empty process must not be promoted if
 		// a loaded machine makes the sentinels think the new master is
 		// down before it has synced.
-		if !foPollRedis(20*time.Second, func() bool {
+		require.True(t, foPollRedis(20*time.Second, func() bool {
 			addr, ok := st.AgreedMasterAddr()
 			return ok && addr == promoted.Addr()
-		}) {
-			t.Fatal("the sentinels did not agree on the promoted replica within 20s")
-		}
+		}), "the sentinels did not agree on the promoted replica within 20s")
 		st.Master.Restart("--replica-priority", "0")
 		restartAt = time.Now()
 	}
 	var trustedAt time.Time
-	if !foWaitUntil(20*time.Second, func() bool {
+	require.True(t, foWaitUntil(20*time.Second, func() bool {
 		ok1, _ := closedApp.store.Trusted()
 		ok2, _ := staleApp.store.Trusted()
 		return ok1 && ok2
-	}) {
-		t.Fatal("stores did not trust their cache again within 20s")
-	}
+	}), "stores did not trust their cache again within 20s")
 	trustedAt = time.Now()
 	ackedAfterKill := func() (time.Time, bool) {
 		mu.Lock()
@@ -253,9 +243,8 @@ func testFailover(t *testing.T, replicas int) {
 		}
 		return time.Time{}, false
 	}
-	if !foWaitUntil(20*time.Second, func() bool { _, ok := ackedAfterKill(); return ok }) {
-		t.Fatal("no bump acknowledged within 20s after the kill")
-	}
+	require.True(t, foWaitUntil(20*time.Second, func() bool { _, ok := ackedAfterKill(); return ok }),
+		"no bump acknowledged within 20s after the kill")
 	ackAt, _ := ackedAfterKill()
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
@@ -268,9 +257,7 @@ func testFailover(t *testing.T, replicas int) {
 	for _, b := range bumps {
 		if b.err != nil {
 			refused++
-			if !errors.Is(b.err, versioning.ErrStoreUnavailable) {
-				t.Errorf("bump error %v does not match ErrStoreUnavailable", b.err)
-			}
+			assert.ErrorIs(t, b.err, versioning.ErrStoreUnavailable, "bump error")
 			if errors.Is(b.err, redisstore.ErrNotReplicated) {
 				notReplicated++
 			}
@@ -280,23 +267,18 @@ func testFailover(t *testing.T, replicas int) {
 		if b.at.Before(killAt) {
 			ackedBefore++
 		}
-		if b.epoch <= maxAcked {
-			t.Errorf("bump acknowledged as %d after one acknowledged as %d: an acknowledged bump was lost", b.epoch, maxAcked)
-		}
+		assert.Greater(t, b.epoch, maxAcked, "bump acknowledged after one acknowledged as %d: an acknowledged bump was lost", maxAcked)
 		maxAcked = max(maxAcked, b.epoch)
 	}
-	if ackedBefore == 0 || acked == ackedBefore {
-		t.Fatalf("%d bumps acknowledged before the kill, %d in all: the run did not straddle the failover", ackedBefore, acked)
-	}
+	require.NotZero(t, ackedBefore, "no bump acknowledged before the kill (%d in all): the run did not straddle the failover", acked)
+	require.Greater(t, acked, ackedBefore, "bumps acknowledged in all vs before the kill: the run did not straddle the failover")
 	// bob's field in his bucket, as SPEC.md lays it out: the epoch in
 	// decimal up to the first ':'.
 	got, err := promoted.Do("HGET", prefix+"b{"+strconv.Itoa(defaultBucket("bob"))+"}", "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	epoch, _, _ := strings.Cut(got, ":")
-	if n, err := strconv.ParseUint(epoch, 10, 64); err != nil || n < maxAcked {
-		t.Errorf("new master holds bob's counter %q, below the highest acknowledged %d", got, maxAcked)
+	if n, err := strconv.ParseUint(epoch, 10, 64); assert.NoError(t, err, "new master holds bob's counter %q", got) {
+		assert.GreaterOrEqual(t, n, maxAcked, "new master holds bob's counter %q, below the highest acknowledged", got)
 	}
 	if replicas == 1 {
 		// The sentinels turn the restarted old master into a replica of
@@ -307,7 +289,7 @@ func testFailover(t *testing.T, replicas int) {
 		}
 		if !foPollRedis(30*time.Second, isReplica) {
 			role, _ := st.Master.Do("ROLE")
-			t.Errorf("restarted old master has role %q, want a replica", role)
+			assert.Fail(t, "restarted old master is not a replica", "role %q", role)
 		}
 	}
 
@@ -317,31 +299,29 @@ func testFailover(t *testing.T, replicas int) {
 	// both accept her again after recovery.
 	var closedRefused, closedServed int
 	for _, r := range reqs {
-		if r.err != nil || r.status != http.StatusOK {
-			t.Errorf("%s at kill%+v: status %d, %v", r.app, r.at.Sub(killAt).Round(time.Millisecond), r.status, r.err)
+		at := r.at.Sub(killAt).Round(time.Millisecond)
+		if !assert.NoError(t, r.err, "%s at kill%+v", r.app, at) || !assert.Equal(t, http.StatusOK, r.status, "%s at kill%+v: status", r.app, at) {
 			continue
 		}
 		switch {
-		case r.app == "serve-stale" && r.body != "user=alice":
-			t.Errorf("serve-stale at kill%+v: %q, want alice served from the cache", r.at.Sub(killAt).Round(time.Millisecond), r.body)
+		case r.app == "serve-stale":
+			assert.Equal(t, "user=alice", r.body, "serve-stale at kill%+v: want alice served from the cache", at)
 		case r.app == "fail-closed" && r.body == "user=":
 			closedRefused++
-			if r.at.Before(killAt) || r.at.After(trustedAt) {
-				t.Errorf("fail-closed refused alice at kill%+v, outside the outage (trusted again at kill+%v)",
-					r.at.Sub(killAt).Round(time.Millisecond), trustedAt.Sub(killAt).Round(time.Millisecond))
-			}
+			assert.WithinRange(t, r.at, killAt, trustedAt, "fail-closed refused alice at kill%+v, outside the outage (trusted again at kill+%v)",
+				at, trustedAt.Sub(killAt).Round(time.Millisecond))
 		case r.app == "fail-closed" && r.body == "user=alice":
 			closedServed++
 		case r.app == "fail-closed":
-			t.Errorf("fail-closed: unexpected body %q", r.body)
+			assert.Fail(t, "fail-closed: unexpected body", "%q", r.body)
 		}
 	}
-	if closedRefused == 0 {
-		t.Error("fail-closed instance never refused the session during the failover")
-	}
+	assert.NotZero(t, closedRefused, "fail-closed instance never refused the session during the failover")
 	for _, app := range []*failoverApp{closedApp, staleApp} {
-		if status, body, err := app.get("/me", cookie); err != nil || status != 200 || body != "user=alice" {
-			t.Errorf("after recovery: %d %q %v", status, body, err)
+		status, body, err := app.get("/me", cookie)
+		if assert.NoError(t, err, "after recovery") {
+			assert.Equal(t, http.StatusOK, status, "after recovery")
+			assert.Equal(t, "user=alice", body, "after recovery")
 		}
 	}
 
@@ -354,16 +334,14 @@ func testFailover(t *testing.T, replicas int) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, versioning.ErrStoreUnavailable) || try == 40 {
-			t.Fatalf("ForceLogout after the failover, try %d: %v", try, err)
-		}
+		require.ErrorIs(t, err, versioning.ErrStoreUnavailable, "ForceLogout after the failover, try %d", try)
+		require.Less(t, try, 40, "ForceLogout after the failover still fails: %v", err)
 		t.Logf("ForceLogout after the failover, try %d: %v (retrying)", try, err)
 		time.Sleep(250 * time.Millisecond)
 	}
 	for name, app := range map[string]*failoverApp{"fail-closed": closedApp, "serve-stale": staleApp} {
-		if !foWaitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }) {
-			t.Errorf("%s still accepts alice's cookie after ForceLogout", name)
-		}
+		assert.True(t, foWaitUntil(2*time.Second, func() bool { _, body, _ := app.get("/me", cookie); return body == "user=" }),
+			"%s still accepts alice's cookie after ForceLogout", name)
 	}
 
 	restarted := "not restarted"
@@ -398,15 +376,11 @@ func defaultBucket(userID string) int {
 func foOpenStore(t testing.TB, c redis.UniversalClient, o *redisstore.Options) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(c, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
+	require.NoError(t, s.WaitReady(ctx), "WaitReady")
 	return s
 }
 

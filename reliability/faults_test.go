@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
 	"github.com/sealedsession/sealedsession/sealed"
@@ -138,9 +141,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 			if err == nil && si.Authenticated {
 				break
 			}
-			if time.Since(restarted) > 15*time.Second {
-				t.Fatalf("a reader is still not logged in 15s after redis came back: %+v %v", si, err)
-			}
+			require.LessOrEqual(t, time.Since(restarted), 15*time.Second, "a reader is still not logged in after redis came back: %+v %v", si, err)
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -154,24 +155,15 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	for name, p := range map[string]*phaseStats{"before": before, "detect": detect, "outage": outage, "restart": after, "settled": settled} {
 		t.Logf("%-8s codes %v, logged-in answers %d, anonymous for a logged-in reader %d, transport errors %d", name, p.codes, p.authOK, p.authLost, p.transport)
 		for code, n := range p.codes {
-			if code >= 500 && code != http.StatusServiceUnavailable {
-				t.Errorf("%s: %d answers with status %d", name, n, code)
-			}
+			assert.True(t, code < 500 || code == http.StatusServiceUnavailable, "%s: %d answers with status %d", name, n, code)
 		}
-		if p.transport > 0 {
-			t.Errorf("%s: %d transport errors", name, p.transport)
-		}
+		assert.Zero(t, p.transport, "%s: transport errors", name)
 	}
-	if before.authLost != 0 || settled.authLost != 0 {
-		t.Errorf("logged-in readers lost their session with redis up: before %d, settled %d", before.authLost, settled.authLost)
-	}
-	if outage.authOK != 0 {
-		// Fail closed: nothing can be checked, so nothing is current.
-		t.Errorf("%d logged-in answers 3-5 s into the redis outage (fail closed)", outage.authOK)
-	}
-	if outage.authLost == 0 {
-		t.Error("no request reached the demos during the outage")
-	}
+	assert.Zero(t, before.authLost, "logged-in readers lost their session with redis up (before)")
+	assert.Zero(t, settled.authLost, "logged-in readers lost their session with redis up (settled)")
+	// Fail closed: nothing can be checked, so nothing is current.
+	assert.Zero(t, outage.authOK, "logged-in answers 3-5 s into the redis outage (fail closed)")
+	assert.NotZero(t, outage.authLost, "no request reached the demos during the outage")
 	t.Logf("redis killed for %v; all %d readers logged in again %v after the restart", restarted.Sub(killed).Round(time.Millisecond), readers, recovered.Round(time.Millisecond))
 
 	for i, d := range demos {
@@ -180,9 +172,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		refused(t, c, revoked, "revoked before the crash")
 		refused(t, c, bumped, "bumped before the crash")
 		wantReasons(t, d, m, map[string]int{"revoked": 1, "epoch_bumped": 1})
-		if n := len(reasonStoreRE.FindAllString(d.log.String(), -1)); n == 0 {
-			t.Errorf("demo %d logged no store_unavailable rejection", i)
-		}
+		assert.NotEmpty(t, reasonStoreRE.FindAllString(d.log.String(), -1), "demo %d logged no store_unavailable rejection", i)
 		d.alive()
 	}
 }
@@ -204,15 +194,13 @@ func TestBoltUnwritable(t *testing.T) {
 	chmod(t, dir, 0o500)
 	t.Cleanup(func() { chmod(t, dir, 0o700); chmod(t, path, 0o600) })
 	resp, _, err := c.do("POST", "/logout-everywhere", nil, nil)
-	if err != nil || (resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusServiceUnavailable) {
-		t.Fatalf("log out everywhere with a read-only bolt file: %v %v", resp, err)
-	}
+	require.NoError(t, err, "log out everywhere with a read-only bolt file")
+	require.Contains(t, []int{http.StatusSeeOther, http.StatusServiceUnavailable}, resp.StatusCode, "log out everywhere with a read-only bolt file: status")
 	t.Logf("log out everywhere on a chmod 0400 file (uid %d): status %d", uidOf(), resp.StatusCode)
 	c.login(alice, alicePassword)
 	resp, _, err = c.do("POST", "/logout", nil, nil)
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("logout: %v %v", resp, err)
-	}
+	require.NoError(t, err, "logout")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "logout: status")
 	d.alive()
 }
 
@@ -224,36 +212,25 @@ func TestBoltUnwritable(t *testing.T) {
 func TestBoltReadOnlyStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	rw, err := boltstore.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rw.BumpEpoch(context.Background(), "carol"); err != nil {
-		t.Fatal(err)
-	}
-	if err := rw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, err = rw.BumpEpoch(context.Background(), "carol")
+	require.NoError(t, err)
+	require.NoError(t, rw.Close())
 	ro, err := boltstore.Open(path, &boltstore.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = ro.Close() })
 	x := newHX(t, httpx.Config{Keys: testRing(t), Store: ro})
 	jar := map[string]string{}
-	if u, r, code := x.call(t, "/login?user=alice", jar); u != "alice" || code != 200 {
-		t.Fatalf("login on a read-only store: %q %q %d", u, r, code)
-	}
-	if u, _, _ := x.call(t, "/hit", jar); u != "alice" {
-		t.Fatal("session not current on a read-only store")
-	}
+	u, r, code := x.call(t, "/login?user=alice", jar)
+	require.Equal(t, "alice", u, "login on a read-only store (reason %q, status %d)", r, code)
+	require.Equal(t, http.StatusOK, code, "login on a read-only store: status")
+	u, _, _ = x.call(t, "/hit", jar)
+	require.Equal(t, "alice", u, "session not current on a read-only store")
 	captured := copyJar(jar)
-	if _, _, code := x.call(t, "/logout", jar); code != http.StatusServiceUnavailable {
-		t.Fatalf("logout on a read-only store: status %d, want the handler's 503", code)
-	}
+	_, _, code = x.call(t, "/logout", jar)
+	require.Equal(t, http.StatusServiceUnavailable, code, "logout on a read-only store: want the handler's 503")
 	err = x.m.ForceLogout(context.Background(), "alice")
-	if err == nil {
-		t.Fatal("ForceLogout succeeded on a read-only store")
-	}
+	require.Error(t, err, "ForceLogout succeeded on a read-only store")
 	t.Logf("ForceLogout on a read-only bolt store: %v", err)
 	// The revocation could not be written: the captured cookie still works.
 	// This is what a failed logout means; the handler must say so.
@@ -275,9 +252,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		}
 	})
 	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := httpx.FromContext(r.Context())
 		if u := r.URL.Query().Get("login"); u != "" {
@@ -303,9 +278,9 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	for i := range clients {
 		c := newClient(t, srv.URL)
 		user := "u" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		if resp, _, err := c.do("GET", "/?login="+url.QueryEscape(user), nil, nil); err != nil || resp.Header.Get("X-User") != user {
-			t.Fatalf("login %s: %v", user, err)
-		}
+		resp, _, err := c.do("GET", "/?login="+url.QueryEscape(user), nil, nil)
+		require.NoError(t, err, "login %s", user)
+		require.Equal(t, user, resp.Header.Get("X-User"), "login %s", user)
 		cs = append(cs, c)
 		wg.Add(1)
 		go func() {
@@ -323,29 +298,20 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	for range 2 {
 		time.Sleep(500 * time.Millisecond)
 		k, err := sealed.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ring.Rotate(k); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
+		require.NoError(t, ring.Rotate(k))
 		newest = k
 	}
 	time.Sleep(500 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d requests failed across two rotations", failures.Load(), requests.Load())
-	}
+	require.Zero(t, failures.Load(), "requests failed across two rotations (of %d)", requests.Load())
 	for i, c := range cs {
 		v := c.snapshot()[cookieName]
 		raw, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(raw) < 5 {
-			t.Fatalf("client %d: cookie %q", i, v)
-		}
-		if id := sealed.KeyID(binary.BigEndian.Uint32(raw[1:5])); id != newest.ID() {
-			t.Errorf("client %d still holds a cookie of key %s, newest is %s", i, id, newest.ID())
-		}
+		require.NoError(t, err, "client %d: cookie %q", i, v)
+		require.GreaterOrEqual(t, len(raw), 5, "client %d: cookie %q", i, v)
+		assert.Equal(t, newest.ID(), sealed.KeyID(binary.BigEndian.Uint32(raw[1:5])), "client %d still holds a cookie of an older key", i)
 	}
 	t.Logf("%d requests by %d clients across 2 rotations: 0 failed, %d re-sealed", requests.Load(), clients, resealed.Load())
 }

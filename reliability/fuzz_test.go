@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/wire"
@@ -51,22 +53,14 @@ func (r *reasonRecorder) take() error {
 // "other").
 func FuzzSealedPayload(f *testing.F) {
 	key, err := sealed.NewKey([]byte(strings.Repeat("k", sealed.KeySize)))
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	ring, err := sealed.NewKeyring(key)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	rec := &reasonRecorder{}
 	m, err := httpx.New(httpx.Config{Keys: ring, Observer: rec, Policy: versioning.Policy{Now: func() time.Time { return fuzzNow }}})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	sealer, err := sealed.NewSealer(ring, wire.SealPurpose, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	cartKey := codec.NewKey[[]cartLine]("cart")
 	for i, user := range []string{"", "alice", strings.Repeat("u", 255)} {
 		id, _ := codec.NewSessionID()

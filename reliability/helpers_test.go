@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/sealed"
 )
 
@@ -61,9 +64,7 @@ const (
 func newKeys(t testing.TB) string {
 	t.Helper()
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return k.Export()
 }
 
@@ -142,9 +143,7 @@ func startDemo(t testing.TB, o demoOpts) *demo {
 	dieWithParent(cmd)
 	d := &demo{t: t, cmd: cmd, log: &logBuf{}, keys: o.keys, done: make(chan struct{}), data: data}
 	cmd.Stderr = d.log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	go func() {
 		_ = cmd.Wait()
 		close(d.done)
@@ -158,11 +157,11 @@ func startDemo(t testing.TB, o demoOpts) *demo {
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("demo exited at start-up:\n%s", d.log.String())
+			require.FailNow(t, "demo exited at start-up", d.log.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("demo did not listen within 15s:\n%s", d.log.String())
+	require.FailNow(t, "demo did not listen within 15s", d.log.String())
 	return nil
 }
 
@@ -170,7 +169,7 @@ func startDemo(t testing.TB, o demoOpts) *demo {
 func (d *demo) stop() {
 	select {
 	case <-d.done:
-		d.t.Errorf("demo died before the end of the test (%v):\n%s", d.cmd.ProcessState, tailLines(d.log.String(), 40))
+		assert.Fail(d.t, "demo died before the end of the test", "%v:\n%s", d.cmd.ProcessState, tailLines(d.log.String(), 40))
 		return
 	default:
 	}
@@ -180,12 +179,10 @@ func (d *demo) stop() {
 	case <-time.After(15 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		d.t.Errorf("demo did not stop within 15s of SIGTERM")
+		assert.Fail(d.t, "demo did not stop within 15s of SIGTERM")
 	}
 	d.checkNoPanic()
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
-		d.t.Errorf("demo exit code %d after SIGTERM:\n%s", code, tailLines(d.log.String(), 20))
-	}
+	assert.Equal(d.t, 0, d.cmd.ProcessState.ExitCode(), "demo exit code after SIGTERM:\n%s", tailLines(d.log.String(), 20))
 }
 
 // alive fails the test if the process has exited.
@@ -193,7 +190,7 @@ func (d *demo) alive() {
 	d.t.Helper()
 	select {
 	case <-d.done:
-		d.t.Fatalf("demo process is gone:\n%s", tailLines(d.log.String(), 40))
+		require.FailNow(d.t, "demo process is gone", tailLines(d.log.String(), 40))
 	default:
 	}
 	d.checkNoPanic()
@@ -201,9 +198,11 @@ func (d *demo) alive() {
 
 func (d *demo) checkNoPanic() {
 	d.t.Helper()
+	// Not assert.NotContains: it would print the whole log, not the
+	// excerpt around the panic.
 	if s := d.log.String(); strings.Contains(s, "panic") {
 		i := strings.Index(s, "panic")
-		d.t.Errorf("demo log mentions a panic:\n%s", s[max(0, i-500):min(len(s), i+2000)])
+		assert.Fail(d.t, "demo log mentions a panic", s[max(0, i-500):min(len(s), i+2000)])
 	}
 }
 
@@ -250,9 +249,7 @@ func (d *demo) memory() (rss, hwm int) {
 func procMemory(t testing.TB, pid int) (rss, hwm int) {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read /proc status: %v", err)
-	}
+	require.NoError(t, err, "read /proc status")
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -405,12 +402,8 @@ func (c *client) do(method, path string, form url.Values, cookieHeader *string) 
 func (c *client) must(method, path string, form url.Values, want int) string {
 	c.t.Helper()
 	resp, body, err := c.do(method, path, form, nil)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if resp.StatusCode != want {
-		c.t.Fatalf("%s %s: status %d, want %d: %.300s", method, path, resp.StatusCode, want, body)
-	}
+	require.NoError(c.t, err, "%s %s", method, path)
+	require.Equal(c.t, want, resp.StatusCode, "%s %s: status: %.300s", method, path, body)
 	return body
 }
 
@@ -448,9 +441,7 @@ func (c *client) sessionWith(cookieHeader *string) (sessionInfo, error) {
 func (c *client) session() sessionInfo {
 	c.t.Helper()
 	si, err := c.sessionWith(nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	return si
 }
 
@@ -458,9 +449,7 @@ func (c *client) session() sessionInfo {
 func (c *client) sessionAs(cookieHeader string) sessionInfo {
 	c.t.Helper()
 	si, err := c.sessionWith(&cookieHeader)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	return si
 }
 
@@ -480,9 +469,7 @@ func reasonRegexp(label string) *regexp.Regexp {
 
 func chmod(t testing.TB, path string, mode os.FileMode) {
 	t.Helper()
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.Chmod(path, mode))
 }
 
 func uidOf() int { return os.Getuid() }

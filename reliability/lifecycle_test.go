@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/redistest"
@@ -25,23 +27,21 @@ func TestFixation(t *testing.T) {
 	attacker.must("POST", "/cart/add", url.Values{"count": {"1"}}, http.StatusSeeOther)
 	planted := attacker.snapshot()
 	before := attacker.session()
-	if planted[cookieName] == "" || before.Session == "" || before.Authenticated {
-		t.Fatalf("attacker's anonymous session: %+v %v", before, planted)
-	}
+	require.NotEmpty(t, planted[cookieName], "attacker's cookie: %v", planted)
+	require.NotEmpty(t, before.Session, "attacker's anonymous session: %+v", before)
+	require.False(t, before.Authenticated, "attacker's anonymous session: %+v", before)
 	victim := newClient(t, d.url)
 	victim.setCookies(planted)
 	victim.login(alice, alicePassword)
 	after := victim.session()
-	if !after.Authenticated || after.Session == before.Session || after.Generation <= before.Generation {
-		t.Fatalf("login kept the planted session: before %+v after %+v", before, after)
-	}
-	if victim.snapshot()[cookieName] == planted[cookieName] {
-		t.Fatal("login did not replace the planted cookie")
-	}
+	require.True(t, after.Authenticated, "login kept the planted session: before %+v after %+v", before, after)
+	require.NotEqual(t, before.Session, after.Session, "login kept the planted session: before %+v after %+v", before, after)
+	require.Greater(t, after.Generation, before.Generation, "login kept the planted session: before %+v after %+v", before, after)
+	require.NotEqual(t, planted[cookieName], victim.snapshot()[cookieName], "login did not replace the planted cookie")
 	// The attacker's cookie is at most the old anonymous session.
-	if si := attacker.sessionAs(cookieHeaderOf(planted)); si.Authenticated || si.User != "" {
-		t.Fatalf("the attacker's pre-login cookie is logged in: %+v", si)
-	}
+	si := attacker.sessionAs(cookieHeaderOf(planted))
+	require.False(t, si.Authenticated, "the attacker's pre-login cookie is logged in: %+v", si)
+	require.Empty(t, si.User, "the attacker's pre-login cookie is logged in: %+v", si)
 	d.alive()
 }
 
@@ -57,9 +57,7 @@ func TestReplayAfterLogout(t *testing.T) {
 		}
 		captured := cookieHeaderOf(c.snapshot())
 		c.must("POST", "/logout", nil, http.StatusSeeOther)
-		if left := c.snapshot(); len(left) != 0 {
-			t.Fatalf("logout left cookies: %v", left)
-		}
+		require.Empty(t, c.snapshot(), "logout left cookies")
 		m := d.mark()
 		refused(t, c, captured, "replay after logout")
 		wantReasons(t, d, m, map[string]int{"revoked": 1})
@@ -80,9 +78,9 @@ func TestReplayAfterForceLogoutOtherInstance(t *testing.T) {
 	victim.login(alice, alicePassword)
 	captured := cookieHeaderOf(victim.snapshot())
 	onB := newClient(t, b.url)
-	if si := onB.sessionAs(captured); !si.Authenticated || si.User != alice {
-		t.Fatalf("instance B does not accept A's cookie: %+v", si)
-	}
+	si := onB.sessionAs(captured)
+	require.True(t, si.Authenticated, "instance B does not accept A's cookie: %+v", si)
+	require.Equal(t, alice, si.User, "instance B does not accept A's cookie")
 	adm := newClient(t, b.url)
 	adm.login(admin, adminPassword)
 	adm.must("POST", "/admin/force-logout", url.Values{"user": {alice}}, http.StatusSeeOther)
@@ -136,13 +134,10 @@ func TestDeadlinesRealClock(t *testing.T) {
 		lastOK = time.Since(start)
 		time.Sleep(250 * time.Millisecond)
 	}
-	if lastOK < 3*time.Second || lastOK > 5500*time.Millisecond {
-		t.Fatalf("busy session last accepted %v after login, want 3s..5s (idle 2s slides, absolute 5s)", lastOK)
-	}
+	require.GreaterOrEqual(t, lastOK, 3*time.Second, "busy session last accepted after login, want 3s..5s (idle 2s slides, absolute 5s)")
+	require.LessOrEqual(t, lastOK, 5500*time.Millisecond, "busy session last accepted after login, want 3s..5s (idle 2s slides, absolute 5s)")
 	got := d.reasons(m, 1)
-	if got["absolute_expired"]+got["idle_expired"] != 1 {
-		t.Fatalf("busy session refused with %v", got)
-	}
+	require.Equal(t, 1, got["absolute_expired"]+got["idle_expired"], "busy session refused with %v", got)
 	t.Logf("busy session accepted until %v after login, then refused: %v", lastOK, got)
 
 	c := newClient(t, d.url)
@@ -173,9 +168,7 @@ func newHX(t testing.TB, cfg httpx.Config) *hx {
 		cfg.Store = memstore.New()
 	}
 	m, err := httpx.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := httpx.FromContext(r.Context())
 		switch r.URL.Path {
@@ -238,17 +231,17 @@ func TestClockSteps(t *testing.T) {
 	x := newHX(t, httpx.Config{Keys: testRing(t), Policy: versioning.Policy{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour, ClockSkew: 30 * time.Second, Now: clk.Now}})
 	login := func() map[string]string {
 		jar := map[string]string{}
-		if u, r, _ := x.call(t, "/login?user=alice", jar); u != "alice" || r != "" {
-			t.Fatalf("login: %q %q", u, r)
-		}
+		u, r, _ := x.call(t, "/login?user=alice", jar)
+		require.Equal(t, "alice", u, "login (reason %q)", r)
+		require.Empty(t, r, "login: reason")
 		return jar
 	}
 	expect := func(what string, jar map[string]string, wantUser, wantReason string) {
 		t.Helper()
 		u, r, code := x.call(t, "/hit", jar)
-		if u != wantUser || r != wantReason || code != 200 {
-			t.Fatalf("%s: user %q reason %q status %d; want user %q reason %q", what, u, r, code, wantUser, wantReason)
-		}
+		require.Equal(t, wantUser, u, "%s: user (reason %q, status %d)", what, r, code)
+		require.Equal(t, wantReason, r, "%s: reason (status %d)", what, code)
+		require.Equal(t, http.StatusOK, code, "%s: status", what)
 		t.Logf("%s: user %q reason %q", what, u, r)
 	}
 
@@ -300,13 +293,13 @@ func TestIdleAbsoluteInjected(t *testing.T) {
 	jar := map[string]string{}
 	x.call(t, "/login?user=bob", jar)
 	clk.Advance(30*time.Minute - time.Millisecond)
-	if u, r, _ := x.call(t, "/", copyJar(jar)); u != "bob" || r != "" {
-		t.Fatalf("at idle-1ms: %q %q", u, r)
-	}
+	u, r, _ := x.call(t, "/", copyJar(jar))
+	require.Equal(t, "bob", u, "at idle-1ms (reason %q)", r)
+	require.Empty(t, r, "at idle-1ms: reason")
 	clk.Advance(2 * time.Millisecond)
-	if u, r, _ := x.call(t, "/", copyJar(jar)); u != "" || r != "idle_expired" {
-		t.Fatalf("at idle+1ms: %q %q", u, r)
-	}
+	u, r, _ = x.call(t, "/", copyJar(jar))
+	require.Empty(t, u, "at idle+1ms: user (reason %q)", r)
+	require.Equal(t, "idle_expired", r, "at idle+1ms: reason")
 	_ = context.Background()
 }
 

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/internal/redistest"
 )
 
@@ -25,16 +28,13 @@ func soakConfig(t *testing.T) (time.Duration, int) {
 	dur, clients := 10*time.Second, 50
 	if v := os.Getenv("SEALEDSESSION_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("SEALEDSESSION_SOAK=%q: %v", v, err)
-		}
+		require.NoError(t, err, "SEALEDSESSION_SOAK=%q", v)
 		dur = d
 	}
 	if v := os.Getenv("SEALEDSESSION_SOAK_CLIENTS"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SEALEDSESSION_SOAK_CLIENTS=%q", v)
-		}
+		require.NoError(t, err, "SEALEDSESSION_SOAK_CLIENTS=%q", v)
+		require.GreaterOrEqual(t, n, 1, "SEALEDSESSION_SOAK_CLIENTS=%q", v)
 		clients = n
 	}
 	return dur, clients
@@ -137,7 +137,7 @@ func TestSoak(t *testing.T) {
 			}
 			if i == 10 {
 				st.violations.Add(1)
-				t.Errorf("a cookie that must be refused is still accepted after 200ms on %s: %+v", d.url, si)
+				assert.Fail(t, "a cookie that must be refused is still accepted after 200ms", "on %s: %+v", d.url, si)
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -254,21 +254,18 @@ wait:
 		d.alive()
 		_, hwm := d.memory()
 		t.Logf("demo %d: RSS %d KiB at start, peak sampled %d KiB, VmHWM %d KiB", i, rss0[i], peakRSS[i], hwm)
-		if hwm > 512<<10 {
-			t.Errorf("demo %d peak RSS %d KiB", i, hwm)
-		}
+		assert.LessOrEqual(t, hwm, 512<<10, "demo %d peak RSS (KiB)", i)
 	}
 	st.mu.Lock()
 	t.Logf("soak %v, %d clients, 2 demos on redis: %d requests (%.0f/s), codes %v, %d logins, %d logouts, %d log-out-everywhere, %d force-logouts; %d replays refused (%d only after a retry), %d accepted; %d 5xx, %d transport errors %s",
 		elapsed, nclients, st.requests.Load(), float64(st.requests.Load())/elapsed.Seconds(), st.codes, st.logins.Load(), st.logouts.Load(), st.everywhere.Load(), st.forceLogouts.Load(),
 		st.replays.Load()-st.violations.Load(), st.replayLate.Load(), st.violations.Load(), st.status5xx.Load(), st.transport.Load(), st.firstErr)
 	st.mu.Unlock()
-	if st.status5xx.Load() != 0 || st.transport.Load() != 0 || st.violations.Load() != 0 {
-		t.Fatalf("%d 5xx, %d transport errors, %d accepted replays", st.status5xx.Load(), st.transport.Load(), st.violations.Load())
-	}
-	if st.replays.Load() == 0 || st.logins.Load() == 0 {
-		t.Fatal("the soak did nothing")
-	}
+	require.Zero(t, st.status5xx.Load(), "5xx answers (%d transport errors, %d accepted replays)", st.transport.Load(), st.violations.Load())
+	require.Zero(t, st.transport.Load(), "transport errors (%d accepted replays)", st.violations.Load())
+	require.Zero(t, st.violations.Load(), "accepted replays")
+	require.NotZero(t, st.replays.Load(), "the soak did nothing: no replays")
+	require.NotZero(t, st.logins.Load(), "the soak did nothing: no logins")
 }
 
 func code(resp *http.Response) int {

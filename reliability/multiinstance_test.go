@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/internal/redistest"
 )
@@ -25,7 +27,7 @@ func TestMultiInstanceScript(t *testing.T) {
 	redistest.RequireServer(t)
 	if _, err := exec.LookPath("curl"); err != nil {
 		if os.Getenv(redistest.RequireEnv) == "1" {
-			t.Fatalf("curl not found: %v (%s=1 makes this a failure)", err, redistest.RequireEnv)
+			require.FailNow(t, "curl not found", "%v (%s=1 makes this a failure)", err, redistest.RequireEnv)
 		}
 		t.Skipf("curl not found: %v", err)
 	}
@@ -37,9 +39,7 @@ func TestMultiInstanceScript(t *testing.T) {
 	cmd.WaitDelay = 15 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("script output:\n%s", out)
-	if err != nil {
-		t.Fatalf("multi-instance.sh: %v", err)
-	}
+	require.NoError(t, err, "multi-instance.sh")
 	text := string(out)
 	for _, want := range []string{
 		"instance 1 /api/session: authenticated=true",
@@ -49,19 +49,16 @@ func TestMultiInstanceScript(t *testing.T) {
 		"instance 3 /api/session: authenticated=false",
 		"OK: logged in on 1, logged out everywhere on 2, refused on 3",
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("output lacks %q", want)
-		}
+		assert.Contains(t, text, want, "script output")
 	}
 	// Nothing listens any more on the ports the script used.
 	addrs := regexp.MustCompile(`127\.0\.0\.1:[0-9]+`).FindAllString(text, -1)
-	if len(addrs) < 4 {
-		t.Fatalf("found %d addresses in the output, want redis + 3 demos", len(addrs))
-	}
+	require.GreaterOrEqual(t, len(addrs), 4, "addresses in the output: want redis + 3 demos")
 	for _, a := range addrs {
-		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+		c, err := net.DialTimeout("tcp", a, time.Second)
+		if err == nil {
 			c.Close()
-			t.Errorf("%s still accepts connections after the script exited", a)
 		}
+		assert.Error(t, err, "%s still accepts connections after the script exited", a)
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 )
 
@@ -67,12 +70,8 @@ func TestBehindNginx(t *testing.T) {
 		if atDefault.lines == 0 {
 			t.Skip("no default run to compare with (it failed or was not selected)")
 		}
-		if raised.lines <= atDefault.lines {
-			t.Fatalf("raised settings: the cart stopped at %d lines, the default at %d: want more", raised.lines, atDefault.lines)
-		}
-		if raised.maxSetCookie <= 4096 {
-			t.Fatalf("raised settings: largest Set-Cookie lines %d bytes: the run never needed more than nginx's default buffer", raised.maxSetCookie)
-		}
+		require.Greater(t, raised.lines, atDefault.lines, "raised settings: cart lines when it stopped, want more than the default's")
+		require.Greater(t, raised.maxSetCookie, 4096, "raised settings: largest Set-Cookie lines (bytes): the run never needed more than nginx's default buffer")
 		t.Logf("cart lines: %d at the default budget, %d raised", atDefault.lines, raised.lines)
 	})
 	t.Run("raised-budget-behind-default-nginx", func(t *testing.T) {
@@ -81,13 +80,9 @@ func TestBehindNginx(t *testing.T) {
 		c := newClient(t, ng.url)
 		loginVia(t, c, ng)
 		run := growCart(t, c, 1)
-		if run.badStatus != http.StatusBadGateway {
-			t.Fatalf("the raised budget behind the default nginx: no 502 (first 5xx: %d; cart refused: %v at %d lines, largest Set-Cookie lines %d bytes)",
-				run.badStatus, run.refused, run.lines, run.maxSetCookie)
-		}
-		if !ng.waitLog("upstream sent too big header") {
-			t.Fatalf("502 without nginx's \"upstream sent too big header\":\n%s", tailLines(ng.log(), 20))
-		}
+		require.Equal(t, http.StatusBadGateway, run.badStatus, "the raised budget behind the default nginx: first 5xx (cart refused: %v at %d lines, largest Set-Cookie lines %d bytes)",
+			run.refused, run.lines, run.maxSetCookie)
+		require.True(t, ng.waitLog("upstream sent too big header"), "502 without nginx's \"upstream sent too big header\":\n%s", tailLines(ng.log(), 20))
 		t.Logf("502 from the default nginx after %d cart lines (largest Set-Cookie lines that passed: %d bytes)", run.lines, run.maxSetCookie)
 		d.alive()
 	})
@@ -108,69 +103,46 @@ func proxiedLifecycle(t *testing.T, nginxConf string, demoFlags []string, budget
 	// Grow one line at a time until the demo refuses.
 	run := growCart(t, c, 1)
 	ng.noBadStatus(t, run, "growing the cart")
-	if !run.refused {
-		t.Fatalf("the cart grew to %d lines without a refusal", run.lines)
-	}
-	if run.lines < 5 {
-		t.Fatalf("the cart was refused at %d lines", run.lines)
-	}
-	if run.maxSetCookie > budget {
-		t.Fatalf("a response carried %d bytes of Set-Cookie lines, budget %d", run.maxSetCookie, budget)
-	}
+	require.True(t, run.refused, "the cart grew to %d lines without a refusal", run.lines)
+	require.GreaterOrEqual(t, run.lines, 5, "the cart was refused too early (lines)")
+	require.LessOrEqual(t, run.maxSetCookie, budget, "Set-Cookie bytes of the largest response, over the budget")
 	t.Logf("refused at %d lines; largest Set-Cookie lines %d bytes (budget %d)", run.lines, run.maxSetCookie, budget)
 	before := c.session()
-	if !before.Authenticated || before.User != alice {
-		t.Fatalf("after the refusal: %+v", before)
-	}
+	require.True(t, before.Authenticated, "after the refusal: %+v", before)
+	require.Equal(t, alice, before.User, "after the refusal")
 
 	// Renewal of the full session.
 	time.Sleep(renewWait)
 	resp, body := ng.send(t, c, "GET", "/api/session", nil, http.StatusOK)
-	if !hasCookie(resp, cookieName) {
-		t.Fatalf("no renewal %v after the last write: Set-Cookie %q", renewWait, resp.Header.Values("Set-Cookie"))
-	}
-	if n := setCookieBytes(resp); n > budget {
-		t.Fatalf("renewal wrote %d bytes of Set-Cookie lines, budget %d", n, budget)
-	}
+	require.True(t, hasCookie(resp, cookieName), "no renewal %v after the last write: Set-Cookie %q", renewWait, resp.Header.Values("Set-Cookie"))
+	require.LessOrEqual(t, setCookieBytes(resp), budget, "renewal: Set-Cookie bytes, over the budget")
 	after := c.session()
-	if !after.Authenticated || after.Session != before.Session || after.Generation != before.Generation {
-		t.Fatalf("after the renewal %+v (before %+v): %.200s", after, before, body)
-	}
-	if n := cartLines(t, c, ng, "/cart"); n != run.lines {
-		t.Fatalf("after the renewal the cart has %d lines, want %d", n, run.lines)
-	}
+	require.True(t, after.Authenticated, "after the renewal %+v (before %+v): %.200s", after, before, body)
+	require.Equal(t, before.Session, after.Session, "session after the renewal: %.200s", body)
+	require.Equal(t, before.Generation, after.Generation, "generation after the renewal: %.200s", body)
+	require.Equal(t, run.lines, cartLines(t, c, ng, "/cart"), "cart lines after the renewal")
 
 	// A change: empty the cart (any chunk cookies are cleared), add a line.
 	ng.send(t, c, "POST", "/cart/clear", url.Values{}, http.StatusSeeOther)
-	if n := cartLines(t, c, ng, "/cart?msg=cleared"); n != 0 {
-		t.Fatalf("after emptying, the cart has %d lines", n)
-	}
+	require.Zero(t, cartLines(t, c, ng, "/cart?msg=cleared"), "cart lines after emptying")
 	resp, _ = ng.send(t, c, "POST", "/cart/add", url.Values{"count": {"1"}}, http.StatusSeeOther)
-	if loc := resp.Header.Get("Location"); loc != "/cart?msg=added" {
-		t.Fatalf("adding to the empty cart: redirected to %q", loc)
-	}
-	if n := cartLines(t, c, ng, "/cart?msg=added"); n != 1 {
-		t.Fatalf("after one add, the cart has %d lines", n)
-	}
-	if si := c.session(); !si.Authenticated || si.Session != before.Session {
-		t.Fatalf("after the change: %+v", si)
-	}
+	require.Equal(t, "/cart?msg=added", resp.Header.Get("Location"), "adding to the empty cart: redirect")
+	require.Equal(t, 1, cartLines(t, c, ng, "/cart?msg=added"), "cart lines after one add")
+	si := c.session()
+	require.True(t, si.Authenticated, "after the change: %+v", si)
+	require.Equal(t, before.Session, si.Session, "session after the change")
 
 	// Grow again, ten lines at a time, and log out with the full session:
 	// the logout clears every chunk cookie.
 	regrown := growCart(t, c, 10)
 	ng.noBadStatus(t, regrown, "growing the cart again")
-	if !regrown.refused || regrown.lines < run.lines-9 {
-		t.Fatalf("growing again ten at a time: refused %v at %d lines (first run: %d)", regrown.refused, regrown.lines, run.lines)
-	}
+	require.True(t, regrown.refused, "growing again ten at a time: not refused at %d lines (first run: %d)", regrown.lines, run.lines)
+	require.GreaterOrEqual(t, regrown.lines, run.lines-9, "growing again ten at a time: refused at too few lines (first run: %d)", run.lines)
 	captured := cookieHeaderOf(c.snapshot())
 	resp, _ = ng.send(t, c, "POST", "/logout", url.Values{}, http.StatusSeeOther)
-	if n := setCookieBytes(resp); n > budget {
-		t.Fatalf("logout wrote %d bytes of Set-Cookie lines, budget %d", n, budget)
-	}
-	if si := c.session(); si.Authenticated {
-		t.Fatalf("after logout the client's own cookies are still logged in: %+v", si)
-	}
+	require.LessOrEqual(t, setCookieBytes(resp), budget, "logout: Set-Cookie bytes, over the budget")
+	si = c.session()
+	require.False(t, si.Authenticated, "after logout the client's own cookies are still logged in: %+v", si)
 	refused(t, c, captured, "the full session's cookies replayed after logout")
 	d.alive()
 	ng.alive(t)
@@ -195,56 +167,41 @@ func growCart(t *testing.T, c *client, count int) cartRun {
 	t.Helper()
 	var run cartRun
 	resp, body, err := c.do("GET", "/cart", nil, nil)
-	if err != nil {
-		t.Fatalf("GET /cart: %v", err)
-	}
+	require.NoError(t, err, "GET /cart")
 	m := cartCountRE.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("GET /cart: status %d: %.300s", resp.StatusCode, body)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET /cart: status: %.300s", body)
+	require.NotNil(t, m, "GET /cart: no cart count: %.300s", body)
 	run.lines, _ = strconv.Atoi(m[1])
 	form := url.Values{"count": {strconv.Itoa(count)}}
 	for run.lines < 1000 {
 		resp, body, err := c.do("POST", "/cart/add", form, nil)
-		if err != nil {
-			t.Fatalf("POST /cart/add: %v", err)
-		}
+		require.NoError(t, err, "POST /cart/add")
 		run.maxSetCookie = max(run.maxSetCookie, setCookieBytes(resp))
 		if resp.StatusCode >= 500 {
 			run.badStatus, run.badWhat = resp.StatusCode, "POST /cart/add: "+body
 			return run
 		}
 		loc := resp.Header.Get("Location")
-		if resp.StatusCode != http.StatusSeeOther || (loc != "/cart?msg=added" && loc != "/cart?msg=full") {
-			t.Fatalf("POST /cart/add: status %d, Location %q: %.300s", resp.StatusCode, loc, body)
-		}
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "POST /cart/add: status (Location %q): %.300s", loc, body)
+		require.Contains(t, []string{"/cart?msg=added", "/cart?msg=full"}, loc, "POST /cart/add: Location: %.300s", body)
 		resp, body, err = c.do("GET", loc, nil, nil)
-		if err != nil {
-			t.Fatalf("GET %s: %v", loc, err)
-		}
+		require.NoError(t, err, "GET %s", loc)
 		run.maxSetCookie = max(run.maxSetCookie, setCookieBytes(resp))
 		if resp.StatusCode >= 500 {
 			run.badStatus, run.badWhat = resp.StatusCode, "GET "+loc+": "+body
 			return run
 		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: status %d: %.300s", loc, resp.StatusCode, body)
-		}
+		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: status: %.300s", loc, body)
 		m := cartCountRE.FindStringSubmatch(body)
-		if m == nil {
-			t.Fatalf("GET %s: no cart count: %.300s", loc, body)
-		}
+		require.NotNil(t, m, "GET %s: no cart count: %.300s", loc, body)
 		n, _ := strconv.Atoi(m[1])
 		if loc == "/cart?msg=full" {
-			if n != run.lines || !strings.Contains(body, `id="error">`+cartFullText) {
-				t.Fatalf("refused at %d lines: the page shows %d lines and no refusal message: %.300s", run.lines, n, body)
-			}
+			require.Equal(t, run.lines, n, "refused at %d lines: cart lines on the page: %.300s", run.lines, body)
+			require.Contains(t, body, `id="error">`+cartFullText, "refused at %d lines: no refusal message", run.lines)
 			run.refused = true
 			return run
 		}
-		if n != run.lines+count {
-			t.Fatalf("added %d to %d lines: the cart has %d", count, run.lines, n)
-		}
+		require.Equal(t, run.lines+count, n, "added %d to %d lines: cart lines", count, run.lines)
 		run.lines = n
 	}
 	return run
@@ -255,9 +212,7 @@ func cartLines(t *testing.T, c *client, ng *nginx, path string) int {
 	t.Helper()
 	_, body := ng.send(t, c, "GET", path, nil, http.StatusOK)
 	m := cartCountRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("GET %s: no cart count: %.300s", path, body)
-	}
+	require.NotNil(t, m, "GET %s: no cart count: %.300s", path, body)
 	n, _ := strconv.Atoi(m[1])
 	return n
 }
@@ -266,9 +221,9 @@ func cartLines(t *testing.T, c *client, ng *nginx, path string) int {
 func loginVia(t *testing.T, c *client, ng *nginx) {
 	t.Helper()
 	ng.send(t, c, "POST", "/login", url.Values{"user": {alice}, "password": {alicePassword}}, http.StatusSeeOther)
-	if si := c.session(); !si.Authenticated || si.User != alice {
-		t.Fatalf("after login through nginx: %+v", si)
-	}
+	si := c.session()
+	require.True(t, si.Authenticated, "after login through nginx: %+v", si)
+	require.Equal(t, alice, si.User, "after login through nginx")
 }
 
 // setCookieBytes counts a response's Set-Cookie lines as they are on the
@@ -304,7 +259,7 @@ func nginxBinary(t testing.TB) string {
 		return debian
 	}
 	if os.Getenv("SEALEDSESSION_REQUIRE_NGINX") != "" {
-		t.Fatal("nginx not found and SEALEDSESSION_REQUIRE_NGINX is set (Debian: apt-get install nginx-light)")
+		require.FailNow(t, "nginx not found and SEALEDSESSION_REQUIRE_NGINX is set (Debian: apt-get install nginx-light)")
 	}
 	t.Skip("nginx not found (Debian: apt-get install nginx-light; SEALEDSESSION_REQUIRE_NGINX=1 makes this a failure)")
 	return ""
@@ -369,7 +324,7 @@ func startNginx(t testing.TB, upstreamURL, extraHTTPConfig string) *nginx {
 			break
 		}
 	}
-	t.Fatal(lastErr)
+	require.NoError(t, lastErr)
 	return nil
 }
 
@@ -421,7 +376,7 @@ func tryNginx(t testing.TB, bin, upstreamURL, extra string) (*nginx, error) {
 func (ng *nginx) stop(t testing.TB) {
 	select {
 	case <-ng.done:
-		t.Errorf("nginx died before the end of the test (%v):\n%s\n%s", ng.cmd.ProcessState, ng.out.String(), tailLines(ng.log(), 20))
+		assert.Fail(t, "nginx died before the end of the test", "%v:\n%s\n%s", ng.cmd.ProcessState, ng.out.String(), tailLines(ng.log(), 20))
 		return
 	default:
 	}
@@ -431,7 +386,7 @@ func (ng *nginx) stop(t testing.TB) {
 	case <-time.After(10 * time.Second):
 		_ = ng.cmd.Process.Kill()
 		<-ng.done
-		t.Errorf("nginx did not stop within 10s of SIGTERM")
+		assert.Fail(t, "nginx did not stop within 10s of SIGTERM")
 	}
 }
 
@@ -440,7 +395,7 @@ func (ng *nginx) alive(t testing.TB) {
 	t.Helper()
 	select {
 	case <-ng.done:
-		t.Fatalf("nginx is gone:\n%s\n%s", ng.out.String(), tailLines(ng.log(), 20))
+		require.FailNow(t, "nginx is gone", "%s\n%s", ng.out.String(), tailLines(ng.log(), 20))
 	default:
 	}
 }
@@ -471,23 +426,15 @@ func (ng *nginx) waitLog(s string) bool {
 func (ng *nginx) send(t testing.TB, c *client, method, path string, form url.Values, want int) (*http.Response, string) {
 	t.Helper()
 	resp, body, err := c.do(method, path, form, nil)
-	if err != nil {
-		t.Fatalf("%s %s through nginx: %v", method, path, err)
-	}
-	if resp.StatusCode >= 500 {
-		t.Fatalf("%s %s through nginx: %d: %.300s\nnginx error log:\n%s", method, path, resp.StatusCode, body, tailLines(ng.log(), 10))
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s through nginx: status %d, want %d: %.300s", method, path, resp.StatusCode, want, body)
-	}
+	require.NoError(t, err, "%s %s through nginx", method, path)
+	require.Less(t, resp.StatusCode, 500, "%s %s through nginx: %.300s\nnginx error log:\n%s", method, path, body, tailLines(ng.log(), 10))
+	require.Equal(t, want, resp.StatusCode, "%s %s through nginx: status: %.300s", method, path, body)
 	return resp, body
 }
 
 // noBadStatus fails the test if run met a 5xx.
 func (ng *nginx) noBadStatus(t testing.TB, run cartRun, what string) {
 	t.Helper()
-	if run.badStatus != 0 {
-		t.Fatalf("%s through nginx: %d after %d cart lines (largest Set-Cookie lines so far %d bytes): %.300s\nnginx error log:\n%s",
-			what, run.badStatus, run.lines, run.maxSetCookie, run.badWhat, tailLines(ng.log(), 10))
-	}
+	require.Zero(t, run.badStatus, "%s through nginx: 5xx after %d cart lines (largest Set-Cookie lines so far %d bytes): %.300s\nnginx error log:\n%s",
+		what, run.lines, run.maxSetCookie, run.badWhat, tailLines(ng.log(), 10))
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -29,8 +31,7 @@ func TestBusySessionLastsUntilAbsolute(t *testing.T) {
 	for elapsed+251*time.Millisecond < 5*time.Second {
 		clk.Advance(251 * time.Millisecond)
 		elapsed += 251 * time.Millisecond
-		if u, r, _ := x.call(t, "/", jar); u != "alice" {
-			t.Fatalf("busy session refused %v after login (absolute 5s) with reason %q", elapsed, r)
-		}
+		u, r, _ := x.call(t, "/", jar)
+		require.Equal(t, "alice", u, "busy session refused %v after login (absolute 5s) with reason %q", elapsed, r)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -18,9 +21,9 @@ const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 func refused(t *testing.T, c *client, header, what string) {
 	t.Helper()
 	si := c.sessionAs(header)
-	if si.Authenticated || si.User != "" || si.Session != "" {
-		t.Fatalf("%s: accepted: %+v", what, si)
-	}
+	require.False(t, si.Authenticated, "%s: accepted: %+v", what, si)
+	require.Empty(t, si.User, "%s: accepted: %+v", what, si)
+	require.Empty(t, si.Session, "%s: accepted: %+v", what, si)
 }
 
 // wantReasons checks the reasons logged since m: exactly want (n = sum).
@@ -31,9 +34,7 @@ func wantReasons(t *testing.T, d *demo, m int, want map[string]int) {
 		n += v
 	}
 	got := d.reasons(m, n)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("rejection reasons %v, want %v", got, want)
-	}
+	require.Equal(t, want, got, "rejection reasons")
 }
 
 // TestTamperBitFlips flips every bit of a real logged-in session cookie
@@ -46,13 +47,11 @@ func TestTamperBitFlips(t *testing.T) {
 	c := newClient(t, d.url)
 	c.login(alice, alicePassword)
 	value := c.snapshot()[cookieName]
-	if si := c.sessionAs(cookieName + "=" + value); !si.Authenticated || si.User != alice {
-		t.Fatalf("control: the untouched cookie is not accepted: %+v", si)
-	}
+	si := c.sessionAs(cookieName + "=" + value)
+	require.True(t, si.Authenticated, "control: the untouched cookie is not accepted: %+v", si)
+	require.Equal(t, alice, si.User, "control: the untouched cookie is not accepted")
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(value)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	t.Run("bits", func(t *testing.T) {
 		m := d.mark()
@@ -93,13 +92,9 @@ func TestTamperBitFlips(t *testing.T) {
 		total := 0
 		for reason, k := range got {
 			total += k
-			if reason != "malformed" && reason != "unknown_key" && reason != "auth_failed" {
-				t.Errorf("substitution refused with reason %q (%d times)", reason, k)
-			}
+			assert.Contains(t, []string{"malformed", "unknown_key", "auth_failed"}, reason, "substitution refused with an unexpected reason (%d times)", k)
 		}
-		if total != n {
-			t.Fatalf("%d substitutions, %d rejections logged: %v", n, total, got)
-		}
+		require.Equal(t, n, total, "%d substitutions: rejections logged: %v", n, got)
 		t.Logf("%d character substitutions (%d positions x 63) refused: %v", n, len(value), got)
 	})
 
@@ -114,19 +109,13 @@ func TestTamperBitFlips(t *testing.T) {
 		total := 0
 		for reason, k := range got {
 			total += k
-			if reason != "malformed" && reason != "auth_failed" && reason != "unknown_key" {
-				t.Errorf("truncation refused with reason %q (%d times)", reason, k)
-			}
+			assert.Contains(t, []string{"malformed", "auth_failed", "unknown_key"}, reason, "truncation refused with an unexpected reason (%d times)", k)
 		}
-		if total != len(value)-1 && total != len(value) {
-			t.Fatalf("%d truncations, %d rejections logged", len(value)-1, total)
-		}
+		require.Contains(t, []int{len(value) - 1, len(value)}, total, "%d truncations: rejections logged", len(value)-1)
 		t.Logf("%d truncations refused: %v", len(value), got)
 	})
 	d.alive()
-	if si := c.sessionAs(cookieName + "=" + value); !si.Authenticated {
-		t.Fatal("after the tampering, the untouched cookie no longer works")
-	}
+	require.True(t, c.sessionAs(cookieName+"="+value).Authenticated, "after the tampering, the untouched cookie no longer works")
 }
 
 // fillCart adds lines until the session is split into two chunk cookies.
@@ -135,13 +124,11 @@ func fillCart(t *testing.T, c *client) map[string]string {
 	for range 20 {
 		c.must("POST", "/cart/add", url.Values{"count": {"10"}}, http.StatusSeeOther)
 		if s := c.snapshot(); s[cookieName+"-1"] != "" {
-			if s[cookieName+"-2"] != "" {
-				t.Fatalf("three chunks already: %v", len(s))
-			}
+			require.Empty(t, s[cookieName+"-2"], "three chunks already: %v", len(s))
 			return s
 		}
 	}
-	t.Fatal("the cart never needed two cookies")
+	require.FailNow(t, "the cart never needed two cookies")
 	return nil
 }
 
@@ -154,9 +141,9 @@ func TestTamperChunks(t *testing.T) {
 	b.login(admin, adminPassword)
 	ca, cb := fillCart(t, a), fillCart(t, b)
 	n0, n1 := cookieName, cookieName+"-1"
-	if si := a.session(); !si.Authenticated || si.User != alice {
-		t.Fatalf("control: chunked session not accepted: %+v", si)
-	}
+	si := a.session()
+	require.True(t, si.Authenticated, "control: chunked session not accepted: %+v", si)
+	require.Equal(t, alice, si.User, "control: chunked session not accepted")
 	cases := []struct {
 		name, header, reason string
 	}{
@@ -175,20 +162,14 @@ func TestTamperChunks(t *testing.T) {
 		m := d.mark()
 		refused(t, a, tc.header, tc.name)
 		got := d.reasons(m, 1)
-		if len(got) != 1 {
-			t.Fatalf("%s: reasons %v", tc.name, got)
-		}
+		require.Len(t, got, 1, "%s: reasons", tc.name)
 		for r := range got {
-			if !strings.Contains("|"+tc.reason+"|", "|"+r+"|") {
-				t.Errorf("%s: reason %q, want %s", tc.name, r, tc.reason)
-			}
+			assert.Contains(t, strings.Split(tc.reason, "|"), r, "%s: reason", tc.name)
 			t.Logf("%s: refused, reason=%s", tc.name, r)
 		}
 	}
 	d.alive()
-	if si := a.session(); !si.Authenticated {
-		t.Fatal("the untouched chunked session no longer works")
-	}
+	require.True(t, a.session().Authenticated, "the untouched chunked session no longer works")
 }
 
 // TestTamperNameAndKeys: a cookie under another name (a demo with the same
@@ -212,9 +193,7 @@ func TestTamperNameAndKeys(t *testing.T) {
 	// And back: a "session" cookie of the plain demo under __Host-session.
 	pc.login(alice, alicePassword)
 	pv := pc.snapshot()["session"]
-	if pv == "" {
-		t.Fatalf("plain demo set %v", pc.snapshot())
-	}
+	require.NotEmpty(t, pv, "plain demo set %v", pc.snapshot())
 	m = d.mark()
 	refused(t, c, cookieName+"="+pv, "plain demo's cookie under __Host-session")
 	wantReasons(t, d, m, map[string]int{"auth_failed": 1})
@@ -226,9 +205,7 @@ func TestTamperNameAndKeys(t *testing.T) {
 	m = d.mark()
 	refused(t, c, "session_id="+value+"; sid="+value, "under unrelated names")
 	time.Sleep(50 * time.Millisecond)
-	if got := reasonRE.FindAllString(d.since(m), -1); len(got) != 0 {
-		t.Fatalf("unrelated cookie names produced rejections: %v", got)
-	}
+	require.Empty(t, reasonRE.FindAllString(d.since(m), -1), "unrelated cookie names produced rejections")
 
 	// A cookie from a demo with another key ring.
 	oc := newClient(t, other.url)
@@ -256,25 +233,18 @@ func TestSessionInURLIgnored(t *testing.T) {
 		"/api/session;" + cookieName + "=" + value,
 	} {
 		resp, body, err := anon.do("GET", p, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode == http.StatusOK && strings.Contains(body, `"authenticated": true`) {
-			t.Fatalf("%s: authenticated from the URL: %s", p, body)
-		}
+		require.NoError(t, err)
+		require.False(t, resp.StatusCode == http.StatusOK && strings.Contains(body, `"authenticated": true`), "%s: authenticated from the URL: %s", p, body)
 	}
 	// A form body with the cookie name as a field.
 	resp, body, err := anon.do("POST", "/cart/add", url.Values{cookieName: {value}, "count": {"1"}}, nil)
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("POST /cart/add: %v %v %s", err, resp, body)
-	}
-	if si := anon.session(); si.Authenticated || si.User != "" {
-		t.Fatalf("authenticated from a form field: %+v", si)
-	}
+	require.NoError(t, err, "POST /cart/add")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "POST /cart/add: %s", body)
+	si := anon.session()
+	require.False(t, si.Authenticated, "authenticated from a form field: %+v", si)
+	require.Empty(t, si.User, "authenticated from a form field: %+v", si)
 	time.Sleep(50 * time.Millisecond)
-	if got := reasonRE.FindAllString(d.since(m), -1); len(got) != 0 {
-		t.Fatalf("values in the URL were read as sessions: %v", got)
-	}
+	require.Empty(t, reasonRE.FindAllString(d.since(m), -1), "values in the URL were read as sessions")
 	d.alive()
 }
 
@@ -305,15 +275,11 @@ func TestHugeCookieHeaders(t *testing.T) {
 	for i := 0; i < rounds; i++ {
 		code, dur := send(huge)
 		worst = max(worst, dur)
-		if code != http.StatusRequestHeaderFieldsTooLarge && code != 0 {
-			t.Fatalf("1 MiB Cookie header: status %d", code)
-		}
+		require.Contains(t, []int{http.StatusRequestHeaderFieldsTooLarge, 0}, code, "1 MiB Cookie header: status")
 	}
 	code, _ := send(huge)
 	t.Logf("1 MiB Cookie header x%d: status %d, slowest %v", rounds+1, code, worst)
-	if worst > 2*time.Second {
-		t.Errorf("a 1 MiB header took %v to refuse", worst)
-	}
+	assert.LessOrEqual(t, worst, 2*time.Second, "a 1 MiB header took too long to refuse")
 
 	var many []string
 	for i := range 5000 {
@@ -321,18 +287,15 @@ func TestHugeCookieHeaders(t *testing.T) {
 	}
 	code, dur := send(strings.Join(many, "; "))
 	t.Logf("5000 cookies (%d bytes): status %d in %v", len(strings.Join(many, "; ")), code, dur)
-	if code != http.StatusRequestHeaderFieldsTooLarge && code != 0 {
-		t.Fatalf("5000 cookies: status %d", code)
-	}
+	require.Contains(t, []int{http.StatusRequestHeaderFieldsTooLarge, 0}, code, "5000 cookies: status")
 
 	// Within the demo's 16 KiB header limit: 1500 small cookies plus the
 	// real session cookie, which still works, and 1000 duplicated chunk
 	// cookies, refused as a broken chunk set.
 	many = many[:1500]
 	header := strings.Join(append(many, cookieName+"="+value), "; ")
-	if si := c.sessionAs(header); !si.Authenticated {
-		t.Fatalf("the session among 1500 other cookies (%d bytes) was not read: %+v", len(header), si)
-	}
+	si := c.sessionAs(header)
+	require.True(t, si.Authenticated, "the session among 1500 other cookies (%d bytes) was not read: %+v", len(header), si)
 	var dups []string
 	for range 1000 {
 		dups = append(dups, cookieName+"-1=x")
@@ -351,7 +314,5 @@ func TestHugeCookieHeaders(t *testing.T) {
 	d.alive()
 	rss1, hwm := d.memory()
 	t.Logf("demo RSS %d KiB before, %d KiB after (peak %d KiB)", rss0, rss1, hwm)
-	if rss1-rss0 > 64<<10 {
-		t.Errorf("RSS grew by %d KiB", rss1-rss0)
-	}
+	assert.LessOrEqual(t, rss1-rss0, 64<<10, "RSS growth (KiB)")
 }
