@@ -1,13 +1,12 @@
 package echoapp_test
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/frameworks/echoapp"
 	"github.com/sealedsession/sealedsession/frameworks/internal/apptest"
@@ -41,21 +40,13 @@ func TestEchoWriterOrder(t *testing.T) {
 	c := apptest.NewClient(t, m, e)
 
 	res, body := c.Do(http.MethodPost, "/late", url.Values{})
-	if res.StatusCode != http.StatusOK || body != "written" {
-		t.Fatalf("/late: %s %q", res.Status, body)
-	}
-	if !errors.Is(lateErr, httpx.ErrResponseStarted) {
-		t.Fatalf("a change after c.String: %v, want ErrResponseStarted", lateErr)
-	}
-	if c.HasSessionCookie() {
-		t.Fatal("a refused change still set a cookie")
-	}
+	require.Equal(t, http.StatusOK, res.StatusCode, "/late: %q", body)
+	require.Equal(t, "written", body, "/late")
+	require.ErrorIs(t, lateErr, httpx.ErrResponseStarted, "a change after c.String")
+	require.False(t, c.HasSessionCookie(), "a refused change still set a cookie")
 
 	res, _ = c.Do(http.MethodPost, "/fail", url.Values{})
-	if res.StatusCode != http.StatusConflict {
-		t.Fatalf("/fail: %s", res.Status)
-	}
-	if cart, _ := echoapp.CartKey.Get(c.Session()); !slices.Equal(cart.Items, []string{"kept"}) {
-		t.Fatalf("a change before an error return did not land: %v", cart.Items)
-	}
+	require.Equal(t, http.StatusConflict, res.StatusCode, "/fail")
+	cart, _ := echoapp.CartKey.Get(c.Session())
+	require.Equal(t, []string{"kept"}, cart.Items, "a change before an error return did not land")
 }

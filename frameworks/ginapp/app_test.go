@@ -1,13 +1,13 @@
 package ginapp_test
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/frameworks/ginapp"
 	"github.com/sealedsession/sealedsession/frameworks/internal/apptest"
@@ -36,9 +36,7 @@ func TestWrappedWriterOrder(t *testing.T) {
 	var lateErr error
 	r.POST("/early", func(c *gin.Context) {
 		s := httpx.FromContext(c.Request.Context())
-		if err := ginapp.CartKey.Set(s, ginapp.Cart{Items: []string{"early"}}); err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, ginapp.CartKey.Set(s, ginapp.Cart{Items: []string{"early"}}))
 		c.String(http.StatusOK, "written")
 	})
 	r.POST("/late", func(c *gin.Context) {
@@ -47,19 +45,14 @@ func TestWrappedWriterOrder(t *testing.T) {
 	})
 	c := apptest.NewClient(t, m, m.Wrap(r))
 
-	if res, body := c.Do(http.MethodPost, "/late", url.Values{}); res.StatusCode != http.StatusOK || body != "written" {
-		t.Fatalf("/late: %s %q", res.Status, body)
-	}
-	if !errors.Is(lateErr, httpx.ErrResponseStarted) {
-		t.Fatalf("a change after c.String: %v, want ErrResponseStarted", lateErr)
-	}
-	if c.HasSessionCookie() {
-		t.Fatal("a refused change set a cookie")
-	}
-	if res, body := c.Do(http.MethodPost, "/early", url.Values{}); res.StatusCode != http.StatusOK || body != "written" {
-		t.Fatalf("/early: %s %q", res.Status, body)
-	}
-	if cart, _ := ginapp.CartKey.Get(c.Session()); !slices.Equal(cart.Items, []string{"early"}) {
-		t.Fatalf("the change before c.String did not land: %v", cart.Items)
-	}
+	res, body := c.Do(http.MethodPost, "/late", url.Values{})
+	require.Equal(t, http.StatusOK, res.StatusCode, "/late: %q", body)
+	require.Equal(t, "written", body, "/late")
+	require.ErrorIs(t, lateErr, httpx.ErrResponseStarted, "a change after c.String")
+	require.False(t, c.HasSessionCookie(), "a refused change set a cookie")
+	res, body = c.Do(http.MethodPost, "/early", url.Values{})
+	require.Equal(t, http.StatusOK, res.StatusCode, "/early: %q", body)
+	require.Equal(t, "written", body, "/early")
+	cart, _ := ginapp.CartKey.Get(c.Session())
+	require.Equal(t, []string{"early"}, cart.Items, "the change before c.String did not land")
 }

@@ -2,7 +2,6 @@ package ginsession_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/frameworks/ginsession"
@@ -40,20 +41,14 @@ func (e *events) Observe(_ context.Context, ev httpx.Event) {
 func newManager(t *testing.T, store versioning.Store, obs httpx.Observer) *httpx.Manager {
 	t.Helper()
 	key, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	keys, err := sealed.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if store == nil {
 		store = memstore.New()
 	}
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return m
 }
 
@@ -92,20 +87,15 @@ func TestChangesLand(t *testing.T) {
 			r := gin.New()
 			r.Use(ginsession.Middleware(m))
 			r.POST("/", func(c *gin.Context) {
-				if err := noteKey.Set(ginsession.Get(c), name); err != nil {
-					t.Errorf("Set: %v", err)
-				}
+				assert.NoError(t, noteKey.Set(ginsession.Get(c), name), "Set")
 			}, answer)
 			rec := serve(r, httptest.NewRequest(http.MethodPost, "/", nil))
-			if rec.Code >= 500 {
-				t.Fatalf("status %d: %s", rec.Code, rec.Body)
-			}
+			require.Less(t, rec.Code, 500, "status: %s", rec.Body)
 			s := sessiontest.Result(t, m, rec.Result())
-			if got, _ := noteKey.Get(s); got != name {
-				t.Fatalf("the change did not land: note %q, want %q (Set-Cookie %q)", got, name, rec.Header().Values("Set-Cookie"))
-			}
-			if got := rec.Header().Values("Vary"); len(got) == 0 || got[0] != "Cookie" {
-				t.Errorf("Vary %q, want Cookie", got)
+			got, _ := noteKey.Get(s)
+			require.Equal(t, name, got, "the change did not land: note (Set-Cookie %q)", rec.Header().Values("Set-Cookie"))
+			if vary := rec.Header().Values("Vary"); assert.NotEmpty(t, vary, "Vary, want Cookie") {
+				assert.Equal(t, "Cookie", vary[0], "Vary %q", vary)
 			}
 		})
 	}
@@ -134,20 +124,15 @@ func TestSessionSurvivesAndLoginRegenerates(t *testing.T) {
 	})
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := serve(r, req)
-	if rec.Code != http.StatusSeeOther {
-		t.Fatalf("login: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusSeeOther, rec.Code, "login: %s", rec.Body)
 	s := sessiontest.Result(t, m, rec.Result())
-	if s.UserID() != "alice" || s.ID() == before {
-		t.Fatalf("after login: user %q, ID changed %v", s.UserID(), s.ID() != before)
-	}
+	require.Equal(t, "alice", s.UserID(), "after login: user")
+	require.NotEqual(t, before, s.ID(), "after login: the ID did not change")
 	next := httptest.NewRequest(http.MethodGet, "/note", nil)
 	for _, ck := range rec.Result().Cookies() {
 		next.AddCookie(ck)
 	}
-	if rec := serve(r, next); rec.Body.String() != "alice/kept" {
-		t.Fatalf("next request: %q", rec.Body)
-	}
+	require.Equal(t, "alice/kept", serve(r, next).Body.String(), "next request")
 }
 
 // A change after the response has started fails loudly and changes nothing.
@@ -162,17 +147,12 @@ func TestChangeAfterBodyIsRefused(t *testing.T) {
 		errs = append(errs, noteKey.Set(s, "late"), s.AddFlash("late"), s.Login("mallory"), s.Regenerate(), s.Logout())
 	})
 	rec := serve(r, httptest.NewRequest(http.MethodPost, "/", nil))
-	if rec.Code != http.StatusOK || rec.Body.String() != "written" {
-		t.Fatalf("%d %q", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "body %q", rec.Body)
+	require.Equal(t, "written", rec.Body.String())
 	for i, err := range errs {
-		if !errors.Is(err, httpx.ErrResponseStarted) {
-			t.Errorf("change %d after the body: %v, want ErrResponseStarted", i, err)
-		}
+		assert.ErrorIs(t, err, httpx.ErrResponseStarted, "change %d after the body", i)
 	}
-	if cookies := rec.Header().Values("Set-Cookie"); len(cookies) != 0 {
-		t.Fatalf("a refused change set cookies: %q", cookies)
-	}
+	require.Empty(t, rec.Header().Values("Set-Cookie"), "a refused change set cookies")
 }
 
 // A value over the cookie budget is refused when it is set; the rest of
@@ -184,23 +164,18 @@ func TestOverBudgetRefusedAtSet(t *testing.T) {
 	r.Use(ginsession.Middleware(m))
 	r.POST("/", func(c *gin.Context) {
 		s := ginsession.Get(c)
-		if err := noteKey.Set(s, "small"); err != nil {
-			t.Errorf("small value: %v", err)
-		}
+		assert.NoError(t, noteKey.Set(s, "small"), "small value")
 		setErr = noteKey.Set(s, strings.Repeat("x", 8<<10))
 		c.String(http.StatusOK, "ok")
 	})
 	rec := serve(r, httptest.NewRequest(http.MethodPost, "/", nil))
 	var se *httpx.SizeError
-	if !errors.Is(setErr, httpx.ErrTooLarge) || !errors.As(setErr, &se) || se.Over() <= 0 {
-		t.Fatalf("over-budget Set: %v, want a *SizeError", setErr)
-	}
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d", rec.Code)
-	}
-	if got, _ := noteKey.Get(sessiontest.Result(t, m, rec.Result())); got != "small" {
-		t.Fatalf("note %q, want the value before the refused Set", got)
-	}
+	require.ErrorIs(t, setErr, httpx.ErrTooLarge, "over-budget Set")
+	require.ErrorAs(t, setErr, &se, "over-budget Set: want a *SizeError")
+	require.Positive(t, se.Over(), "over-budget Set: SizeError.Over()")
+	require.Equal(t, http.StatusOK, rec.Code, "status")
+	got, _ := noteKey.Get(sessiontest.Result(t, m, rec.Result()))
+	require.Equal(t, "small", got, "note: want the value before the refused Set")
 }
 
 // downStore is an in-memory store that can be taken down.
@@ -245,9 +220,7 @@ func TestStoreDownIs503OnWrite(t *testing.T) {
 		c.String(http.StatusOK, "read only")
 	})
 	r.POST("/", func(c *gin.Context) {
-		if err := noteKey.Set(ginsession.Get(c), "while down"); err != nil {
-			t.Errorf("Set: %v", err)
-		}
+		assert.NoError(t, noteKey.Set(ginsession.Get(c), "while down"), "Set")
 		c.JSON(http.StatusOK, gin.H{"secret": "handler body"})
 	})
 	login := func() *http.Request {
@@ -258,29 +231,21 @@ func TestStoreDownIs503OnWrite(t *testing.T) {
 	down.Store(true)
 
 	rec := serve(r, req)
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("write with the store down: %d, want 503", rec.Code)
-	}
-	if body := rec.Body.String(); strings.Contains(body, "handler body") || strings.Contains(body, "outage") || strings.TrimSpace(body) != http.StatusText(http.StatusServiceUnavailable) {
-		t.Fatalf("body %q: want only the status text", body)
-	}
-	if cookies := rec.Header().Values("Set-Cookie"); len(cookies) != 0 {
-		t.Fatalf("the client's cookie was touched: %q", cookies)
-	}
-	if ev.saveFailed.Load() == 0 {
-		t.Fatal("no EventSaveFailed")
-	}
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "write with the store down")
+	body := rec.Body.String()
+	require.NotContains(t, body, "handler body", "body: want only the status text")
+	require.NotContains(t, body, "outage", "body: want only the status text")
+	require.Equal(t, http.StatusText(http.StatusServiceUnavailable), strings.TrimSpace(body), "body: want only the status text")
+	require.Empty(t, rec.Header().Values("Set-Cookie"), "the client's cookie was touched")
+	require.NotZero(t, ev.saveFailed.Load(), "no EventSaveFailed")
 
 	rec = serve(r, get)
-	if rec.Code != http.StatusOK || !errors.Is(seenRejected, versioning.ErrStoreUnavailable) {
-		t.Fatalf("read-only with the store down: %d, rejected %v", rec.Code, seenRejected)
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "read-only with the store down")
+	require.ErrorIs(t, seenRejected, versioning.ErrStoreUnavailable, "read-only with the store down: rejected")
 
 	down.Store(false)
 	rec = serve(r, login())
-	if rec.Code != http.StatusOK {
-		t.Fatalf("store back: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "store back")
 }
 
 // A custom ErrorHandler answers instead of the handler.
@@ -300,9 +265,9 @@ func TestCustomErrorHandler(t *testing.T) {
 	req := sessiontest.Request(t, m, httptest.NewRequest(http.MethodPost, "/", nil), func(s *httpx.Session) error { return s.Login("bob") })
 	down.Store(true)
 	rec := serve(r, req)
-	if rec.Code != http.StatusTeapot || rec.Body.String() != "try later" || !errors.Is(got, versioning.ErrStoreUnavailable) {
-		t.Fatalf("%d %q err %v", rec.Code, rec.Body, got)
-	}
+	require.Equal(t, http.StatusTeapot, rec.Code, "body %q", rec.Body)
+	require.Equal(t, "try later", rec.Body.String())
+	require.ErrorIs(t, got, versioning.ErrStoreUnavailable, "the error passed to the ErrorHandler")
 }
 
 // Logout clears the cookie and a copy of it is refused afterwards.
@@ -319,24 +284,19 @@ func TestLogout(t *testing.T) {
 	})
 	req := sessiontest.Request(t, m, httptest.NewRequest(http.MethodPost, "/logout", nil), func(s *httpx.Session) error { return s.Login("alice") })
 	rec := serve(r, req)
-	if rec.Code != http.StatusSeeOther {
-		t.Fatalf("logout: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusSeeOther, rec.Code, "logout")
 	cleared := false
 	for _, ck := range rec.Result().Cookies() {
 		if ck.Name == m.CookieName() && ck.MaxAge < 0 {
 			cleared = true
 		}
 	}
-	if !cleared {
-		t.Fatalf("logout did not clear the cookie: %q", rec.Header().Values("Set-Cookie"))
-	}
+	require.True(t, cleared, "logout did not clear the cookie: %q", rec.Header().Values("Set-Cookie"))
 	replay := httptest.NewRequest(http.MethodGet, "/", nil)
 	replay.Header.Set("Cookie", req.Header.Get("Cookie"))
 	s, err := m.Load(replay)
-	if err != nil || !errors.Is(s.Rejected(), versioning.ErrRevoked) {
-		t.Fatalf("replayed cookie: %v, rejected %v", err, s.Rejected())
-	}
+	require.NoError(t, err, "replayed cookie")
+	require.ErrorIs(t, s.Rejected(), versioning.ErrRevoked, "replayed cookie: rejected")
 }
 
 // Get panics without the middleware; Lookup reports false.
@@ -350,9 +310,8 @@ func TestGetWithoutMiddleware(t *testing.T) {
 		ginsession.Get(c)
 	})
 	serve(r, httptest.NewRequest(http.MethodGet, "/", nil))
-	if ok || panicked == nil {
-		t.Fatalf("Lookup ok=%v, Get panicked=%v", ok, panicked)
-	}
+	require.False(t, ok, "Lookup ok")
+	require.NotNil(t, panicked, "Get did not panic")
 }
 
 // The middleware on one route group: routes outside it have no session
@@ -369,13 +328,12 @@ func TestRouteGroup(t *testing.T) {
 		_ = noteKey.Set(ginsession.Get(c), "in group")
 		c.String(http.StatusOK, "ok")
 	})
-	if rec := serve(r, httptest.NewRequest(http.MethodGet, "/public", nil)); rec.Body.String() != "false" || len(rec.Header().Values("Set-Cookie")) != 0 {
-		t.Fatalf("/public: %q %q", rec.Body, rec.Header().Values("Set-Cookie"))
-	}
+	public := serve(r, httptest.NewRequest(http.MethodGet, "/public", nil))
+	require.Equal(t, "false", public.Body.String(), "/public: Lookup ok")
+	require.Empty(t, public.Header().Values("Set-Cookie"), "/public: Set-Cookie")
 	rec := serve(r, httptest.NewRequest(http.MethodGet, "/app/note", nil))
-	if got, _ := noteKey.Get(sessiontest.Result(t, m, rec.Result())); got != "in group" {
-		t.Fatalf("/app/note: note %q", got)
-	}
+	got, _ := noteKey.Get(sessiontest.Result(t, m, rec.Result()))
+	require.Equal(t, "in group", got, "/app/note: note")
 }
 
 // A handler that panics past the middleware saves nothing, and the
@@ -389,10 +347,6 @@ func TestPanicSavesNothing(t *testing.T) {
 		panic("handler bug")
 	})
 	rec := serve(r, httptest.NewRequest(http.MethodPost, "/", nil))
-	if rec.Code != http.StatusInternalServerError {
-		t.Fatalf("status %d", rec.Code)
-	}
-	if cookies := rec.Header().Values("Set-Cookie"); len(cookies) != 0 {
-		t.Fatalf("a panicking handler's change was saved: %q", cookies)
-	}
+	require.Equal(t, http.StatusInternalServerError, rec.Code, "status")
+	require.Empty(t, rec.Header().Values("Set-Cookie"), "a panicking handler's change was saved")
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -32,13 +34,9 @@ type clock = testkit.Clock
 func newRing(t testing.TB) (*sealed.Keyring, *sealed.Key) {
 	t.Helper()
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring, err := sealed.NewKeyring(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return ring, k
 }
 
@@ -70,18 +68,14 @@ func newHarness(t *testing.T, opts otelsession.Options) *harness {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	opts.MeterProvider = mp
 	obs, err := otelsession.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring, key := newRing(t)
 	h.keys = []*sealed.Key{key}
 	// Near the real time: the default in-memory store expires revocations
 	// by its own clock.
 	h.clk = testkit.NewClockAt(time.Now().UTC().Truncate(time.Second))
 	h.mgr, err = httpx.New(httpx.Config{Keys: ring, Policy: versioning.Policy{Now: h.clk.Now}, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	see := func(s *httpx.Session) {
 		h.mu.Lock()
@@ -141,9 +135,7 @@ func (h *harness) do(method, path, cookie string) string {
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
 	h.requests++
-	if rec.Code != http.StatusOK {
-		h.t.Fatalf("%s %s: %d", method, path, rec.Code)
-	}
+	require.Equal(h.t, http.StatusOK, rec.Code, "%s %s", method, path)
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == h.mgr.CookieName() && c.Value != "" {
 			return c.Value
@@ -158,22 +150,16 @@ func (h *harness) do(method, path, cookie string) string {
 func (h *harness) collect() (map[string]int64, *metricdata.HistogramDataPoint[float64], []attribute.KeyValue) {
 	h.t.Helper()
 	var rm metricdata.ResourceMetrics
-	if err := h.reader.Collect(context.Background(), &rm); err != nil {
-		h.t.Fatal(err)
-	}
+	require.NoError(h.t, h.reader.Collect(context.Background(), &rm))
 	sums := make(map[string]int64)
 	var hist *metricdata.HistogramDataPoint[float64]
 	var all []attribute.KeyValue
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != otelsession.ScopeName {
-			h.t.Fatalf("scope %q", sm.Scope.Name)
-		}
+		require.Equal(h.t, otelsession.ScopeName, sm.Scope.Name, "scope")
 		for _, m := range sm.Metrics {
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				if !d.IsMonotonic {
-					h.t.Fatalf("%s is not a counter", m.Name)
-				}
+				require.True(h.t, d.IsMonotonic, "%s is not a counter", m.Name)
 				for _, dp := range d.DataPoints {
 					key := m.Name
 					if r, ok := dp.Attributes.Value(otelsession.ReasonKey); ok {
@@ -183,13 +169,13 @@ func (h *harness) collect() (map[string]int64, *metricdata.HistogramDataPoint[fl
 					all = append(all, dp.Attributes.ToSlice()...)
 				}
 			case metricdata.Histogram[float64]:
-				if m.Name != otelsession.OverheadName || m.Unit != "s" || len(d.DataPoints) != 1 {
-					h.t.Fatalf("histogram %s %s %d points", m.Name, m.Unit, len(d.DataPoints))
-				}
+				require.Equal(h.t, otelsession.OverheadName, m.Name, "histogram name")
+				require.Equal(h.t, "s", m.Unit, "histogram %s unit", m.Name)
+				require.Len(h.t, d.DataPoints, 1, "histogram %s points", m.Name)
 				hist = &d.DataPoints[0]
 				all = append(all, hist.Attributes.ToSlice()...)
 			default:
-				h.t.Fatalf("unexpected metric %s: %T", m.Name, m.Data)
+				require.Failf(h.t, "unexpected metric", "%s: %T", m.Name, m.Data)
 			}
 		}
 	}
@@ -231,9 +217,7 @@ func TestEventsBecomeMetricsAndSpanEvents(t *testing.T) {
 	otherRing, otherKey := newRing(t)
 	h.keys = append(h.keys, otherKey)
 	other, err := httpx.New(httpx.Config{Keys: otherRing, Policy: versioning.Policy{Now: h.clk.Now}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	other.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = noteKey.Set(httpx.FromContext(r.Context()), "x")
@@ -253,66 +237,52 @@ func TestEventsBecomeMetricsAndSpanEvents(t *testing.T) {
 		p + "rejected/unknown_key": 1,
 	}
 	for k, v := range want {
-		if sums[k] != v {
-			t.Errorf("%s = %d, want %d", k, sums[k], v)
-		}
+		assert.Equal(t, v, sums[k], "counter %s", k)
 	}
 	for k, v := range sums {
-		if _, ok := want[k]; !ok && v != 0 {
-			t.Errorf("unexpected %s = %d", k, v)
+		if _, ok := want[k]; !ok {
+			assert.Zero(t, v, "unexpected %s", k)
 		}
 	}
-	if hist == nil || hist.Count != uint64(h.requests) {
-		t.Fatalf("overhead histogram: %+v, want %d requests", hist, h.requests)
-	}
-	if v, ok := hist.Attributes.Value("app"); !ok || v.AsString() != "notes" {
-		t.Fatalf("histogram attributes %v", hist.Attributes)
-	}
+	require.NotNil(t, hist, "overhead histogram")
+	require.Equal(t, uint64(h.requests), hist.Count, "overhead histogram: want one observation per request")
+	app, ok := hist.Attributes.Value("app")
+	require.True(t, ok, "histogram attributes %v: no app", hist.Attributes)
+	require.Equal(t, "notes", app.AsString(), "histogram attributes %v", hist.Attributes)
 	for _, kv := range metricAttrs {
-		if kv.Key != "app" && kv.Key != otelsession.ReasonKey {
-			t.Errorf("metric attribute %s: only the reason and Options.Attributes belong on metrics", kv.Key)
-		}
+		assert.Contains(t, []attribute.Key{"app", otelsession.ReasonKey}, kv.Key, "metric attribute %s: only the reason and Options.Attributes belong on metrics", kv.Key)
 	}
 
 	spans := h.spans.Ended()
-	if len(spans) != h.requests {
-		t.Fatalf("%d spans for %d requests", len(spans), h.requests)
-	}
+	require.Len(t, spans, h.requests, "spans: one per request")
 	// The first request's span: the created event, with the tag.
 	first := spans[0]
 	evs := first.Events()
-	if len(evs) != 1 || evs[0].Name != otelsession.SpanEventPrefix+"created" {
-		t.Fatalf("first span events %+v", evs)
-	}
-	if v, ok := attr(evs[0].Attributes, otelsession.TagKey); !ok || v.AsString() != createdTag || createdTag == "" {
-		t.Fatalf("created event tag %v, want %q", v, createdTag)
-	}
-	if v, ok := attr(first.Attributes(), otelsession.TagKey); !ok || v.AsString() != createdTag {
-		t.Fatalf("span tag attribute %v", v)
-	}
-	if !evs[0].Time.Equal(start) {
-		t.Fatalf("event time %v, want the Manager's clock", evs[0].Time)
-	}
+	require.Len(t, evs, 1, "first span events %+v", evs)
+	require.Equal(t, otelsession.SpanEventPrefix+"created", evs[0].Name, "first span event")
+	require.NotEmpty(t, createdTag, "the handler saw no tag")
+	v, ok := attr(evs[0].Attributes, otelsession.TagKey)
+	require.True(t, ok, "created event has no tag")
+	require.Equal(t, createdTag, v.AsString(), "created event tag")
+	v, ok = attr(first.Attributes(), otelsession.TagKey)
+	require.True(t, ok, "span has no tag attribute")
+	require.Equal(t, createdTag, v.AsString(), "span tag attribute")
+	require.True(t, evs[0].Time.Equal(start), "event time %v, want the Manager's clock %v", evs[0].Time, start)
 	// The tampered request's span: a rejection with its reason.
 	rej := spans[3]
 	evs = rej.Events()
-	if len(evs) != 1 || evs[0].Name != otelsession.SpanEventPrefix+"rejected" {
-		t.Fatalf("tampered request's span events %+v", evs)
-	}
-	if v, _ := attr(evs[0].Attributes, otelsession.ReasonKey); v.AsString() != "auth_failed" {
-		t.Fatalf("rejection reason %v", v)
-	}
-	if v, _ := attr(rej.Attributes(), attribute.Key(otelsession.SpanEventPrefix+"rejected.reason")); v.AsString() != "auth_failed" {
-		t.Fatalf("span attributes %v", rej.Attributes())
-	}
+	require.Len(t, evs, 1, "tampered request's span events %+v", evs)
+	require.Equal(t, otelsession.SpanEventPrefix+"rejected", evs[0].Name, "tampered request's span event")
+	v, _ = attr(evs[0].Attributes, otelsession.ReasonKey)
+	require.Equal(t, "auth_failed", v.AsString(), "rejection reason")
+	v, _ = attr(rej.Attributes(), attribute.Key(otelsession.SpanEventPrefix+"rejected.reason"))
+	require.Equal(t, "auth_failed", v.AsString(), "span attributes %v", rej.Attributes())
 	// Login: regenerated, authenticated.
 	evs = spans[4].Events()
-	if len(evs) == 0 || evs[len(evs)-1].Name != otelsession.SpanEventPrefix+"regenerated" {
-		t.Fatalf("login span events %+v", evs)
-	}
-	if v, _ := attr(evs[len(evs)-1].Attributes, otelsession.AuthenticatedKey); !v.AsBool() {
-		t.Fatalf("login event not authenticated: %v", evs[len(evs)-1].Attributes)
-	}
+	require.NotEmpty(t, evs, "login span events")
+	require.Equal(t, otelsession.SpanEventPrefix+"regenerated", evs[len(evs)-1].Name, "login span's last event (events %+v)", evs)
+	v, _ = attr(evs[len(evs)-1].Attributes, otelsession.AuthenticatedKey)
+	require.True(t, v.AsBool(), "login event not authenticated: %v", evs[len(evs)-1].Attributes)
 
 	// Nothing recorded holds a session ID, the user, a cookie or a key.
 	var secrets []string
@@ -340,8 +310,8 @@ func TestEventsBecomeMetricsAndSpanEvents(t *testing.T) {
 	}
 	all := strings.Join(recorded, "\n")
 	for _, s := range secrets {
-		if s != "" && strings.Contains(all, s) {
-			t.Fatalf("recorded telemetry contains %q:\n%s", s, all)
+		if s != "" {
+			require.NotContains(t, all, s, "recorded telemetry contains a secret")
 		}
 	}
 }
@@ -350,24 +320,17 @@ func TestOptionsLimitSpans(t *testing.T) {
 	h := newHarness(t, otelsession.Options{OmitSessionTag: true})
 	h.do("POST", "/note", "")
 	evs := h.spans.Ended()[0].Events()
-	if len(evs) != 1 {
-		t.Fatalf("events %+v", evs)
-	}
-	if _, ok := attr(evs[0].Attributes, otelsession.TagKey); ok {
-		t.Fatal("tag recorded with OmitSessionTag")
-	}
-	if _, ok := attr(h.spans.Ended()[0].Attributes(), otelsession.TagKey); ok {
-		t.Fatal("tag recorded on the span with OmitSessionTag")
-	}
+	require.Len(t, evs, 1, "events")
+	_, ok := attr(evs[0].Attributes, otelsession.TagKey)
+	require.False(t, ok, "tag recorded with OmitSessionTag")
+	_, ok = attr(h.spans.Ended()[0].Attributes(), otelsession.TagKey)
+	require.False(t, ok, "tag recorded on the span with OmitSessionTag")
 
 	h = newHarness(t, otelsession.Options{NoSpans: true})
 	h.do("POST", "/note", "")
-	if evs := h.spans.Ended()[0].Events(); len(evs) != 0 {
-		t.Fatalf("span events with NoSpans: %+v", evs)
-	}
-	if sums, _, _ := h.collect(); sums[otelsession.CounterPrefix+"created"] != 1 {
-		t.Fatalf("metrics with NoSpans: %v", sums)
-	}
+	require.Empty(t, h.spans.Ended()[0].Events(), "span events with NoSpans")
+	sums, _, _ := h.collect()
+	require.Equal(t, int64(1), sums[otelsession.CounterPrefix+"created"], "metrics with NoSpans: %v", sums)
 }
 
 // Every kind the httpx package names gets its own counter, named after
@@ -376,37 +339,30 @@ func TestEveryKindHasACounter(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	obs, err := otelsession.New(otelsession.Options{MeterProvider: mp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var kinds []httpx.EventKind
 	for k := httpx.EventKind(1); k.String() != "unknown"; k++ {
 		kinds = append(kinds, k)
 		obs.Observe(context.Background(), httpx.Event{Kind: k, Reason: errors.New("something")})
 	}
 	obs.Observe(context.Background(), httpx.Event{Kind: 200})
-	if len(kinds) < 8 {
-		t.Fatalf("only %d kinds", len(kinds))
-	}
+	require.GreaterOrEqual(t, len(kinds), 8, "kinds")
 	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, reader.Collect(context.Background(), &rm))
 	got := make(map[string]int64)
 	for _, m := range rm.ScopeMetrics[0].Metrics {
 		if s, ok := m.Data.(metricdata.Sum[int64]); ok {
 			for _, dp := range s.DataPoints {
 				got[m.Name] += dp.Value
-				if r, _ := dp.Attributes.Value(otelsession.ReasonKey); r.AsString() != "other" && m.Name != otelsession.CounterPrefix+"unknown" {
-					t.Errorf("%s reason %v", m.Name, r)
+				if m.Name != otelsession.CounterPrefix+"unknown" {
+					r, _ := dp.Attributes.Value(otelsession.ReasonKey)
+					assert.Equal(t, "other", r.AsString(), "%s reason", m.Name)
 				}
 			}
 		}
 	}
 	for _, k := range append(kinds, 200) {
-		if n := got[otelsession.CounterPrefix+k.String()]; n != 1 {
-			t.Errorf("%s: %d", k, n)
-		}
+		assert.Equal(t, int64(1), got[otelsession.CounterPrefix+k.String()], "counter of kind %s", k)
 	}
 }
 
@@ -423,20 +379,16 @@ func (failingProvider) Meter(string, ...metric.MeterOption) metric.Meter { retur
 
 func TestNewReportsInstrumentErrors(t *testing.T) {
 	_, err := otelsession.New(otelsession.Options{MeterProvider: failingProvider{}})
-	if !errors.Is(err, otelsession.ErrInstrument) || !strings.Contains(err.Error(), "refused") {
-		t.Fatalf("err = %v", err)
-	}
-	if _, err := otelsession.New(otelsession.Options{MeterProvider: noop.NewMeterProvider()}); err != nil {
-		t.Fatalf("noop provider: %v", err)
-	}
+	require.ErrorIs(t, err, otelsession.ErrInstrument)
+	require.ErrorContains(t, err, "refused")
+	_, err = otelsession.New(otelsession.Options{MeterProvider: noop.NewMeterProvider()})
+	require.NoError(t, err, "noop provider")
 }
 
 func BenchmarkObserve(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	obs, err := otelsession.New(otelsession.Options{MeterProvider: mp})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	tp := sdktrace.NewTracerProvider()
 	ctx, span := tp.Tracer("b").Start(context.Background(), "req")
 	defer span.End()

@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -70,16 +72,11 @@ func testApp() http.Handler {
 func scrape(t *testing.T, c *http.Client, url string) map[string]float64 {
 	t.Helper()
 	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-		t.Fatalf("GET %s: Content-Type %q, want the text format", url, ct)
-	}
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, resp.Status)
+	ct := resp.Header.Get("Content-Type")
+	require.True(t, strings.HasPrefix(ct, "text/plain"), "GET %s: Content-Type %q, want the text format", url, ct)
 	samples := make(map[string]float64)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -88,18 +85,12 @@ func scrape(t *testing.T, c *http.Client, url string) map[string]float64 {
 			continue
 		}
 		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			t.Fatalf("unparsable sample line %q", line)
-		}
+		require.GreaterOrEqual(t, i, 0, "unparsable sample line %q", line)
 		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("sample line %q: %v", line, err)
-		}
+		require.NoError(t, err, "sample line %q", line)
 		samples[line[:i]] = v
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sc.Err())
 	return samples
 }
 
@@ -109,9 +100,7 @@ func scrape(t *testing.T, c *http.Client, url string) map[string]float64 {
 func TestScrapeOverHTTP(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics, err := promsession.New(promsession.Options{Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var storeDown atomic.Bool
 	store := &mock.Store{
 		LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
@@ -129,17 +118,13 @@ func TestScrapeOverHTTP(t *testing.T) {
 		Policy:   versioning.Policy{Now: clk.Now},
 		Observer: metrics,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", mgr.Wrap(testApp()))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
-		t.Fatalf("server is not on loopback: %s", srv.URL)
-	}
+	require.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), "server is not on loopback: %s", srv.URL)
 	client := srv.Client()
 	name := mgr.CookieName()
 
@@ -150,22 +135,16 @@ func TestScrapeOverHTTP(t *testing.T) {
 	do := func(method, path, cookie string, wantStatus int) string {
 		t.Helper()
 		req, err := http.NewRequest(method, srv.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: name, Value: cookie})
 		}
 		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		requests++
-		if resp.StatusCode != wantStatus {
-			t.Fatalf("%s %s: %s, want %d", method, path, resp.Status, wantStatus)
-		}
+		require.Equal(t, wantStatus, resp.StatusCode, "%s %s: %s", method, path, resp.Status)
 		for _, c := range resp.Cookies() {
 			if c.Name == name && c.Value != "" {
 				return c.Value
@@ -183,20 +162,15 @@ func TestScrapeOverHTTP(t *testing.T) {
 		`sealedsession_session_anomalies_total{reason="client_changed"}`,
 		"sealedsession_middleware_overhead_seconds_count",
 	} {
-		if v, ok := before[series]; !ok || v != 0 {
-			t.Errorf("before traffic: %s = %v (present %v), want 0", series, v, ok)
-		}
+		assert.Contains(t, before, series, "before traffic: %s missing", series)
+		assert.Zero(t, before[series], "before traffic: %s", series)
 	}
 
 	cookie := do("POST", "/note?v=hello", "", http.StatusOK) // created
-	if cookie == "" {
-		t.Fatal("no session cookie after writing a note")
-	}
+	require.NotEmpty(t, cookie, "no session cookie after writing a note")
 	clk.Advance(5 * time.Minute)                     // past RenewThreshold, within IdleTimeout
 	renewed := do("GET", "/", cookie, http.StatusOK) // renewed
-	if renewed == cookie {
-		t.Fatal("the session was not re-issued after 5 minutes")
-	}
+	require.NotEqual(t, cookie, renewed, "the session was not re-issued after 5 minutes")
 	cookie = renewed
 
 	tampered := []byte(cookie)
@@ -232,37 +206,25 @@ func TestScrapeOverHTTP(t *testing.T) {
 		`sealedsession_middleware_overhead_seconds_bucket{le="+Inf"}`:       float64(requests),
 	}
 	for series, w := range want {
-		v, ok := got[series]
-		if !ok {
-			t.Errorf("%s missing from the scrape", series)
+		if !assert.Contains(t, got, series, "%s missing from the scrape", series) {
 			continue
 		}
-		if v != w {
-			t.Errorf("%s = %v, want %v", series, v, w)
-		}
+		assert.Equal(t, w, got[series], "series %s", series)
 	}
-	if requests != 6 {
-		t.Fatalf("made %d requests, the scenario has 6", requests)
-	}
+	require.Equal(t, 6, requests, "requests made: the scenario has 6")
 	var rejected float64
 	for series, v := range got {
 		if strings.HasPrefix(series, "sealedsession_sessions_rejected_total{") {
 			rejected += v
 		}
 	}
-	if rejected != 2 {
-		t.Errorf("rejections over all reasons = %v, want 2", rejected)
-	}
-	if sum := got["sealedsession_middleware_overhead_seconds_sum"]; sum <= 0 || sum > 10 {
-		t.Errorf("overhead sum = %v s over %d requests, want a small positive number", sum, requests)
-	}
-	if v := got[`sealedsession_middleware_overhead_seconds_bucket{le="5e-06"}`]; v > float64(requests) {
-		t.Errorf("smallest bucket %v exceeds the request count", v)
-	}
+	assert.Equal(t, 2.0, rejected, "rejections over all reasons")
+	sum := got["sealedsession_middleware_overhead_seconds_sum"]
+	assert.Greater(t, sum, 0.0, "overhead sum (s) over %d requests, want a small positive number", requests)
+	assert.LessOrEqual(t, sum, 10.0, "overhead sum (s) over %d requests, want a small positive number", requests)
+	assert.LessOrEqual(t, got[`sealedsession_middleware_overhead_seconds_bucket{le="5e-06"}`], float64(requests), "smallest bucket exceeds the request count")
 	for series := range got {
-		if strings.Contains(series, "alice") {
-			t.Errorf("a user ID leaked into a label: %s", series)
-		}
+		assert.NotContains(t, series, "alice", "a user ID leaked into a label")
 	}
 }
 
@@ -270,9 +232,7 @@ func TestScrapeOverHTTP(t *testing.T) {
 // cannot easily produce.
 func TestObserveEvents(t *testing.T) {
 	m, err := promsession.New(promsession.Options{Namespace: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx := context.Background()
 	storeErr := &versioning.StoreError{Op: "epoch", Err: errors.New("timeout")}
 	for _, e := range []httpx.Event{
@@ -313,13 +273,9 @@ func TestObserveEvents(t *testing.T) {
 		`app_middleware_overhead_seconds_bucket{le="0.001"} 1`,
 		`app_middleware_overhead_seconds_bucket{le="0.0025"} 2`,
 	} {
-		if !strings.Contains(text, "\n"+line+"\n") {
-			t.Errorf("scrape lacks %q", line)
-		}
+		assert.Contains(t, text, "\n"+line+"\n", "scrape lacks %q", line)
 	}
-	if strings.Contains(text, "sealedsession_") {
-		t.Error("the default namespace was used despite Options.Namespace")
-	}
+	assert.NotContains(t, text, "sealedsession_", "the default namespace was used despite Options.Namespace")
 }
 
 func TestNewOptions(t *testing.T) {
@@ -335,22 +291,17 @@ func TestNewOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := promsession.New(tc.opts)
-			if !errors.Is(err, promsession.ErrConfig) || m != nil {
-				t.Fatalf("New = %v, %v; want nil, ErrConfig", m, err)
-			}
+			require.ErrorIs(t, err, promsession.ErrConfig, "New")
+			require.Nil(t, m, "New")
 		})
 	}
 
 	buckets := []float64{1e-6, 1e-3}
 	m, err := promsession.New(promsession.Options{Buckets: buckets})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	buckets[1] = 0 // New copied them
 	m.ObserveOverhead(time.Millisecond / 2)
-	if n := testutil.CollectAndCount(m.Registry(), "sealedsession_middleware_overhead_seconds"); n != 1 {
-		t.Fatalf("%d overhead histograms, want 1", n)
-	}
+	require.Equal(t, 1, testutil.CollectAndCount(m.Registry(), "sealedsession_middleware_overhead_seconds"), "overhead histograms")
 	want := "# HELP sealedsession_middleware_overhead_seconds Time the session middleware itself spent per request, not counting the wrapped handler.\n" +
 		"# TYPE sealedsession_middleware_overhead_seconds histogram\n" +
 		"sealedsession_middleware_overhead_seconds_bucket{le=\"1e-06\"} 0\n" +
@@ -358,31 +309,22 @@ func TestNewOptions(t *testing.T) {
 		"sealedsession_middleware_overhead_seconds_bucket{le=\"+Inf\"} 1\n" +
 		"sealedsession_middleware_overhead_seconds_sum 0.0005\n" +
 		"sealedsession_middleware_overhead_seconds_count 1\n"
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_middleware_overhead_seconds"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_middleware_overhead_seconds"))
 }
 
 func TestRegisterConflict(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	web := prometheus.Labels{"manager": "web"}
 	first, err := promsession.New(promsession.Options{Registerer: reg, ConstLabels: web})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.Registry() != nil {
-		t.Error("Registry() is not nil although a Registerer was given")
-	}
+	require.NoError(t, err)
+	assert.Nil(t, first.Registry(), "Registry() is not nil although a Registerer was given")
 	_, err = promsession.New(promsession.Options{Registerer: reg, ConstLabels: web})
 	var already prometheus.AlreadyRegisteredError
-	if !errors.Is(err, promsession.ErrRegister) || !errors.As(err, &already) {
-		t.Fatalf("second New with the same labels: %v; want ErrRegister wrapping AlreadyRegisteredError", err)
-	}
+	require.ErrorIs(t, err, promsession.ErrRegister, "second New with the same labels")
+	require.ErrorAs(t, err, &already, "second New with the same labels: want ErrRegister wrapping AlreadyRegisteredError")
 	// The same registry takes a second set under another label value.
 	second, err := promsession.New(promsession.Options{Registerer: reg, ConstLabels: prometheus.Labels{"manager": "api"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	first.Observe(context.Background(), httpx.Event{Kind: httpx.EventCreated})
 	second.Observe(context.Background(), httpx.Event{Kind: httpx.EventCreated})
 	second.Observe(context.Background(), httpx.Event{Kind: httpx.EventCreated})
@@ -390,19 +332,16 @@ func TestRegisterConflict(t *testing.T) {
 		"# TYPE sealedsession_sessions_created_total counter\n" +
 		"sealedsession_sessions_created_total{manager=\"api\"} 2\n" +
 		"sealedsession_sessions_created_total{manager=\"web\"} 1\n"
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sealedsession_sessions_created_total"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want), "sealedsession_sessions_created_total"))
 
 	// A conflict on the last metric leaves nothing of the failed New behind.
 	reg2 := prometheus.NewRegistry()
 	reg2.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "sealedsession_middleware_overhead_seconds", Help: "squatter"}))
-	if _, err := promsession.New(promsession.Options{Registerer: reg2}); !errors.Is(err, promsession.ErrRegister) {
-		t.Fatalf("New with a squatted name: %v, want ErrRegister", err)
-	}
-	if n, err := testutil.GatherAndCount(reg2); err != nil || n != 1 {
-		t.Fatalf("after a failed New the registry has %d series (%v), want only the squatter", n, err)
-	}
+	_, err = promsession.New(promsession.Options{Registerer: reg2})
+	require.ErrorIs(t, err, promsession.ErrRegister, "New with a squatted name")
+	n, err := testutil.GatherAndCount(reg2)
+	require.NoError(t, err, "gathering after a failed New")
+	require.Equal(t, 1, n, "series after a failed New: want only the squatter")
 }
 
 // A Registerer that cannot be gathered (here one that adds a label) still
@@ -410,21 +349,15 @@ func TestRegisterConflict(t *testing.T) {
 func TestHandlerWithWrappedRegisterer(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := promsession.New(promsession.Options{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"zone": "a"}, reg)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m.Observe(context.Background(), httpx.Event{Kind: httpx.EventDestroyed})
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(rec.Body.String(), "\nsealedsession_sessions_destroyed_total 1\n") {
-		t.Errorf("Handler does not serve the counters:\n%s", rec.Body.String())
-	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(
+	assert.Contains(t, rec.Body.String(), "\nsealedsession_sessions_destroyed_total 1\n", "Handler does not serve the counters")
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(
 		"# HELP sealedsession_sessions_destroyed_total Sessions logged out.\n"+
 			"# TYPE sealedsession_sessions_destroyed_total counter\n"+
-			"sealedsession_sessions_destroyed_total{zone=\"a\"} 1\n"), "sealedsession_sessions_destroyed_total"); err != nil {
-		t.Fatal(err)
-	}
+			"sealedsession_sessions_destroyed_total{zone=\"a\"} 1\n"), "sealedsession_sessions_destroyed_total"))
 }
 
 type overheadRecorder struct {
@@ -438,49 +371,37 @@ func (r *overheadRecorder) Observe(_ context.Context, e httpx.Event) {
 func (r *overheadRecorder) ObserveOverhead(d time.Duration) { r.total += d }
 
 func TestChain(t *testing.T) {
-	if o := promsession.Chain(); o != nil {
-		t.Errorf("Chain() = %v, want nil", o)
-	}
-	if o := promsession.Chain(nil, nil); o != nil {
-		t.Errorf("Chain(nil, nil) = %v, want nil", o)
-	}
+	// A nil interface, not a typed nil (assert.Nil would accept an empty
+	// chain value).
+	o := promsession.Chain()
+	assert.True(t, o == nil, "Chain() = %#v, want nil", o)
+	o = promsession.Chain(nil, nil)
+	assert.True(t, o == nil, "Chain(nil, nil) = %#v, want nil", o)
 	single := &overheadRecorder{}
-	if o := promsession.Chain(nil, single); o != single {
-		t.Errorf("Chain(nil, x) = %v, want x itself", o)
-	}
+	assert.Same(t, single, promsession.Chain(nil, single), "Chain(nil, x): want x itself")
 
 	var plain []httpx.EventKind
 	logger := httpx.ObserverFunc(func(_ context.Context, e httpx.Event) { plain = append(plain, e.Kind) })
 	noOverhead := promsession.Chain(logger, httpx.ObserverFunc(func(context.Context, httpx.Event) {}))
-	if _, ok := noOverhead.(httpx.OverheadObserver); ok {
-		t.Error("a chain of observers without ObserveOverhead claims to be an OverheadObserver")
-	}
+	_, ok := noOverhead.(httpx.OverheadObserver)
+	assert.False(t, ok, "a chain of observers without ObserveOverhead claims to be an OverheadObserver")
 
 	rec := &overheadRecorder{}
 	m, err := promsession.New(promsession.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := promsession.Chain(logger, nil, m, rec)
 	oo, ok := c.(httpx.OverheadObserver)
-	if !ok {
-		t.Fatal("a chain holding Metrics is not an OverheadObserver")
-	}
+	require.True(t, ok, "a chain holding Metrics is not an OverheadObserver")
 	c.Observe(context.Background(), httpx.Event{Kind: httpx.EventCreated})
 	c.Observe(context.Background(), httpx.Event{Kind: httpx.EventDestroyed})
 	oo.ObserveOverhead(7 * time.Microsecond)
-	if len(plain) != 2 || plain[0] != httpx.EventCreated || plain[1] != httpx.EventDestroyed {
-		t.Errorf("first observer saw %v", plain)
-	}
-	if len(rec.events) != 2 || rec.total != 7*time.Microsecond {
-		t.Errorf("last observer saw %v and %v overhead", rec.events, rec.total)
-	}
+	assert.Equal(t, []httpx.EventKind{httpx.EventCreated, httpx.EventDestroyed}, plain, "events the first observer saw")
+	assert.Len(t, rec.events, 2, "events the last observer saw")
+	assert.Equal(t, 7*time.Microsecond, rec.total, "overhead the last observer saw")
 	body := httptest.NewRecorder()
 	m.Handler().ServeHTTP(body, httptest.NewRequest("GET", "/metrics", nil))
 	for _, line := range []string{"sealedsession_sessions_created_total 1", "sealedsession_middleware_overhead_seconds_count 1"} {
-		if !strings.Contains(body.Body.String(), "\n"+line+"\n") {
-			t.Errorf("metrics behind Chain lack %q", line)
-		}
+		assert.Contains(t, body.Body.String(), "\n"+line+"\n", "metrics behind Chain lack %q", line)
 	}
 }
 
@@ -488,9 +409,7 @@ func TestChain(t *testing.T) {
 // request reaches the histogram.
 func TestChainWithManager(t *testing.T) {
 	m, err := promsession.New(promsession.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var seen atomic.Int64
 	mgr, err := httpx.New(httpx.Config{
 		Keys:   newKeys(t),
@@ -499,19 +418,13 @@ func TestChainWithManager(t *testing.T) {
 			seen.Add(1)
 		}), m),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := mgr.Wrap(testApp())
 	for range 3 {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/note?v=x", nil))
 	}
-	if seen.Load() != 3 {
-		t.Errorf("the chained logger saw %d events, want 3 creations", seen.Load())
-	}
-	if n := sampleCount(t, m.Registry(), "sealedsession_middleware_overhead_seconds"); n != 3 {
-		t.Errorf("histogram count %v, want 3", n)
-	}
+	assert.Equal(t, int64(3), seen.Load(), "events the chained logger saw: want 3 creations")
+	assert.Equal(t, uint64(3), sampleCount(t, m.Registry(), "sealedsession_middleware_overhead_seconds"), "histogram count")
 }
 
 // sampleCount returns the number of observations of the histogram named
@@ -519,23 +432,19 @@ func TestChainWithManager(t *testing.T) {
 func sampleCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {
 	t.Helper()
 	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
 			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
 		}
 	}
-	t.Fatalf("histogram %s not gathered", name)
+	require.Failf(t, "histogram not gathered", "histogram %s", name)
 	return 0
 }
 
 func BenchmarkObserve(b *testing.B) {
 	m, err := promsession.New(promsession.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ctx := context.Background()
 	created := httpx.Event{Kind: httpx.EventCreated}
 	rejected := httpx.Event{Kind: httpx.EventRejected, Reason: sealed.ErrAuthFailed}
@@ -563,9 +472,7 @@ func BenchmarkObserve(b *testing.B) {
 // so the package's list cannot silently fall behind httpx's.
 func TestReasonLabelsPreset(t *testing.T) {
 	m, err := promsession.New(promsession.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	text := rec.Body.String()
@@ -581,9 +488,7 @@ func TestReasonLabelsPreset(t *testing.T) {
 		label := httpx.ReasonLabel(reason)
 		for _, metric := range []string{"sealedsession_sessions_rejected_total", "sealedsession_session_anomalies_total"} {
 			line := fmt.Sprintf("%s{reason=%q} 0", metric, label)
-			if !strings.Contains(text, "\n"+line+"\n") {
-				t.Errorf("%v: no preset series %s", reason, line)
-			}
+			assert.Contains(t, text, "\n"+line+"\n", "%v: no preset series %s", reason, line)
 		}
 	}
 }
@@ -592,13 +497,9 @@ func TestReasonLabelsPreset(t *testing.T) {
 // is counted by reason, through a real Manager.
 func TestSaveFailedCounted(t *testing.T) {
 	m, err := promsession.New(promsession.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mgr, err := httpx.New(httpx.Config{Keys: newKeys(t), Observer: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := mgr.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "body first")
 		_ = httpx.FromContext(r.Context()).Login("late") // refused: the response started
@@ -615,7 +516,5 @@ func TestSaveFailedCounted(t *testing.T) {
 		}
 		want += fmt.Sprintf("sealedsession_session_saves_failed_total{reason=%q} %d\n", l, n)
 	}
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_session_saves_failed_total"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sealedsession_session_saves_failed_total"))
 }

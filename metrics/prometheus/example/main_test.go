@@ -7,31 +7,25 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/sealed"
 )
 
 func TestExampleServer(t *testing.T) {
 	key, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	keys, err := sealed.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h, err := newHandler(keys, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	client := srv.Client()
 	client.Jar = jar
 
@@ -43,27 +37,17 @@ func TestExampleServer(t *testing.T) {
 		} else {
 			resp, err = client.Get(srv.URL + path)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
-		}
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s %s: %s %s", method, path, resp.Status, b)
 		return string(b)
 	}
 
-	if got := get("GET", "/", nil); got != "hello anonymous, visit 1\n" {
-		t.Fatalf("first visit: %q", got)
-	}
+	require.Equal(t, "hello anonymous, visit 1\n", get("GET", "/", nil), "first visit")
 	get("POST", "/login", url.Values{"user": {"alice"}})
-	if got := get("GET", "/", nil); got != "hello alice, visit 2\n" {
-		t.Fatalf("after login: %q", got)
-	}
+	require.Equal(t, "hello alice, visit 2\n", get("GET", "/", nil), "after login")
 	get("POST", "/logout", nil)
 
 	metrics := get("GET", "/metrics", nil)
@@ -73,16 +57,12 @@ func TestExampleServer(t *testing.T) {
 		"sealedsession_sessions_destroyed_total 1",
 		"sealedsession_middleware_overhead_seconds_count 4",
 	} {
-		if !strings.Contains(metrics, "\n"+line+"\n") {
-			t.Errorf("/metrics lacks %q", line)
-		}
+		assert.Contains(t, metrics, "\n"+line+"\n", "/metrics lacks %q", line)
 	}
 }
 
 func TestRunRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080"} {
-		if err := run(addr); err == nil || !strings.Contains(err.Error(), "loopback") {
-			t.Errorf("run(%q) = %v, want a refusal", addr, err)
-		}
+		assert.ErrorContains(t, run(addr), "loopback", "run(%q): want a refusal", addr)
 	}
 }
