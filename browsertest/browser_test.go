@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/sealed"
 )
@@ -79,18 +81,14 @@ var listeningRE = regexp.MustCompile(`msg=listening url=(http://127\.0\.0\.1:[0-
 func startDemo(t *testing.T) string {
 	t.Helper()
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	data := filepath.Join(t.TempDir(), "data")
 	// The raised size budget of docs/proxies.md: a full cart is chunked.
 	cmd := exec.Command(demoBin, "-addr", "127.0.0.1:0", "-data", data, "-store", "memory", "-max-header-bytes", "12288")
 	cmd.Env = append(os.Environ(), "SESSION_KEYS="+k.Export())
 	log := &logBuf{}
 	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start())
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -99,7 +97,7 @@ func startDemo(t *testing.T) string {
 	t.Cleanup(func() {
 		select {
 		case <-done:
-			t.Errorf("demo exited before the end of the test (%v):\n%s", cmd.ProcessState, log.String())
+			assert.Fail(t, "demo exited before the end of the test", "%v:\n%s", cmd.ProcessState, log.String())
 			return
 		default:
 		}
@@ -109,14 +107,10 @@ func startDemo(t *testing.T) string {
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
-			t.Errorf("demo did not stop within 15s of SIGTERM; killed")
+			assert.Fail(t, "demo did not stop within 15s of SIGTERM; killed")
 		}
-		if code := cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("demo exit code %d after SIGTERM:\n%s", code, log.String())
-		}
-		if s := log.String(); strings.Contains(s, "panic") {
-			t.Errorf("demo log mentions a panic:\n%s", s)
-		}
+		assert.Zero(t, cmd.ProcessState.ExitCode(), "demo exit code after SIGTERM:\n%s", log.String())
+		assert.NotContains(t, log.String(), "panic", "demo log mentions a panic")
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -125,11 +119,11 @@ func startDemo(t *testing.T) string {
 		}
 		select {
 		case <-done:
-			t.Fatalf("demo exited at start-up:\n%s", log.String())
+			require.FailNow(t, "demo exited at start-up", log.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("demo did not listen within 15s:\n%s", log.String())
+	require.FailNow(t, "demo did not listen within 15s", log.String())
 	return ""
 }
 
@@ -177,34 +171,23 @@ func text(ctx context.Context, id string) (string, error) {
 
 func browserLogin(t *testing.T, ctx context.Context, base, user, password string) {
 	t.Helper()
-	if err := chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/login"),
 		chromedp.SendKeys(chromedp.ID("user"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
-	); err != nil {
-		t.Fatalf("login form: %v", err)
-	}
-	if err := submit(ctx, "submit"); err != nil {
-		t.Fatalf("submit login: %v", err)
-	}
+	)
+	require.NoError(t, err, "login form")
+	require.NoError(t, submit(ctx, "submit"), "submit login")
 	who, err := text(ctx, "who")
-	if err != nil {
-		t.Fatalf("after login: %v", err)
-	}
-	if who != user {
-		t.Fatalf("after login the page says %q, want %q", who, user)
-	}
+	require.NoError(t, err, "after login")
+	require.Equal(t, user, who, "what the page says after login")
 }
 
 func whoAmI(t *testing.T, ctx context.Context, base string) string {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/")))
 	who, err := text(ctx, "who")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return who
 }
 
@@ -215,7 +198,7 @@ func TestBrowser(t *testing.T) {
 	chromium := findChromium()
 	if chromium == "" {
 		if os.Getenv("SEALEDSESSION_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("no chromium binary found (looked for chromium, chromium-browser, google-chrome, google-chrome-stable; or set CHROMIUM) and SEALEDSESSION_REQUIRE_CHROMIUM=1")
+			require.FailNow(t, "no chromium binary found (looked for chromium, chromium-browser, google-chrome, google-chrome-stable; or set CHROMIUM) and SEALEDSESSION_REQUIRE_CHROMIUM=1")
 		}
 		t.Skip("skipping the browser test: no chromium binary found (install Debian's chromium, or set CHROMIUM=/path; SEALEDSESSION_REQUIRE_CHROMIUM=1 makes this a failure)")
 	}
@@ -235,113 +218,75 @@ func TestBrowser(t *testing.T) {
 	defer cancelAlloc()
 	first, cancelFirst := chromedp.NewContext(allocCtx)
 	defer cancelFirst()
-	if err := chromedp.Do(first); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	require.NoError(t, chromedp.Do(first), "start %s", chromium)
 
 	// Log in and check the cookie's attributes through the DevTools protocol.
 	browserLogin(t, first, base, "alice", "correct-horse-alice")
 	cookies, err := sessionCookiesOf(first, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cookies) != 1 {
-		t.Fatalf("after login the browser holds %d session cookies, want 1 (is http://127.0.0.1 a secure context for this Chromium?)", len(cookies))
-	}
+	require.NoError(t, err)
+	require.Len(t, cookies, 1, "session cookies after login (is http://127.0.0.1 a secure context for this Chromium?)")
 	c := cookies[0]
-	if c.Name != "__Host-session" || !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" {
-		t.Errorf("session cookie: name %q HttpOnly %v Secure %v SameSite %q Path %q", c.Name, c.HTTPOnly, c.Secure, c.SameSite, c.Path)
-	}
+	assert.Equal(t, "__Host-session", c.Name, "session cookie name")
+	assert.True(t, c.HTTPOnly, "session cookie HttpOnly")
+	assert.True(t, c.Secure, "session cookie Secure")
+	assert.Equal(t, network.CookieSameSiteLax, c.SameSite, "session cookie SameSite")
+	assert.Equal(t, "/", c.Path, "session cookie Path")
 	docCookie, err := chromedp.Run(first, chromedp.Evaluate[string](`document.cookie`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(docCookie, "__Host-session") {
-		t.Error("the session cookie is visible to JavaScript")
-	}
+	require.NoError(t, err)
+	assert.NotContains(t, docCookie, "__Host-session", "the session cookie is visible to JavaScript")
 
 	// Fill the cart until the session is chunked, then until it is refused.
-	if err := chromedp.Do(first, chromedp.Navigate(base+"/cart")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, chromedp.Do(first, chromedp.Navigate(base+"/cart")))
 	chunked := false
 	refused := false
 	var lines string
 	for i := 0; i < 15 && !refused; i++ {
-		if err := submit(first, "add10"); err != nil {
-			t.Fatalf("add 10: %v", err)
-		}
+		require.NoError(t, submit(first, "add10"), "add 10")
 		cookies, err := sessionCookiesOf(first, base)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(cookies) > 1 {
 			chunked = true
 		}
 		errs, err := chromedp.Run(first,
 			chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#error")).map(e => e.textContent)`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if len(errs) > 0 {
 			refused = true
-			if !strings.Contains(errs[0], "cart is full") {
-				t.Errorf("refusal message %q", errs[0])
-			}
-			if !chunked {
-				t.Error("refused before the session was chunked")
-			}
+			assert.Contains(t, errs[0], "cart is full", "refusal message")
+			assert.True(t, chunked, "refused before the session was chunked")
 			now, err := text(first, "cart-count")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if now != lines {
-				t.Errorf("the refused add changed the cart from %s to %s lines", lines, now)
-			}
-		} else if lines, err = text(first, "cart-count"); err != nil {
-			t.Fatal(err)
+			require.NoError(t, err)
+			assert.Equal(t, lines, now, "the refused add changed the cart's line count")
+		} else {
+			lines, err = text(first, "cart-count")
+			require.NoError(t, err)
 		}
 	}
-	if !chunked || !refused {
-		t.Fatalf("chunked %v, refused %v after filling the cart", chunked, refused)
-	}
-	if who := whoAmI(t, first, base); who != "alice" {
-		t.Errorf("after the refusal the page says %q, want alice still signed in", who)
-	}
+	require.True(t, chunked, "session chunked after filling the cart (refused %v)", refused)
+	require.True(t, refused, "add refused after filling the cart (chunked %v)", chunked)
+	assert.Equal(t, "alice", whoAmI(t, first, base), "who the page says after the refusal: alice still signed in")
 
 	// Log out: every session cookie is gone.
-	if err := submit(first, "logout"); err != nil {
-		t.Fatal(err)
-	}
-	if cookies, err := sessionCookiesOf(first, base); err != nil || len(cookies) != 0 {
-		t.Errorf("after logout the browser still holds %d session cookies (%v)", len(cookies), err)
-	}
-	if who := whoAmI(t, first, base); who != "not signed in" {
-		t.Errorf("after logout the page says %q", who)
-	}
+	require.NoError(t, submit(first, "logout"))
+	cookies, err = sessionCookiesOf(first, base)
+	assert.NoError(t, err, "session cookies after logout")
+	assert.Empty(t, cookies, "after logout the browser still holds session cookies")
+	assert.Equal(t, "not signed in", whoAmI(t, first, base), "what the page says after logout")
 
 	// Log in again here, and in a second, separate browser context; "log
 	// out everywhere" there ends the first context's session too.
 	browserLogin(t, first, base, "alice", "correct-horse-alice")
 	second, cancelSecond := chromedp.NewContext(first, chromedp.WithNewBrowserContext())
 	defer cancelSecond()
-	if cookies, err := sessionCookiesOf(second, base); err != nil || len(cookies) != 0 {
-		t.Fatalf("the second browser context shares cookies with the first (%d, %v)", len(cookies), err)
-	}
+	cookies, err = sessionCookiesOf(second, base)
+	require.NoError(t, err, "session cookies of the second browser context")
+	require.Empty(t, cookies, "the second browser context shares cookies with the first")
 	browserLogin(t, second, base, "alice", "correct-horse-alice")
-	if err := chromedp.Do(second, chromedp.Navigate(base+"/")); err != nil {
-		t.Fatal(err)
-	}
-	if err := submit(second, "logout-everywhere"); err != nil {
-		t.Fatal(err)
-	}
-	if who := whoAmI(t, second, base); who != "not signed in" {
-		t.Errorf("second context after log out everywhere: %q", who)
-	}
-	if who := whoAmI(t, first, base); who != "not signed in" {
-		t.Errorf("first context after log out everywhere in the second: %q, want its session ended", who)
-	}
-	if cookies, err := sessionCookiesOf(first, base); err != nil || len(cookies) != 0 {
-		t.Errorf("the first context's refused cookies were not cleared: %d (%v)", len(cookies), err)
-	}
+	require.NoError(t, chromedp.Do(second, chromedp.Navigate(base+"/")))
+	require.NoError(t, submit(second, "logout-everywhere"))
+	assert.Equal(t, "not signed in", whoAmI(t, second, base), "second context after log out everywhere")
+	assert.Equal(t, "not signed in", whoAmI(t, first, base), "first context after log out everywhere in the second: want its session ended")
+	cookies, err = sessionCookiesOf(first, base)
+	assert.NoError(t, err, "session cookies of the first context")
+	assert.Empty(t, cookies, "the first context's refused cookies were not cleared")
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // newBrowser starts headless Chromium for one test, or skips the test as
@@ -23,7 +25,7 @@ func newBrowser(t *testing.T) context.Context {
 	chromium := findChromium()
 	if chromium == "" {
 		if os.Getenv("SEALEDSESSION_REQUIRE_CHROMIUM") == "1" {
-			t.Fatal("no chromium binary found and SEALEDSESSION_REQUIRE_CHROMIUM=1")
+			require.FailNow(t, "no chromium binary found and SEALEDSESSION_REQUIRE_CHROMIUM=1")
 		}
 		t.Skip("skipping the browser test: no chromium binary found (install Debian's chromium, or set CHROMIUM=/path)")
 	}
@@ -42,9 +44,7 @@ func newBrowser(t *testing.T) context.Context {
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	require.NoError(t, chromedp.Do(bctx), "start %s", chromium)
 	return bctx
 }
 
@@ -53,9 +53,7 @@ func newBrowser(t *testing.T) context.Context {
 // (kept under -outputdir with go test -artifacts, removed otherwise).
 func screenshotDir(t *testing.T) string {
 	if d := os.Getenv("SEALEDSESSION_SCREENSHOT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.MkdirAll(d, 0o755))
 		return d
 	}
 	return t.ArtifactDir()
@@ -64,13 +62,9 @@ func screenshotDir(t *testing.T) string {
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
+	require.NoError(t, err, "screenshot")
 	path := filepath.Join(screenshotDir(t), name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, png, 0o644))
 	if f := flag.Lookup("test.artifacts"); os.Getenv("SEALEDSESSION_SCREENSHOT_DIR") == "" && (f == nil || f.Value.String() != "true") {
 		t.Logf("screenshot: %s (removed after the test: keep it with go test -artifacts or SEALEDSESSION_SCREENSHOT_DIR)", path)
 		return
@@ -119,30 +113,22 @@ var (
 func checkBar(t *testing.T, ctx context.Context, chunks int) {
 	t.Helper()
 	bar, err := chromedp.Run(ctx, chromedp.Evaluate[*barInfo](readBar))
-	if err != nil || bar == nil {
-		t.Fatalf("no cookie bar on /inside (%v)", err)
-	}
+	require.NoError(t, err, "no cookie bar on /inside")
+	require.NotNil(t, bar, "no cookie bar on /inside")
 	var names []string
 	sum := 0
 	for _, p := range bar.Parts {
 		names = append(names, p.Part)
 		sum += p.Bytes
-		if p.Width <= 0 || p.Bytes <= 0 {
-			t.Errorf("bar part %s: %d bytes drawn %.1f wide", p.Part, p.Bytes, p.Width)
-		}
+		assert.Positive(t, p.Width, "bar part %s: drawn width", p.Part)
+		assert.Positive(t, p.Bytes, "bar part %s: bytes", p.Part)
 	}
-	if got := strings.Join(names, ","); got != "header,values,aead,base64,name,attrs,line" {
-		t.Errorf("bar parts %s", got)
-	}
-	if sum != bar.HeaderBytes {
-		t.Errorf("bar parts add up to %d, Session.HeaderBytes is %d", sum, bar.HeaderBytes)
-	}
-	if bar.Width < 300 || !bar.Budget {
-		t.Errorf("bar %.0f px wide, budget marked %v", bar.Width, bar.Budget)
-	}
-	if bar.Chunks != chunks || bar.Cuts != chunks-1 {
-		t.Errorf("bar: %d chunks with %d boundaries; the browser holds %d cookies", bar.Chunks, bar.Cuts, chunks)
-	}
+	assert.Equal(t, "header,values,aead,base64,name,attrs,line", strings.Join(names, ","), "bar parts")
+	assert.Equal(t, bar.HeaderBytes, sum, "bar parts add up to Session.HeaderBytes")
+	assert.GreaterOrEqual(t, bar.Width, 300.0, "bar width (px)")
+	assert.True(t, bar.Budget, "budget marked on the bar")
+	assert.Equal(t, chunks, bar.Chunks, "bar chunks; the browser holds %d cookies", chunks)
+	assert.Equal(t, chunks-1, bar.Cuts, "bar chunk boundaries; the browser holds %d cookies", chunks)
 }
 
 // TestBrowserInsidePanel checks "Inside your session" in Chromium: the
@@ -154,15 +140,9 @@ func TestBrowserInsidePanel(t *testing.T) {
 	base := startDemo(t)
 
 	browserLogin(t, ctx, base, "alice", "correct-horse-alice")
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/cart")); err != nil {
-		t.Fatal(err)
-	}
-	if err := submit(ctx, "add"); err != nil {
-		t.Fatal(err)
-	}
-	if err := submit(ctx, "inside-link"); err != nil {
-		t.Fatalf("follow the 'Inside your session' link: %v", err)
-	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/cart")))
+	require.NoError(t, submit(ctx, "add"))
+	require.NoError(t, submit(ctx, "inside-link"), "follow the 'Inside your session' link")
 
 	fields := map[string]*regexp.Regexp{
 		"inside-tag":        tagRE,
@@ -176,83 +156,54 @@ func TestBrowserInsidePanel(t *testing.T) {
 	}
 	for id, re := range fields {
 		got, err := text(ctx, id)
-		if err != nil {
-			t.Fatalf("#%s: %v", id, err)
-		}
-		if !re.MatchString(got) {
-			t.Errorf("#%s = %q, want %s", id, got, re)
-		}
+		require.NoError(t, err, "#%s", id)
+		assert.Regexp(t, re, got, "#%s", id)
 	}
 	values, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll("tr.value")).map(r => r.dataset.name + ": " + r.cells[3].textContent)`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	joined := strings.Join(values, "\n")
-	if !strings.Contains(joined, "cart: yours") || !strings.Contains(joined, "_bind: the library's own") {
-		t.Errorf("values table:\n%s", joined)
-	}
+	assert.Contains(t, joined, "cart: yours", "values table")
+	assert.Contains(t, joined, "_bind: the library's own", "values table")
 
 	// The countdowns are live: the script ran (the CSP allowed it).
 	idle0, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#inside-idle .countdown")))
 	live := 0
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		live, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#inside [data-live="1"]').length`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		if idle, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#inside-idle .countdown"))); live == 2 && idle != idle0 {
 			break
 		}
 	}
-	if live != 2 {
-		t.Errorf("%d live countdowns, want 2: did the CSP block the script?", live)
-	}
+	assert.Equal(t, 2, live, "live countdowns: did the CSP block the script?")
 
 	// The tag, never the ID (32 hex digits) nor the sealed cookie.
 	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := hex32RE.FindString(html); m != "" {
-		t.Errorf("the page shows 32 hex digits (a session ID?): %s", m)
-	}
+	require.NoError(t, err)
+	assert.Empty(t, hex32RE.FindString(html), "the page shows 32 hex digits (a session ID?)")
 	cookies, err := sessionCookiesOf(ctx, base)
-	if err != nil || len(cookies) != 1 {
-		t.Fatalf("%d session cookies (%v)", len(cookies), err)
-	}
-	if strings.Contains(html, cookies[0].Value[:32]) {
-		t.Error("the page shows the sealed cookie")
-	}
+	require.NoError(t, err, "session cookies")
+	require.Len(t, cookies, 1, "session cookies")
+	assert.NotContains(t, html, cookies[0].Value[:32], "the page shows the sealed cookie")
 	checkBar(t, ctx, 1)
 	screenshot(t, ctx, "inside-one-cookie.png")
 
 	// Fill the cart until the session is chunked.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/cart")); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/cart")))
 	for i := 0; i < 15 && len(cookies) < 2; i++ {
-		if err := submit(ctx, "add10"); err != nil {
-			t.Fatal(err)
-		}
-		if cookies, err = sessionCookiesOf(ctx, base); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, submit(ctx, "add10"))
+		cookies, err = sessionCookiesOf(ctx, base)
+		require.NoError(t, err)
 	}
-	if len(cookies) < 2 {
-		t.Fatal("the session was never chunked")
-	}
-	if err := submit(ctx, "inside-link"); err != nil {
-		t.Fatal(err)
-	}
-	if cookies, err = sessionCookiesOf(ctx, base); err != nil {
-		t.Fatal(err)
-	}
+	require.GreaterOrEqual(t, len(cookies), 2, "the session was never chunked")
+	require.NoError(t, submit(ctx, "inside-link"))
+	cookies, err = sessionCookiesOf(ctx, base)
+	require.NoError(t, err)
 	checkBar(t, ctx, len(cookies))
 	n, err := text(ctx, "chunk-count")
-	if err != nil || n != strconv.Itoa(len(cookies)) {
-		t.Errorf("chunk count %q (%v), the browser holds %d cookies", n, err, len(cookies))
-	}
+	assert.NoError(t, err, "chunk count")
+	assert.Equal(t, strconv.Itoa(len(cookies)), n, "chunk count; the browser holds %d cookies", len(cookies))
 	screenshot(t, ctx, "inside-chunked.png")
 
 	// A forged cookie: the next page says so in words, in the warning
@@ -263,31 +214,24 @@ func TestBrowserInsidePanel(t *testing.T) {
 	} else {
 		forged[i] = 'A'
 	}
-	if _, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+	_, err = chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
 		yes := true
 		return cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{
 			Name: cookies[0].Name, Value: string(forged), URL: base + "/", Path: "/",
 			Secure: &yes, HTTPOnly: &yes, SameSite: network.CookieSameSiteLax,
 		})
-	}); err != nil {
-		t.Fatalf("plant a forged cookie: %v", err)
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
-		t.Fatal(err)
-	}
+	})
+	require.NoError(t, err, "plant a forged cookie")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/")))
 	warning, err := text(ctx, "warning")
-	if err != nil || !strings.Contains(warning, "damaged or forged") {
-		t.Errorf("after a forged cookie the warning says %q (%v)", warning, err)
-	}
+	assert.NoError(t, err, "the warning after a forged cookie")
+	assert.Contains(t, warning, "damaged or forged", "the warning after a forged cookie")
 	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById("warning")).backgroundColor`))
-	if err != nil || bg != "rgb(255, 244, 229)" {
-		t.Errorf("warning box background %q (%v), want the amber rgb(255, 244, 229)", bg, err)
-	}
+	assert.NoError(t, err, "warning box background")
+	assert.Equal(t, "rgb(255, 244, 229)", bg, "warning box background: want the amber")
 	screenshot(t, ctx, "warning.png")
-	if who := whoAmI(t, ctx, base); who != "not signed in" {
-		t.Errorf("signed in as %q with a forged cookie", who)
-	}
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#warning").length`)); err != nil || n != 0 {
-		t.Errorf("the warning shows again on the next page (%d, %v)", n, err)
-	}
+	assert.Equal(t, "not signed in", whoAmI(t, ctx, base), "who the page says with a forged cookie")
+	warnings, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#warning").length`))
+	assert.NoError(t, err, "warnings on the next page")
+	assert.Zero(t, warnings, "the warning shows again on the next page")
 }

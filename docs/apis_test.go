@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -93,9 +95,7 @@ func (c *tokenClient) Do(req *http.Request) (*http.Response, error) {
 // authenticated call, logout, and the token gone.
 func TestAPIToken(t *testing.T) {
 	m, err := apiManager(newKeys(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/login", apiLogin)
 	mux.HandleFunc("GET /api/me", apiMe)
@@ -107,28 +107,25 @@ func TestAPIToken(t *testing.T) {
 	call := func(method, path string) (int, string, []*http.Cookie) {
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
 		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, strings.TrimSpace(string(b)), resp.Cookies()
 	}
-	if code, _, cookies := call("POST", "/api/login?user=alice"); code != 200 || len(cookies) != 0 || c.token == "" {
-		t.Fatalf("login: %d, %d cookies, token %q", code, len(cookies), c.token)
-	}
-	if code, body, _ := call("GET", "/api/me"); code != 200 || body != `{"user":"alice"}` {
-		t.Fatalf("me: %d %s", code, body)
-	}
+	code, _, cookies := call("POST", "/api/login?user=alice")
+	require.Equal(t, 200, code, "login")
+	require.Empty(t, cookies, "login: cookies")
+	require.NotEmpty(t, c.token, "login: token")
+	code, body, _ := call("GET", "/api/me")
+	require.Equal(t, 200, code, "me: %s", body)
+	require.Equal(t, `{"user":"alice"}`, body, "me")
 	stolen := c.token
-	if code, _, _ := call("POST", "/api/logout"); code != http.StatusNoContent || c.token != "" {
-		t.Fatalf("logout: %d, token %q", code, c.token)
-	}
-	if code, _, _ := call("GET", "/api/me"); code != http.StatusUnauthorized {
-		t.Fatalf("me after logout: %d", code)
-	}
+	code, _, _ = call("POST", "/api/logout")
+	require.Equal(t, http.StatusNoContent, code, "logout")
+	require.Empty(t, c.token, "logout: token")
+	code, _, _ = call("GET", "/api/me")
+	require.Equal(t, http.StatusUnauthorized, code, "me after logout")
 	c.token = stolen // a copy of the token is refused after logout
-	if code, _, _ := call("GET", "/api/me"); code != http.StatusUnauthorized {
-		t.Fatalf("replayed token after logout: %d", code)
-	}
+	code, _, _ = call("GET", "/api/me")
+	require.Equal(t, http.StatusUnauthorized, code, "replayed token after logout")
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
 	"github.com/sealedsession/sealedsession/versioning"
@@ -82,26 +84,21 @@ func sharedDomain(keys *sealed.Keyring, store versioning.Store) (*httpx.Manager,
 
 func TestConfigurationSnippets(t *testing.T) {
 	keys := newKeys(t)
-	if _, err := fullConfig(keys, memstore.New()); err != nil {
-		t.Fatal(err)
-	}
+	_, err := fullConfig(keys, memstore.New())
+	require.NoError(t, err)
 	m, err := sharedDomain(keys, memstore.New())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	m.Wrap(http.HandlerFunc(login)).ServeHTTP(rec, httptest.NewRequest("POST", "/login?user=alice&remember=on", nil))
 	c := rec.Header().Get("Set-Cookie")
-	if !strings.HasPrefix(c, "__Secure-session=") || !strings.Contains(c, "Domain=example.com") || !strings.Contains(c, "Max-Age=86400") {
-		t.Fatalf("Set-Cookie: %s", c)
-	}
+	require.True(t, strings.HasPrefix(c, "__Secure-session="), "Set-Cookie: %s", c)
+	require.Contains(t, c, "Domain=example.com", "Set-Cookie")
+	require.Contains(t, c, "Max-Age=86400", "Set-Cookie")
 
 	// An idled-out session reaches the handler as "expired".
 	now := time.Now()
 	m, err = httpx.New(httpx.Config{Keys: keys, Policy: versioning.Policy{Now: func() time.Time { return now }}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec = httptest.NewRecorder()
 	m.Wrap(http.HandlerFunc(login)).ServeHTTP(rec, httptest.NewRequest("POST", "/login?user=alice", nil))
 	now = now.Add(time.Hour)
@@ -111,7 +108,5 @@ func TestConfigurationSnippets(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	m.Wrap(http.HandlerFunc(account)).ServeHTTP(rec, req)
-	if loc := rec.Header().Get("Location"); loc != "/login?expired=1" {
-		t.Fatalf("expired session redirected to %q", loc)
-	}
+	require.Equal(t, "/login?expired=1", rec.Header().Get("Location"), "where the expired session is redirected")
 }

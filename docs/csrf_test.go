@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/httpx/csrf"
 )
@@ -35,9 +37,7 @@ func spaShell(w http.ResponseWriter, r *http.Request) {
 
 func TestCSRFSnippets(t *testing.T) {
 	m, err := httpx.New(httpx.Config{Keys: newKeys(t), AllowBearer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /", spaShell)
 	mux.HandleFunc("POST /api/cart", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
@@ -46,9 +46,8 @@ func TestCSRFSnippets(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "https://shop.example/", nil))
 	var token string
-	if _, err := fmt.Sscanf(rec.Body.String(), `<meta name="csrf-token" content="%86s">`, &token); err != nil {
-		t.Fatalf("no token in %q: %v", rec.Body.String(), err)
-	}
+	_, err = fmt.Sscanf(rec.Body.String(), `<meta name="csrf-token" content="%86s">`, &token)
+	require.NoError(t, err, "no token in %q", rec.Body.String())
 	post := func(withToken bool) int {
 		req := httptest.NewRequest("POST", "https://shop.example/api/cart", nil)
 		for _, c := range rec.Result().Cookies() {
@@ -61,10 +60,6 @@ func TestCSRFSnippets(t *testing.T) {
 		h.ServeHTTP(out, req)
 		return out.Code
 	}
-	if code := post(true); code != http.StatusOK {
-		t.Fatalf("POST with the token: %d", code)
-	}
-	if code := post(false); code != http.StatusForbidden {
-		t.Fatalf("POST without the token: %d", code)
-	}
+	require.Equal(t, http.StatusOK, post(true), "POST with the token")
+	require.Equal(t, http.StatusForbidden, post(false), "POST without the token")
 }

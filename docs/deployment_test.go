@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/httpx/sessiontest"
@@ -81,32 +82,24 @@ func TestWatchedKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "session.keys")
 	write := func(s string) {
 		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(tmp, []byte(s), 0o600))
+		require.NoError(t, os.Rename(tmp, path))
 	}
 	write(ring2(t, k1))
 	m, ring, err := watchedKeys(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req := sessiontest.Request(t, m, httptest.NewRequest("GET", "/", nil), func(s *httpx.Session) error { return s.Login("alice") })
 	// The snippet reloads on SIGHUP: signal this process, then wait for the ring.
 	reloadUntil := func(done func() bool) {
 		t.Helper()
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
 		for range 500 {
 			if done() {
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		t.Fatalf("ring not reloaded: %v", ring)
+		require.FailNow(t, "ring not reloaded", "ring %v", ring)
 	}
 	write(ring2(t, k1, k2)) // stage 1: the new key accept-only, on every instance
 	reloadUntil(func() bool { return len(ring.Keys()) == 2 })
@@ -118,26 +111,18 @@ func TestWatchedKeys(t *testing.T) {
 		served = httpx.FromContext(r.Context()).UserID()
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), req) // sealed with k1 before the rotation
-	if served != "alice" {
-		t.Fatalf("after rotation: user %q", served)
-	}
+	require.Equal(t, "alice", served, "user after rotation")
 
 	k3, _ := sealed.GenerateKey()
 	write(ring2(t, k3)) // a primary never rolled out accept-only: refused, the ring stays
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
 	time.Sleep(100 * time.Millisecond)
-	if ring.Primary().ID() != k2.ID() {
-		t.Fatal("a ring without the current primary was applied")
-	}
+	require.Equal(t, k2.ID(), ring.Primary().ID(), "a ring without the current primary was applied")
 }
 
 func ring2(t *testing.T, ks ...*sealed.Key) string {
 	r, err := sealed.NewKeyring(ks[0], ks[1:]...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r.Export()
 }
 
@@ -277,12 +262,10 @@ func raisedBudget(keys *sealed.Keyring) httpx.Config {
 // TestDeploymentConfigs checks that the configurations shown are accepted.
 func TestDeploymentConfigs(t *testing.T) {
 	keys := newKeys(t)
-	if _, err := anomalies(keys, memstore.New()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := httpx.New(raisedBudget(keys)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := anomalies(keys, memstore.New())
+	require.NoError(t, err)
+	_, err = httpx.New(raisedBudget(keys))
+	require.NoError(t, err)
 	devices(keys, memstore.New(), http.NewServeMux())
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -69,15 +70,11 @@ func TestGorillaMigration(t *testing.T) {
 	sess, _ := gs.Get(req, "session-name")
 	sess.Values["user_id"] = "alice"
 	sess.Values["cart"] = []string{"book"}
-	if err := sess.Save(req, rec); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, sess.Save(req, rec))
 	oldCookie := rec.Result().Cookies()[0]
 
 	m, err := gorillaManager(newKeys(t), nil, hashKey, blockKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var user string
 	var items []string
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,29 +88,22 @@ func TestGorillaMigration(t *testing.T) {
 	req.AddCookie(oldCookie)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if user != "alice" || len(items) != 1 || items[0] != "book" {
-		t.Fatalf("imported user %q, cart %v", user, items)
-	}
+	require.Equal(t, "alice", user, "imported user")
+	require.Equal(t, []string{"book"}, items, "imported cart")
 	s := sessiontest.Result(t, m, rec.Result())
-	if s.UserID() != "alice" {
-		t.Fatalf("re-issued session has user %q", s.UserID())
-	}
+	require.Equal(t, "alice", s.UserID(), "user of the re-issued session")
 	cleared := false
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == "session-name" && c.MaxAge < 0 {
 			cleared = true
 		}
 	}
-	if !cleared {
-		t.Fatal("the old cookie was not cleared")
-	}
+	require.True(t, cleared, "the old cookie was not cleared")
 
 	// A second copy of the same old cookie is refused: imported at most once.
 	req = httptest.NewRequest("GET", "/", nil)
 	req.AddCookie(oldCookie)
 	user = ""
 	h.ServeHTTP(httptest.NewRecorder(), req)
-	if user != "" {
-		t.Fatalf("a replayed old cookie was imported again as %q", user)
-	}
+	require.Empty(t, user, "a replayed old cookie was imported again")
 }

@@ -3,6 +3,8 @@ package docs_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/sealed"
 )
@@ -19,7 +21,6 @@ func raisedManager(keys *sealed.Keyring) (*httpx.Manager, error) {
 }
 
 func TestProxiesRaised(t *testing.T) {
-	if _, err := raisedManager(newKeys(t)); err != nil {
-		t.Fatal(err)
-	}
+	_, err := raisedManager(newKeys(t))
+	require.NoError(t, err)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/httpx/sessiontest"
@@ -114,9 +116,7 @@ func scsLoadSave(m *httpx.Manager) http.HandlerFunc {
 // TestSCSMapping runs the guide's handlers through one user's visit.
 func TestSCSMapping(t *testing.T) {
 	m, err := httpx.New(httpx.Config{Keys: newKeys(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /put", putHandler)
 	mux.HandleFunc("GET /get", getHandler)
@@ -147,29 +147,22 @@ func TestSCSMapping(t *testing.T) {
 		return sessiontest.Result(t, m, res), rec.Body.String()
 	}
 	s, _ := do("POST", "/put", nil)
-	if _, body := do("GET", "/get", s); body != "Hello from a session!" {
-		t.Fatalf("get: %q", body)
-	}
-	s, body := do("POST", "/pop", s)
-	if body != "Hello from a session!" {
-		t.Fatalf("pop: %q", body)
-	}
-	if _, ok := messageKey.Get(s); ok {
-		t.Fatal("pop left the value")
-	}
+	_, body := do("GET", "/get", s)
+	require.Equal(t, "Hello from a session!", body, "get")
+	s, body = do("POST", "/pop", s)
+	require.Equal(t, "Hello from a session!", body, "pop")
+	_, ok := messageKey.Get(s)
+	require.False(t, ok, "pop left the value")
 	s, _ = do("POST", "/login?user=alice", s)
-	if s.UserID() != "alice" {
-		t.Fatalf("login: user %q", s.UserID())
-	}
-	if s, _ = do("POST", "/logout", s); !s.IsNew() {
-		t.Fatal("logout left a session")
-	}
+	require.Equal(t, "alice", s.UserID(), "login: user")
+	s, _ = do("POST", "/logout", s)
+	require.True(t, s.IsNew(), "logout left a session")
 
 	rec := httptest.NewRecorder()
 	scsLoadSave(m)(rec, httptest.NewRequest("GET", "/", nil))
-	if v, _ := messageKey.Get(sessiontest.Result(t, m, rec.Result())); v != "hello" || rec.Body.String() != "saved" {
-		t.Fatalf("load/save: %q %q", v, rec.Body.String())
-	}
+	v, _ := messageKey.Get(sessiontest.Result(t, m, rec.Result()))
+	require.Equal(t, "hello", v, "load/save: value")
+	require.Equal(t, "saved", rec.Body.String(), "load/save: body")
 }
 
 var _ = scsSetup

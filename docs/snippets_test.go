@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // otherModules are compiled files of the separate metrics modules, which
@@ -24,14 +27,10 @@ var otherModules = map[string][]string{
 // document, so no compiled snippet is left behind when a guide changes.
 func TestSnippetsCompiled(t *testing.T) {
 	docs, err := filepath.Glob("*.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	docs = append([]string{"../README.md"}, docs...)
 	goFiles, err := filepath.Glob("*_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	local := ""
 	for _, f := range goFiles {
 		local += "\n" + normalize(read(t, f)) + "\n"
@@ -52,21 +51,16 @@ func TestSnippetsCompiled(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(haystack, "\n"+b.code+"\n") {
-				t.Errorf("%s:%d: this ```go block is not in %s (copy it there verbatim, inside code that compiles):\n%s",
-					doc, b.line, where, b.code)
-			}
+			assert.True(t, strings.Contains(haystack, "\n"+b.code+"\n"),
+				"%s:%d: this ```go block is not in %s (copy it there verbatim, inside code that compiles):\n%s",
+				doc, b.line, where, b.code)
 		}
 	}
-	if blocks == 0 {
-		t.Fatal("no ```go blocks found: wrong directory?")
-	}
+	require.NotZero(t, blocks, "no ```go blocks found: wrong directory?")
 
 	for _, f := range goFiles {
 		for _, r := range regions(read(t, f)) {
-			if !strings.Contains(shown, "\n"+r.code+"\n") {
-				t.Errorf("%s: snippet %q is not shown in README.md or docs/*.md", f, r.name)
-			}
+			assert.True(t, strings.Contains(shown, "\n"+r.code+"\n"), "%s: snippet %q is not shown in README.md or docs/*.md", f, r.name)
 		}
 	}
 }
@@ -92,9 +86,7 @@ func goBlocks(t *testing.T, path string) []block {
 			cur = append(cur, l)
 		}
 	}
-	if in {
-		t.Errorf("%s:%d: unterminated ```go block", path, start)
-	}
+	assert.False(t, in, "%s:%d: unterminated ```go block", path, start)
 	return out
 }
 
@@ -132,8 +124,6 @@ func normalize(s string) string {
 func read(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return string(b)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/httpx"
 	"github.com/sealedsession/sealedsession/httpx/sessiontest"
 	"github.com/sealedsession/sealedsession/sealed"
@@ -141,9 +143,7 @@ func TestNewRequestReadResult(t *testing.T) {
 	m := newTestManager(t, versioning.Policy{})
 	srv := httptest.NewServer(m.Wrap(http.HandlerFunc(addToCart)))
 	defer srv.Close()
-	if err := checkCart(m, srv.URL, srv.Client()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, checkCart(m, srv.URL, srv.Client()))
 }
 
 // checkCart uses the error-returning forms, as a load generator, a

@@ -3,7 +3,6 @@ package csrf_test
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -34,20 +36,14 @@ type app struct {
 func newApp(t *testing.T, store versioning.Store, opts csrf.Options) *app {
 	t.Helper()
 	key, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	keys, err := sealed.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if store == nil {
 		store = memstore.New()
 	}
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	a := &app{t: t, m: m}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
@@ -119,9 +115,7 @@ func (b *browser) do(method, target string, form url.Values, header http.Header)
 func (b *browser) token() string {
 	b.a.t.Helper()
 	rec := b.do(http.MethodGet, "/token", nil, nil)
-	if rec.Code != http.StatusOK {
-		b.a.t.Fatalf("GET /token: %d %s", rec.Code, rec.Body)
-	}
+	require.Equal(b.a.t, http.StatusOK, rec.Code, "GET /token: %s", rec.Body)
 	return rec.Body.String()
 }
 
@@ -129,28 +123,18 @@ func hdr(tok string) http.Header { return http.Header{"X-Csrf-Token": {tok}} }
 
 func (a *app) wantRefused(rec *httptest.ResponseRecorder, what string) {
 	a.t.Helper()
-	if rec.Code != http.StatusForbidden {
-		a.t.Fatalf("%s: %d %q, want 403", what, rec.Code, rec.Body)
-	}
-	if body := strings.TrimSpace(rec.Body.String()); body != "Forbidden" {
-		a.t.Fatalf("%s: body %q says more than Forbidden", what, body)
-	}
+	require.Equal(a.t, http.StatusForbidden, rec.Code, "%s: body %q", what, rec.Body)
+	require.Equal(a.t, "Forbidden", strings.TrimSpace(rec.Body.String()), "%s: the body says more than Forbidden", what)
 }
 
 func TestSafeMethodsPass(t *testing.T) {
 	a := newApp(t, nil, csrf.Options{})
 	b := a.browser()
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace} {
-		if rec := b.do(method, "/page", nil, nil); rec.Code != http.StatusOK {
-			t.Fatalf("%s without a token: %d", method, rec.Code)
-		}
+		require.Equal(t, http.StatusOK, b.do(method, "/page", nil, nil).Code, "%s without a token", method)
 	}
-	if b.cookie != "" {
-		t.Fatal("safe requests created a session (a secret)")
-	}
-	if a.reached.Load() != 4 {
-		t.Fatalf("handler reached %d times, want 4", a.reached.Load())
-	}
+	require.Empty(t, b.cookie, "safe requests created a session (a secret)")
+	require.Equal(t, int32(4), a.reached.Load(), "times the handler was reached")
 }
 
 func TestMissingTokenRefused(t *testing.T) {
@@ -162,9 +146,7 @@ func TestMissingTokenRefused(t *testing.T) {
 		a.wantRefused(b.do(method, "/do", url.Values{"other": {"x"}}, nil), method+" without a token")
 		a.wantRefused(b.do(method, "/do", url.Values{"csrf_token": {""}}, hdr("")), method+" with empty tokens")
 	}
-	if a.reached.Load() != 0 {
-		t.Fatal("the handler ran for a refused request")
-	}
+	require.Zero(t, a.reached.Load(), "the handler ran for a refused request")
 }
 
 func TestWrongTokenRefused(t *testing.T) {
@@ -172,9 +154,7 @@ func TestWrongTokenRefused(t *testing.T) {
 	b := a.browser()
 	good := b.token()
 	raw, err := base64.RawURLEncoding.DecodeString(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	flipped := func(i int) string {
 		c := append([]byte(nil), raw...)
 		c[i] ^= 1
@@ -200,12 +180,8 @@ func TestWrongTokenRefused(t *testing.T) {
 	}
 	// A token in the URL is never read.
 	a.wantRefused(b.do(http.MethodPost, "/do?csrf_token="+url.QueryEscape(good), nil, nil), "token in the query string")
-	if a.reached.Load() != 0 {
-		t.Fatal("the handler ran for a refused request")
-	}
-	if rec := b.do(http.MethodPost, "/do", nil, hdr(good)); rec.Code != http.StatusOK {
-		t.Fatalf("the good token after the wrong ones: %d", rec.Code)
-	}
+	require.Zero(t, a.reached.Load(), "the handler ran for a refused request")
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/do", nil, hdr(good)).Code, "the good token after the wrong ones")
 }
 
 // A token of session A with the cookie of session B is refused, whether B
@@ -215,9 +191,7 @@ func TestTokenFromAnotherSessionRefused(t *testing.T) {
 	alice, mallory := a.browser(), a.browser()
 	tokA := mallory.token() // the attacker's own session's token
 	alice.do(http.MethodPost, "/login", url.Values{"user": {"alice"}, "csrf_token": {alice.token()}}, nil)
-	if alice.cookie == "" {
-		t.Fatal("alice has no session")
-	}
+	require.NotEmpty(t, alice.cookie, "alice has no session")
 	own := alice.token() // alice's session has a secret for its generation
 	a.wantRefused(alice.do(http.MethodPost, "/transfer", nil, hdr(tokA)), "another session's token (header)")
 	a.wantRefused(alice.do(http.MethodPost, "/transfer", url.Values{"csrf_token": {tokA}}, nil), "another session's token (field)")
@@ -227,12 +201,8 @@ func TestTokenFromAnotherSessionRefused(t *testing.T) {
 	// bob's session had its secret rotated by the login and has none for
 	// the new generation yet.
 	a.wantRefused(fresh.do(http.MethodPost, "/transfer", nil, hdr(tokA)), "another session's token, no secret")
-	if a.reached.Load() != 0 {
-		t.Fatal("the handler ran for a refused request")
-	}
-	if rec := alice.do(http.MethodPost, "/transfer", nil, hdr(own)); rec.Code != http.StatusOK {
-		t.Fatalf("alice's own token: %d", rec.Code)
-	}
+	require.Zero(t, a.reached.Load(), "the handler ran for a refused request")
+	require.Equal(t, http.StatusOK, alice.do(http.MethodPost, "/transfer", nil, hdr(own)).Code, "alice's own token")
 }
 
 func TestCorrectTokenPasses(t *testing.T) {
@@ -244,15 +214,13 @@ func TestCorrectTokenPasses(t *testing.T) {
 		}
 		b := a.browser()
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-			if rec := b.do(method, "/do", nil, http.Header{header: {b.token()}}); rec.Code != http.StatusOK {
-				t.Fatalf("%s with the token in %s: %d", method, header, rec.Code)
-			}
+			require.Equal(t, http.StatusOK, b.do(method, "/do", nil, http.Header{header: {b.token()}}).Code, "%s with the token in %s", method, header)
 			rec := b.do(method, "/do", url.Values{field: {b.token()}}, nil)
 			if method == http.MethodDelete {
 				// net/http parses a form body only for POST, PUT and PATCH.
 				a.wantRefused(rec, "DELETE with the token in a form body")
-			} else if rec.Code != http.StatusOK {
-				t.Fatalf("%s with the token in field %s: %d", method, field, rec.Code)
+			} else {
+				require.Equal(t, http.StatusOK, rec.Code, "%s with the token in field %s", method, field)
 			}
 		}
 		if opts.FieldName != "" {
@@ -269,16 +237,10 @@ func TestTokenSurvivesRequests(t *testing.T) {
 	first := b.token()
 	cookie := b.cookie
 	second := b.token()
-	if first == second {
-		t.Fatal("two tokens are identical: not masked")
-	}
-	if b.cookie != cookie {
-		t.Fatal("a second Token rewrote the session")
-	}
+	require.NotEqual(t, first, second, "two tokens are identical: not masked")
+	require.Equal(t, cookie, b.cookie, "a second Token rewrote the session")
 	for i, tok := range []string{first, second, first} {
-		if rec := b.do(http.MethodPost, "/do", nil, hdr(tok)); rec.Code != http.StatusOK {
-			t.Fatalf("request %d: %d", i, rec.Code)
-		}
+		require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/do", nil, hdr(tok)).Code, "request %d", i)
 	}
 }
 
@@ -288,63 +250,38 @@ func TestRotation(t *testing.T) {
 	a := newApp(t, nil, csrf.Options{})
 	b := a.browser()
 	before := b.token()
-	if rec := b.do(http.MethodPost, "/login", url.Values{"user": {"alice"}}, hdr(before)); rec.Code != http.StatusOK {
-		t.Fatalf("login: %d %s", rec.Code, rec.Body)
-	}
+	login := b.do(http.MethodPost, "/login", url.Values{"user": {"alice"}}, hdr(before))
+	require.Equal(t, http.StatusOK, login.Code, "login: %s", login.Body)
 	a.wantRefused(b.do(http.MethodPost, "/do", nil, hdr(before)), "a token from before login")
 	after := b.token()
-	if rec := b.do(http.MethodPost, "/do", nil, hdr(after)); rec.Code != http.StatusOK {
-		t.Fatalf("a token from after login: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/do", nil, hdr(after)).Code, "a token from after login")
 
 	// Rotate, outside the middleware's HTTP path: Load and Save.
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("Cookie", b.cookie)
 	s, err := a.m.Load(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csrf.Verify(s, after); err != nil {
-		t.Fatalf("Verify before Rotate: %v", err)
-	}
-	if err := csrf.Rotate(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := csrf.Verify(s, after); !errors.Is(err, csrf.ErrTokenInvalid) {
-		t.Fatalf("Verify after Rotate: %v, want ErrTokenInvalid", err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, csrf.Verify(s, after), "Verify before Rotate")
+	require.NoError(t, csrf.Rotate(s))
+	require.ErrorIs(t, csrf.Verify(s, after), csrf.ErrTokenInvalid, "Verify after Rotate")
 	rec := httptest.NewRecorder()
-	if err := a.m.Save(rec, req, s); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, a.m.Save(rec, req, s))
 	for _, c := range rec.Result().Cookies() {
 		b.cookie = c.Name + "=" + c.Value
 	}
 	a.wantRefused(b.do(http.MethodPost, "/do", nil, hdr(after)), "a token from before Rotate")
-	if rec := b.do(http.MethodPost, "/do", nil, hdr(b.token())); rec.Code != http.StatusOK {
-		t.Fatalf("a token from after Rotate: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/do", nil, hdr(b.token())).Code, "a token from after Rotate")
 }
 
 func TestVerifyNeverChangesTheSession(t *testing.T) {
 	a := newApp(t, nil, csrf.Options{})
 	s, err := a.m.Load(httptest.NewRequest(http.MethodGet, "/", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csrf.Verify(s, ""); !errors.Is(err, csrf.ErrTokenMissing) {
-		t.Fatalf("empty: %v", err)
-	}
-	if err := csrf.Verify(s, strings.Repeat("A", 86)); !errors.Is(err, csrf.ErrTokenInvalid) {
-		t.Fatalf("no secret: %v", err)
-	}
+	require.NoError(t, err)
+	require.ErrorIs(t, csrf.Verify(s, ""), csrf.ErrTokenMissing, "empty")
+	require.ErrorIs(t, csrf.Verify(s, strings.Repeat("A", 86)), csrf.ErrTokenInvalid, "no secret")
 	rec := httptest.NewRecorder()
-	if err := a.m.Save(rec, httptest.NewRequest(http.MethodGet, "/", nil), s); err != nil {
-		t.Fatal(err)
-	}
-	if got := rec.Header().Values("Set-Cookie"); len(got) != 0 {
-		t.Fatalf("Verify changed the session: %q", got)
-	}
+	require.NoError(t, a.m.Save(rec, httptest.NewRequest(http.MethodGet, "/", nil), s))
+	require.Empty(t, rec.Header().Values("Set-Cookie"), "Verify changed the session")
 }
 
 // A session without a secret cannot get a token once its response has
@@ -353,38 +290,30 @@ func TestTokenAfterResponseStarted(t *testing.T) {
 	key, _ := sealed.GenerateKey()
 	keys, _ := sealed.NewKeyring(key)
 	m, err := httpx.New(httpx.Config{Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var tokErr, rotErr error
 	var field string
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := httpx.FromContext(r.Context())
 		f, err := csrf.Field(s)
-		if err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, err)
 		field = string(f)
 		io.WriteString(w, "page")
 		_, tokErr = csrf.Token(s) // the secret exists: fine
 		rotErr = csrf.Rotate(s)
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	if tokErr != nil || !errors.Is(rotErr, httpx.ErrResponseStarted) {
-		t.Fatalf("after the body: Token %v, Rotate %v (want nil, ErrResponseStarted)", tokErr, rotErr)
-	}
-	if !strings.HasPrefix(field, `<input type="hidden" name="csrf_token" value="`) || len(field) != len(`<input type="hidden" name="csrf_token" value="">`)+86 {
-		t.Fatalf("Field: %q", field)
-	}
+	require.NoError(t, tokErr, "after the body: Token")
+	require.ErrorIs(t, rotErr, httpx.ErrResponseStarted, "after the body: Rotate")
+	require.True(t, strings.HasPrefix(field, `<input type="hidden" name="csrf_token" value="`), "Field: %q", field)
+	require.Len(t, field, len(`<input type="hidden" name="csrf_token" value="">`)+86, "Field")
 
 	h = m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "page")
 		_, tokErr = csrf.Token(httpx.FromContext(r.Context()))
 	}))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	if !errors.Is(tokErr, httpx.ErrResponseStarted) {
-		t.Fatalf("first Token after the body: %v, want ErrResponseStarted", tokErr)
-	}
+	require.ErrorIs(t, tokErr, httpx.ErrResponseStarted, "first Token after the body")
 }
 
 func TestCustomErrorHandler(t *testing.T) {
@@ -395,15 +324,11 @@ func TestCustomErrorHandler(t *testing.T) {
 	}})
 	b := a.browser()
 	b.token()
-	if rec := b.do(http.MethodPost, "/do", nil, nil); rec.Code != http.StatusTeapot {
-		t.Fatalf("missing: %d", rec.Code)
-	}
-	if rec := b.do(http.MethodPost, "/do", nil, hdr("nope")); rec.Code != http.StatusTeapot {
-		t.Fatalf("wrong: %d", rec.Code)
-	}
-	if len(got) != 2 || !errors.Is(got[0], csrf.ErrTokenMissing) || !errors.Is(got[1], csrf.ErrTokenInvalid) {
-		t.Fatalf("errors %v", got)
-	}
+	require.Equal(t, http.StatusTeapot, b.do(http.MethodPost, "/do", nil, nil).Code, "missing")
+	require.Equal(t, http.StatusTeapot, b.do(http.MethodPost, "/do", nil, hdr("nope")).Code, "wrong")
+	require.Len(t, got, 2, "errors")
+	require.ErrorIs(t, got[0], csrf.ErrTokenMissing, "errors %v", got)
+	require.ErrorIs(t, got[1], csrf.ErrTokenInvalid, "errors %v", got)
 }
 
 // With the store down, a logged-in session cannot be checked: the request
@@ -433,13 +358,10 @@ func TestStoreDown(t *testing.T) {
 	tok := b.token()
 	down.Store(true)
 	rec := b.do(http.MethodPost, "/do", nil, hdr(tok))
-	if rec.Code != http.StatusServiceUnavailable || strings.TrimSpace(rec.Body.String()) != "Service Unavailable" {
-		t.Fatalf("store down: %d %q", rec.Code, rec.Body)
-	}
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "store down: %q", rec.Body)
+	require.Equal(t, "Service Unavailable", strings.TrimSpace(rec.Body.String()), "store down")
 	down.Store(false)
-	if rec := b.do(http.MethodPost, "/do", nil, hdr(tok)); rec.Code != http.StatusOK {
-		t.Fatalf("store back: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/do", nil, hdr(tok)).Code, "store back")
 }
 
 // Protect outside the session middleware is a wiring mistake: an unsafe
@@ -447,12 +369,10 @@ func TestStoreDown(t *testing.T) {
 func TestProtectOutsideWrapPanics(t *testing.T) {
 	a := newApp(t, nil, csrf.Options{})
 	h := csrf.Protect(a.m, csrf.Options{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		t.Error("the handler ran")
+		assert.Fail(t, "the handler ran")
 	}))
 	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic")
-		}
+		require.NotNil(t, recover(), "no panic")
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", nil))
 }
@@ -461,14 +381,10 @@ func TestProtectOutsideWrapPanics(t *testing.T) {
 // token needs no CSRF token (browsers never send one by themselves).
 func TestBearerRequestsPass(t *testing.T) {
 	k, err := sealed.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ring, _ := sealed.NewKeyring(k)
 	m, err := httpx.New(httpx.Config{Keys: ring, AllowBearer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	h := m.Wrap(csrf.Protect(m, csrf.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := httpx.FromContext(r.Context())
 		if r.URL.Path == "/login" {
@@ -480,20 +396,15 @@ func TestBearerRequestsPass(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
 	tok := rec.Header().Get(httpx.TokenHeader)
-	if tok == "" {
-		t.Fatal("no token")
-	}
+	require.NotEmpty(t, tok, "no token")
 	req := httptest.NewRequest("POST", "/change", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK || rec.Body.String() != "ok api" {
-		t.Fatalf("bearer POST: %d %q", rec.Code, rec.Body.String())
-	}
+	require.Equal(t, http.StatusOK, rec.Code, "bearer POST: %q", rec.Body.String())
+	require.Equal(t, "ok api", rec.Body.String(), "bearer POST")
 	// The same POST with a cookie session and no CSRF token is refused.
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/change", nil))
-	if rec.Code != http.StatusForbidden {
-		t.Fatalf("cookie POST without a token: %d", rec.Code)
-	}
+	require.Equal(t, http.StatusForbidden, rec.Code, "cookie POST without a token")
 }
