@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // allFactories are every contender that runs as an HTTP handler, the raw
@@ -20,11 +22,9 @@ func benchHandler(b *testing.B, c *Contender, m Mode) {
 	tmpl := NewRequest(c.Cookie)
 	w := NewWriter()
 	Serve(h, tmpl, w)
-	if w.Code != 0 && w.Code != http.StatusOK {
-		b.Fatalf("%s %s: status %d", c.Name, m, w.Code)
-	}
-	if m == ReadModifyWrite && len(w.Header()["Set-Cookie"]) == 0 {
-		b.Fatalf("%s %s: no Set-Cookie", c.Name, m)
+	require.Contains(b, []int{0, http.StatusOK}, w.Code, "%s %s: status", c.Name, m)
+	if m == ReadModifyWrite {
+		require.NotEmpty(b, w.Header()["Set-Cookie"], "%s %s: no Set-Cookie", c.Name, m)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -46,9 +46,7 @@ func BenchmarkRequest(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("%s/%s/codec", p.Name, m), func(b *testing.B) {
 				od, err := NewOpenDecode(p.Session)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				now := time.Now()
 				b.ReportAllocs()
 				for b.Loop() {
@@ -66,9 +64,7 @@ func BenchmarkRequest(b *testing.B) {
 			for _, f := range allFactories {
 				b.Run(fmt.Sprintf("%s/%s/%s", p.Name, m, f.name), func(b *testing.B) {
 					c, err := f.new(p.Session, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
+					require.NoError(b, err)
 					if c.Close != nil {
 						b.Cleanup(c.Close)
 					}
@@ -85,9 +81,7 @@ func BenchmarkRequest(b *testing.B) {
 // the test output records (gorilla: "securecookie: the value is too long").
 func BenchmarkScale(b *testing.B) {
 	max, err := ScaleMax()
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	sizes := append(append([]int(nil), ScaleSizes...), max)
 	for _, n := range sizes {
 		for _, m := range []Mode{ReadOnly, ReadModifyWrite} {

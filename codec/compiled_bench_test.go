@@ -2,6 +2,8 @@ package codec
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // benchItem is the benchmark module's cart item: integer keys.
@@ -32,9 +34,7 @@ var (
 
 func benchGetSet[T any](b *testing.B, k Key[T], v T) {
 	p := NewPayload(Header{})
-	if err := k.Set(p, v); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, k.Set(p, v))
 	b.Run("Get", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -617,9 +617,7 @@ func FuzzCompiled(f *testing.F) {
 	for i, typ := range types {
 		for range 3 {
 			raw, err := encMode.Marshal(randValue(r, typ, 0).Interface())
-			if err != nil {
-				f.Fatal(err)
-			}
+			require.NoError(f, err)
 			f.Add(uint8(i), raw)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzDecode checks that Decode never panics, fails only with this
@@ -113,9 +115,7 @@ func FuzzStrict(f *testing.F) {
 		profile{Name: "x", Seen: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
 	} {
 		raw, err := encMode.Marshal(v)
-		if err != nil {
-			f.Fatal(err)
-		}
+		require.NoError(f, err)
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {

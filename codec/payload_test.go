@@ -122,10 +122,14 @@ func TestHeaderRoundTrip(t *testing.T) {
 	q, err := Decode(p.AppendEncode(nil), nil)
 	require.NoError(t, err)
 	got := *q.Header()
-	if got.Version != Version || got.Flags != 0x80 || got.ID != h.ID || !got.IssuedAt.Equal(h.IssuedAt) ||
-		!got.LastSeen.Equal(h.LastSeen) || got.Generation != 3 || got.UserEpoch != 9 || got.UserID != "u-1842" {
-		t.Fatalf("header round trip: got %+v, want %+v", got, h)
-	}
+	require.Equal(t, uint8(Version), got.Version, "header round trip: version")
+	require.Equal(t, uint8(0x80), got.Flags, "header round trip: flags")
+	require.Equal(t, h.ID, got.ID, "header round trip: ID")
+	require.WithinDuration(t, h.IssuedAt, got.IssuedAt, 0, "header round trip: issued-at")
+	require.WithinDuration(t, h.LastSeen, got.LastSeen, 0, "header round trip: last-seen")
+	require.Equal(t, uint32(3), got.Generation, "header round trip: generation")
+	require.Equal(t, uint64(9), got.UserEpoch, "header round trip: user epoch")
+	require.Equal(t, "u-1842", got.UserID, "header round trip: user ID")
 }
 
 // counted is a value type that counts its decodes (through the CBOR
@@ -390,9 +394,9 @@ func TestEncodeUserIDTooLong(t *testing.T) {
 	_, err := p.Encode(nil)
 	require.ErrorIs(t, err, ErrTooLarge, "Encode")
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), "user ID") {
-			t.Fatalf("AppendEncode panic = %v", r)
-		}
+		r := recover()
+		require.NotNil(t, r, "AppendEncode did not panic")
+		require.Contains(t, r.(string), "user ID", "AppendEncode panic")
 	}()
 	p.AppendEncode(nil)
 }

@@ -128,7 +128,7 @@ func TestVectors(t *testing.T) {
 			case "limit":
 				require.ErrorIs(t, err, ErrLimit)
 			default:
-				t.Fatalf("unknown expect %q", expect)
+				require.Failf(t, "unknown expect", "%q", expect)
 			}
 			if err != nil {
 				assert.Nil(t, p, "Decode returned a payload with an error")
@@ -142,12 +142,14 @@ func checkVectorPayload(t *testing.T, v vector, p *Payload, payload []byte) {
 	h := p.Header()
 	id, err := ParseSessionID(v.fields["id"])
 	require.NoError(t, err)
-	if uint64(h.Version) != v.int(t, "version") || uint64(h.Flags) != v.int(t, "flags") || h.ID != id ||
-		!h.IssuedAt.Equal(v.millis(t, "issued-at")) || !h.LastSeen.Equal(v.millis(t, "last-seen")) ||
-		uint64(h.Generation) != v.int(t, "generation") || h.UserEpoch != v.int(t, "user-epoch") ||
-		h.UserID != v.userID(t) {
-		t.Fatalf("header %+v does not match the vector %v", *h, v.fields)
-	}
+	require.Equal(t, v.int(t, "version"), uint64(h.Version), "header version")
+	require.Equal(t, v.int(t, "flags"), uint64(h.Flags), "header flags")
+	require.Equal(t, id, h.ID, "header ID")
+	require.WithinDuration(t, v.millis(t, "issued-at"), h.IssuedAt, 0, "header issued-at")
+	require.WithinDuration(t, v.millis(t, "last-seen"), h.LastSeen, 0, "header last-seen")
+	require.Equal(t, v.int(t, "generation"), uint64(h.Generation), "header generation")
+	require.Equal(t, v.int(t, "user-epoch"), h.UserEpoch, "header user epoch")
+	require.Equal(t, v.userID(t), h.UserID, "header user ID")
 	names := p.Names()
 	require.Len(t, names, len(v.values), "values against the vector's")
 	for i, nv := range v.values {

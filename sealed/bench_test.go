@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -21,9 +22,7 @@ var benchSizes = []int{64, 256, 1024, 4000}
 func BenchmarkSeal(b *testing.B) {
 	s := testSealer(b, testRing(b, testKey(b, 1), testKey(b, 2)), "cookie")
 	raw, err := chacha20poly1305.NewX(pattern(KeySize))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ctx := []byte("__Host-session")
 	for _, n := range benchSizes {
 		pt := pattern(n)
@@ -57,17 +56,13 @@ func BenchmarkSeal(b *testing.B) {
 func BenchmarkOpen(b *testing.B) {
 	s := testSealer(b, testRing(b, testKey(b, 1), testKey(b, 2)), "cookie")
 	raw, err := chacha20poly1305.NewX(pattern(KeySize))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ctx := []byte("__Host-session")
 	for _, n := range benchSizes {
 		pt := pattern(n)
 		b.Run("size="+strconv.Itoa(n)+"/impl=envelope", func(b *testing.B) {
 			text, err := s.Seal(nil, pt, ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			dst := make([]byte, 0, n)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
@@ -105,9 +100,7 @@ func BenchmarkOpen(b *testing.B) {
 func BenchmarkPaired(b *testing.B) {
 	s := testSealer(b, testRing(b, testKey(b, 1), testKey(b, 2)), "cookie")
 	raw, err := chacha20poly1305.NewX(pattern(KeySize))
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	ctx := []byte("__Host-session")
 	for _, n := range benchSizes {
 		pt := pattern(n)

@@ -20,18 +20,14 @@ func FuzzOpen(f *testing.F) {
 	k1, k2 := testKey(f, 1), testKey(f, 2)
 	ring := testRing(f, k1, k2)
 	s, err := NewSealer(ring, "fuzz", &SealerOptions{MaxSize: 4096})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	byKey := map[KeyID]*Sealer{
 		k1.ID(): testSealer(f, testRing(f, k1), "fuzz"),
 		k2.ID(): testSealer(f, testRing(f, k2), "fuzz"),
 	}
 	for _, n := range []int{0, 1, 2, 3, 100} {
 		text, err := s.Seal(nil, pattern(n), []byte("ctx"))
-		if err != nil {
-			f.Fatal(err)
-		}
+		require.NoError(f, err)
 		f.Add(text, []byte("ctx"))
 	}
 	f.Fuzz(func(t *testing.T, text, context []byte) {

@@ -123,7 +123,7 @@ func TestVectors(t *testing.T) {
 		case "too large":
 			want = ErrTooLarge
 		default:
-			t.Fatalf("unknown expect %q", v.fields["expect"])
+			require.Failf(t, "unknown expect", "%q", v.fields["expect"])
 		}
 		require.ErrorIs(t, err, want, "Open error")
 		assert.Nil(t, got, "failed Open returned bytes")

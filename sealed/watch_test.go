@@ -91,9 +91,7 @@ func TestReplaceRolloutRule(t *testing.T) {
 			r := testRing(t, tc.from...)
 			before := ids(r)
 			changed, err := r.replace(testRing(t, tc.to...))
-			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
-				t.Fatalf("err = %v, want %v", err, tc.err)
-			}
+			require.ErrorIs(t, err, tc.err, "replace")
 			require.Equal(t, tc.changed, changed, "changed")
 			if err != nil {
 				require.True(t, sameIDs(ids(r), tc.from...), "ring changed on error: %v, was %v", ids(r), before)
@@ -190,7 +188,7 @@ func (e *events) next(t testing.TB) KeyringReload {
 	case ev := <-e.ch:
 		return ev
 	case <-time.After(10 * time.Second):
-		t.Fatal("no reload reported within 10s")
+		require.FailNow(t, "no reload reported within 10s")
 		return KeyringReload{}
 	}
 }
@@ -211,9 +209,7 @@ func TestWatchRefusalsKeepTheRing(t *testing.T) {
 		t.Helper()
 		err := w.Reload()
 		ev := evs.next(t)
-		if !errors.Is(err, wantErr) || (wantErr == nil) != (err == nil) {
-			t.Fatalf("Reload = %v, want %v", err, wantErr)
-		}
+		require.ErrorIs(t, err, wantErr, "Reload")
 		// The very error Reload returned, not an equal one.
 		require.True(t, ev.Err == err, "event %+v does not match Reload's %v", ev, err)
 		require.Equal(t, path, ev.Path, "event %+v", ev)
@@ -380,7 +376,7 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	select {
 	case ev := <-evs.ch:
-		t.Fatalf("touching the file was reported: %+v", ev)
+		require.Failf(t, "touching the file was reported", "%+v", ev)
 	default:
 	}
 
@@ -391,7 +387,7 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	select {
 	case ev := <-evs.ch:
-		t.Fatalf("refusal reported twice: %+v", ev)
+		require.Failf(t, "refusal reported twice", "%+v", ev)
 	default:
 	}
 
@@ -412,7 +408,7 @@ func TestWatchPollsOnlyOnChange(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	select {
 	case ev := <-evs.ch:
-		t.Fatalf("reported after Close: %+v", ev)
+		require.Failf(t, "reported after Close", "%+v", ev)
 	default:
 	}
 	require.True(t, sameIDs(ids(w.Keyring()), a, b), "ring changed after Close")

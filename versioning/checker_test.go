@@ -103,9 +103,8 @@ func TestCheckTimeouts(t *testing.T) {
 			h := header("", 0)
 			h.IssuedAt, h.LastSeen = t0.Add(tc.issued), t0.Add(tc.lastSeen)
 			v, err := ch.Check(t.Context(), h)
-			if v != tc.verdict || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
-				t.Fatalf("Check = %v, %v; want %v, %v", v, err, tc.verdict, tc.err)
-			}
+			require.Equal(t, tc.verdict, v, "Check verdict")
+			require.ErrorIs(t, err, tc.err, "Check error")
 		})
 	}
 }
@@ -200,7 +199,7 @@ func TestCheckEpochsAndRevocation(t *testing.T) {
 func TestAnonymousNeverConsultsStore(t *testing.T) {
 	c := testkit.NewClockAt(t0)
 	s := &mock.Store{LookupFunc: func(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
-		t.Error("Lookup called for an anonymous session")
+		assert.Fail(t, "Lookup called for an anonymous session")
 		return versioning.SessionState{}, errDown
 	}}
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
@@ -336,9 +335,8 @@ func benchCheck(b *testing.B, user string) {
 	s := memstore.New()
 	ctx := context.Background()
 	if user != "" {
-		if _, err := s.BumpEpoch(ctx, user); err != nil {
-			b.Fatal(err)
-		}
+		_, err := s.BumpEpoch(ctx, user)
+		require.NoError(b, err)
 	}
 	// A few revocations so the revocation map is not trivially empty.
 	for range 100 {
@@ -346,9 +344,7 @@ func benchCheck(b *testing.B, user string) {
 		_ = s.Revoke(ctx, "user-1234", id, time.Now().Add(time.Hour))
 	}
 	ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	h := header(user, 1)
 	h.IssuedAt, h.LastSeen = time.Now(), time.Now()
 	b.ReportAllocs()
@@ -381,9 +377,7 @@ func BenchmarkCheckAt(b *testing.B) {
 				_ = s.Revoke(ctx, "user-1234", id, time.Now().Add(time.Hour))
 			}
 			ch, err := versioning.NewChecker(versioning.Policy{}, versioning.CheckerOptions{Store: s})
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			now := time.Now()
 			h := header(user, 1)
 			h.IssuedAt, h.LastSeen = now, now

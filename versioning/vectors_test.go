@@ -2,7 +2,6 @@ package versioning_test
 
 import (
 	"bufio"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,8 +107,7 @@ func TestVectors(t *testing.T) {
 		ch, err := versioning.NewChecker(versioning.Policy{Now: clock}, versioning.CheckerOptions{Store: s})
 		require.NoError(t, err)
 		verdict, err := ch.Check(ctx, h)
-		if verdict != want.verdict || (want.err == nil) != (err == nil) || (want.err != nil && !errors.Is(err, want.err)) {
-			t.Fatalf("Check = %v, %v; want %s", verdict, err, v["expect"])
-		}
+		require.Equal(t, want.verdict, verdict, "Check verdict, want %s", v["expect"])
+		require.ErrorIs(t, err, want.err, "Check error, want %s", v["expect"])
 	})
 }

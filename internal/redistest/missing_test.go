@@ -3,6 +3,8 @@ package redistest
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // recordingTB records Skip/Fatal instead of stopping the goroutine.
@@ -50,16 +52,15 @@ func TestMissingBinary(t *testing.T) {
 	t.Setenv(RequireEnv, "")
 	tb := &recordingTB{TB: t}
 	callBinaries(tb)
-	if tb.failed != "" || !strings.Contains(tb.skipped, "redis-server") || !strings.Contains(tb.skipped, "not found") {
-		t.Errorf("without %s: skipped %q, failed %q; want a skip naming redis-server", RequireEnv, tb.skipped, tb.failed)
-	}
+	assert.Empty(t, tb.failed, "without %s: want a skip, not a failure", RequireEnv)
+	assert.Contains(t, tb.skipped, "redis-server", "without %s: want a skip naming redis-server", RequireEnv)
+	assert.Contains(t, tb.skipped, "not found", "without %s: want a skip naming redis-server", RequireEnv)
 
 	t.Setenv(RequireEnv, "1")
 	tb = &recordingTB{TB: t}
 	callBinaries(tb)
-	if tb.skipped != "" || !strings.Contains(tb.failed, RequireEnv+"=1") {
-		t.Errorf("with %s=1: skipped %q, failed %q; want a failure", RequireEnv, tb.skipped, tb.failed)
-	}
+	assert.Empty(t, tb.skipped, "with %s=1: want a failure, not a skip", RequireEnv)
+	assert.Contains(t, tb.failed, RequireEnv+"=1", "with %s=1: want a failure", RequireEnv)
 }
 
 func TestRequireServer(t *testing.T) {
@@ -76,7 +77,5 @@ func TestRequireServer(t *testing.T) {
 		}()
 		RequireServer(tb)
 	}()
-	if !strings.Contains(tb.failed, "redis-server") {
-		t.Errorf("RequireServer without redis-server and %s=1: failed %q, want a failure naming redis-server", RequireEnv, tb.failed)
-	}
+	assert.Contains(t, tb.failed, "redis-server", "RequireServer without redis-server and %s=1: want a failure naming redis-server", RequireEnv)
 }

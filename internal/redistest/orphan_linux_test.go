@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestNoOrphanWhenTestBinaryDies runs this test binary again as a child
@@ -27,12 +29,8 @@ func TestNoOrphanWhenTestBinaryDies(t *testing.T) {
 	child := exec.Command(os.Args[0], "-test.run=^TestNoOrphanWhenTestBinaryDies$", "-test.v")
 	child.Env = append(os.Environ(), "REDISTEST_ORPHAN_CHILD=1")
 	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
 	pid := 0
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -44,18 +42,16 @@ func TestNoOrphanWhenTestBinaryDies(t *testing.T) {
 	if pid == 0 {
 		_ = child.Process.Kill()
 		_ = child.Wait()
-		t.Fatal("child never reported its redis-server")
 	}
-	if err := syscall.Kill(pid, 0); err != nil {
-		t.Fatalf("redis-server %d not running while its parent lives: %v", pid, err)
-	}
+	require.NotZero(t, pid, "child never reported its redis-server")
+	require.NoError(t, syscall.Kill(pid, 0), "redis-server %d not running while its parent lives", pid)
 	_ = child.Process.Kill()
 	_ = child.Wait()
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("redis-server %d outlived its killed parent", pid)
+			require.Failf(t, "redis-server outlived its killed parent", "pid %d", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,34 +5,32 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestStartKillRestart(t *testing.T) {
 	s := Start(t)
-	if r, err := s.Do("SET", "k", "v"); err != nil || r != "OK" {
-		t.Fatalf("SET = %q, %v", r, err)
-	}
-	if r, err := s.Do("GET", "k"); err != nil || r != "v" {
-		t.Fatalf("GET = %q, %v", r, err)
-	}
-	if r, _ := s.Do("CONFIG", "GET", "bind"); !strings.Contains(r, "127.0.0.1") {
-		t.Fatalf("bind = %q, want 127.0.0.1", r)
-	}
+	r, err := s.Do("SET", "k", "v")
+	require.NoError(t, err, "SET")
+	require.Equal(t, "OK", r, "SET")
+	r, err = s.Do("GET", "k")
+	require.NoError(t, err, "GET")
+	require.Equal(t, "v", r, "GET")
+	r, _ = s.Do("CONFIG", "GET", "bind")
+	require.Contains(t, r, "127.0.0.1", "bind")
 	s.Kill()
-	if s.Running() {
-		t.Fatal("Running after Kill")
-	}
-	if _, err := s.Do("PING"); err == nil {
-		t.Fatal("PING answered after Kill")
-	}
+	require.False(t, s.Running(), "Running after Kill")
+	_, err = s.Do("PING")
+	require.Error(t, err, "PING answered after Kill")
 	s.Restart()
-	if r, err := s.Do("PING"); err != nil || r != "PONG" {
-		t.Fatalf("PING after Restart = %q, %v", r, err)
-	}
+	r, err = s.Do("PING")
+	require.NoError(t, err, "PING after Restart")
+	require.Equal(t, "PONG", r, "PING after Restart")
 	// Nothing is persisted: the restarted server starts empty.
-	if r, err := s.Do("GET", "k"); err != nil || r != "" {
-		t.Fatalf("GET after Restart = %q, %v; want empty", r, err)
-	}
+	r, err = s.Do("GET", "k")
+	require.NoError(t, err, "GET after Restart")
+	require.Empty(t, r, "GET after Restart")
 	s.Stop()
 	s.Stop() // idempotent
 }
@@ -40,9 +38,8 @@ func TestStartKillRestart(t *testing.T) {
 func TestWithArgs(t *testing.T) {
 	s := Start(t, WithArgs("--maxmemory", "12mb"))
 	r, err := s.Do("CONFIG", "GET", "maxmemory")
-	if err != nil || !strings.HasSuffix(r, "\n12582912") {
-		t.Fatalf("maxmemory = %q, %v", r, err)
-	}
+	require.NoError(t, err, "CONFIG GET maxmemory")
+	require.True(t, strings.HasSuffix(r, "\n12582912"), "maxmemory = %q", r)
 }
 
 func TestStartCluster(t *testing.T) {
@@ -50,14 +47,12 @@ func TestStartCluster(t *testing.T) {
 		t.Skip("-short: cluster start takes seconds")
 	}
 	c := StartCluster(t, 3)
-	if len(c.Addrs()) != 3 {
-		t.Fatalf("Addrs = %v", c.Addrs())
-	}
+	require.Len(t, c.Addrs(), 3, "Addrs")
 	for _, n := range c.Nodes {
 		info, err := n.Do("CLUSTER", "INFO")
-		if err != nil || !strings.Contains(info, "cluster_known_nodes:3") || !strings.Contains(info, "cluster_slots_assigned:16384") {
-			t.Fatalf("node %s: %v\n%s", n.Addr(), err, info)
-		}
+		require.NoError(t, err, "node %s", n.Addr())
+		require.Contains(t, info, "cluster_known_nodes:3", "node %s", n.Addr())
+		require.Contains(t, info, "cluster_slots_assigned:16384", "node %s", n.Addr())
 	}
 }
 
@@ -67,21 +62,17 @@ func TestStartSentinel(t *testing.T) {
 	}
 	st := StartSentinel(t)
 	addr, err := st.MasterAddr()
-	if err != nil || addr != st.Master.Addr() {
-		t.Fatalf("MasterAddr = %q, %v; want %s", addr, err, st.Master.Addr())
-	}
-	if _, err := st.Master.Do("SET", "k", "v"); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "MasterAddr")
+	require.Equal(t, st.Master.Addr(), addr, "MasterAddr")
+	_, err = st.Master.Do("SET", "k", "v")
+	require.NoError(t, err)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r, _ := st.Replica.Do("GET", "k")
 		if r == "v" {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("write did not reach the replica")
-		}
+		require.False(t, time.Now().After(deadline), "write did not reach the replica")
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -94,9 +85,8 @@ func TestSentinelFailover(t *testing.T) {
 		t.Skip("-short: a failover takes seconds")
 	}
 	st := StartSentinel(t, WithReplicas(2))
-	if len(st.Replicas) != 2 || st.Replica != st.Replicas[0] {
-		t.Fatalf("Replicas = %v", st.Replicas)
-	}
+	require.Len(t, st.Replicas, 2, "Replicas")
+	require.Same(t, st.Replicas[0], st.Replica, "Replica is not Replicas[0]")
 	start := time.Now()
 	st.Master.Kill()
 	deadline := time.Now().Add(30 * time.Second)
@@ -108,15 +98,12 @@ func TestSentinelFailover(t *testing.T) {
 				promoted, other = r, st.Replicas[1-i]
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no failover within 30s; master is %q", addr)
-		}
+		require.False(t, time.Now().After(deadline), "no failover within 30s; master is %q", addr)
 		time.Sleep(50 * time.Millisecond)
 	}
 	role, err := promoted.Do("ROLE")
-	if err != nil || !strings.HasPrefix(role, "master") {
-		t.Fatalf("promoted replica ROLE = %q, %v", role, err)
-	}
+	require.NoError(t, err, "promoted replica ROLE")
+	require.True(t, strings.HasPrefix(role, "master"), "promoted replica ROLE = %q", role)
 	t.Logf("sentinels promoted a replica %v after the master was killed", time.Since(start))
 	waitFor(t, "the other replica to follow the new master", func() (bool, string) {
 		info, err := other.Do("INFO", "replication")

@@ -251,9 +251,7 @@ func TestWriteAfterCloseAndCancel(t *testing.T) {
 
 func BenchmarkEpoch(b *testing.B) {
 	s, err := boltstore.Open(filepath.Join(b.TempDir(), "store.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer s.Close()
 	ctx := context.Background()
 	_, _ = s.BumpEpoch(ctx, "alice")
@@ -268,9 +266,7 @@ func BenchmarkEpoch(b *testing.B) {
 // BenchmarkBumpEpoch measures a durable write (one synced bbolt commit).
 func BenchmarkBumpEpoch(b *testing.B) {
 	s, err := boltstore.Open(filepath.Join(b.TempDir(), "store.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	defer s.Close()
 	ctx := context.Background()
 	b.ReportAllocs()

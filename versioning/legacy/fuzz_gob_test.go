@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/versioning/legacy"
 )
@@ -25,17 +26,13 @@ func FuzzLegacyGob(f *testing.F) {
 		{1: "one", "cart": "not a slice"},
 	} {
 		b, err := gob.Serialize(v)
-		if err != nil {
-			f.Fatal(err)
-		}
+		require.NoError(f, err)
 		f.Add(b)
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	enc := securecookie.New(hashKey, blockKey).SetSerializer(securecookie.NopEncoder{}).MaxLength(0)
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, payload []byte) {

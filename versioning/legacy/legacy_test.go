@@ -35,8 +35,8 @@ func gorillaCookie(t testing.TB, name string, block []byte, values map[any]any) 
 	r := httptest.NewRequest("GET", "/", nil)
 	w := httptest.NewRecorder()
 	s, err := store.New(r, name)
-	if err != nil && s == nil {
-		t.Fatal(err)
+	if s == nil {
+		require.NoError(t, err)
 	}
 	for k, v := range values {
 		s.Values[k] = v
@@ -212,9 +212,7 @@ func FuzzLegacyRead(f *testing.F) {
 	f.Add("")
 	f.Add("MTcwMDAwMDAwMHxhYmN8ZGVm")
 	r, err := legacy.NewReader(legacy.Options{CookieName: "app", AllowUnprefixedName: true, HashKey: hashKey, BlockKey: blockKey, Map: mapValues})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, value string) {
 		c, err := r.Read(value, now)

@@ -5,18 +5,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestBuild(t *testing.T) {
 	for _, mode := range []string{"bare", "sealedsession", "gorilla"} {
 		t.Run(mode, func(t *testing.T) {
 			h, cookie, err := build(mode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cookie == "" {
-				t.Fatal("no cookie for the load test to send")
-			}
+			require.NoError(t, err)
+			require.NotEmpty(t, cookie, "no cookie for the load test to send")
 			srv := httptest.NewServer(h) // plain http on loopback, like wrk
 			t.Cleanup(srv.Close)
 			get := func(cookie string) (int, string) {
@@ -25,9 +24,7 @@ func TestBuild(t *testing.T) {
 					req.Header.Set("Cookie", cookie)
 				}
 				res, err := srv.Client().Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				defer res.Body.Close()
 				var b strings.Builder
 				buf := make([]byte, 512)
@@ -40,16 +37,14 @@ func TestBuild(t *testing.T) {
 			if mode == "bare" {
 				want = "hello, world\n"
 			}
-			if code != http.StatusOK || body != want {
-				t.Fatalf("with the cookie: %d %q, want 200 %q", code, body, want)
-			}
+			require.Equal(t, http.StatusOK, code, "status with the cookie")
+			require.Equal(t, want, body, "body with the cookie")
 			code, _ = get("")
-			if mode != "bare" && code != http.StatusUnauthorized {
-				t.Errorf("without a cookie: status %d, want 401", code)
+			if mode != "bare" {
+				assert.Equal(t, http.StatusUnauthorized, code, "status without a cookie")
 			}
 		})
 	}
-	if _, _, err := build("nope"); err == nil {
-		t.Error("unknown mode accepted")
-	}
+	_, _, err := build("nope")
+	assert.Error(t, err, "unknown mode accepted")
 }

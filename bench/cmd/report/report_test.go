@@ -7,6 +7,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fixed is a small go test -v -bench output: two runs of a few benchmarks
@@ -41,14 +44,10 @@ PASS
 func fixedReport(t *testing.T) *Report {
 	t.Helper()
 	res, err := Parse(strings.NewReader(fixed))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	load, rounds, err := ParseLoad(strings.NewReader("noise\nload-round: 1 bare 21000\nload-round: 1 sealedsession 17000\nload-round: 1 gorilla 9000\n" +
 		"load: bare 20000\nload: sealedsession 18000.5\nload: gorilla 9000\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &Report{Results: res, Load: load, LoadRounds: rounds, LoadAvg: "1.5 at the start, 2.0 at the end", Note: "A note.", Machine: "Test CPU", Cores: 2, GoVersion: "go1.26.8",
 		OS: "linux/amd64", Date: "2026-11-27 09:00 UTC", Count: runsOf(res), Benchtime: "1s", RawFile: "bench/results.txt", Commit: "abc123def456"}
 }
@@ -57,25 +56,22 @@ func TestParse(t *testing.T) {
 	rep := fixedReport(t)
 	r := rep.Results
 	row, ok := r.Find("Request", "typical", "read", "raw")
-	if !ok {
-		t.Fatal("raw read row missing")
-	}
-	if row.Ns.Median != 510 || row.Ns.N != 2 || row.Cookie.Median != 366 || row.Allocs.Median != 2 || row.B.Median != 400 {
-		t.Errorf("raw read row = %+v", row)
-	}
-	if rep.Count != 2 {
-		t.Errorf("Count = %d, want 2", rep.Count)
-	}
+	require.True(t, ok, "raw read row missing")
+	assert.Equal(t, 510.0, row.Ns.Median, "raw read row: ns/op median")
+	assert.Equal(t, 2, row.Ns.N, "raw read row: ns/op runs")
+	assert.Equal(t, 366.0, row.Cookie.Median, "raw read row: cookie-bytes median")
+	assert.Equal(t, 2.0, row.Allocs.Median, "raw read row: allocs/op median")
+	assert.Equal(t, 400.0, row.B.Median, "raw read row: B/op median")
+	assert.Equal(t, 2, rep.Count, "Count")
 	s, ok := r.SkipFor("Scale", "4096", "read", "gorilla")
-	if !ok || !strings.Contains(s.Reason, "securecookie: the value is too long") || strings.Contains(s.Reason, "bench_test.go") {
-		t.Errorf("gorilla skip = %+v, %v", s, ok)
+	if assert.True(t, ok, "gorilla skip missing") {
+		assert.Contains(t, s.Reason, "securecookie: the value is too long", "gorilla skip reason")
+		assert.NotContains(t, s.Reason, "bench_test.go", "gorilla skip reason")
 	}
-	if _, ok := r.Find("Scale", "4096", "read", "gorilla"); ok {
-		t.Error("a skipped benchmark has a row")
-	}
-	if _, err := Parse(strings.NewReader("PASS\n")); err == nil {
-		t.Error("Parse accepted output without results")
-	}
+	_, ok = r.Find("Scale", "4096", "read", "gorilla")
+	assert.False(t, ok, "a skipped benchmark has a row")
+	_, err := Parse(strings.NewReader("PASS\n"))
+	assert.Error(t, err, "Parse accepted output without results")
 }
 
 func TestTargets(t *testing.T) {
@@ -87,13 +83,12 @@ func TestTargets(t *testing.T) {
 		t.Helper()
 		for what, tg := range got {
 			if strings.HasPrefix(what, prefix) {
-				if tg.Known != known || tg.Met != met {
-					t.Errorf("%s: known %v met %v (%s), want %v %v", what, tg.Known, tg.Met, tg.Measured, known, met)
-				}
+				assert.Equal(t, known, tg.Known, "%s: known (%s)", what, tg.Measured)
+				assert.Equal(t, met, tg.Met, "%s: met (%s)", what, tg.Measured)
 				return
 			}
 		}
-		t.Errorf("no target %q", prefix)
+		assert.Failf(t, "no target", "prefix %q", prefix)
 	}
 	check("read-only request ≤ 1.3× raw open+decode", true, false) // 1450/1050 = 1.38
 	check("read-modify-write ≤ 2× raw open+decode", true, false)   // 5000/2000 = 2.5
@@ -116,14 +111,10 @@ func TestMarkdown(t *testing.T) {
 		"| load average (1 min) | 1.5 at the start, 2.0 at the end |", "\nA note.\n",
 		"met", "**missed**", "[bench/results.txt](bench/results.txt)",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q", want)
-		}
+		assert.Contains(t, md, want, "markdown")
 	}
 	for _, bad := range []string{"NaN", "Inf", "%!"} {
-		if strings.Contains(md, bad) {
-			t.Errorf("markdown contains %q", bad)
-		}
+		assert.NotContains(t, md, bad, "markdown")
 	}
 	// Every table row has as many cells as its header.
 	var cols int
@@ -135,8 +126,8 @@ func TestMarkdown(t *testing.T) {
 		n := strings.Count(line, "|")
 		if cols == 0 {
 			cols = n
-		} else if n != cols {
-			t.Errorf("table row %q has %d bars, header %d", line, n, cols)
+		} else {
+			assert.Equal(t, cols, n, "bars in table row %q (as many as its header)", line)
 		}
 	}
 }
@@ -151,17 +142,15 @@ func TestSVG(t *testing.T) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v", err)
-		}
+		require.NoError(t, err, "SVG is not well-formed XML")
 		switch el := tok.(type) {
 		case xml.StartElement:
 			switch el.Name.Local {
 			case "rect":
 				rects++
 				for _, a := range el.Attr {
-					if a.Name.Local == "width" && (strings.Contains(a.Value, "NaN") || strings.Contains(a.Value, "Inf") || strings.HasPrefix(a.Value, "-")) {
-						t.Errorf("rect width %q", a.Value)
+					if a.Name.Local == "width" {
+						assert.NotRegexp(t, `NaN|Inf|^-`, a.Value, "rect width")
 					}
 				}
 			case "text":
@@ -173,17 +162,12 @@ func TestSVG(t *testing.T) {
 	}
 	// Background + 4 read bars + 4 rmw bars + 2 cookie bars (sealedsession,
 	// gorilla) + 3 load bars.
-	if rects != 1+4+4+2+3 {
-		t.Errorf("%d rects, want 14", rects)
-	}
+	assert.Equal(t, 1+4+4+2+3, rects, "rects")
 	for _, want := range []string{"Read-only request", "Read-modify-write request", "2.84× · 1.45 µs", "1.00× · 510 ns", "target 1.3× open+decode", "1076 B", "Test CPU", "90% · 18000 req/s", "target 90%"} {
-		if !strings.Contains(allText.String(), want) {
-			t.Errorf("SVG text lacks %q", want)
-		}
+		assert.Contains(t, allText.String(), want, "SVG text")
 	}
-	if !strings.HasPrefix(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"") || texts < 10 {
-		t.Errorf("SVG head %q, %d texts", svg[:60], texts)
-	}
+	assert.True(t, strings.HasPrefix(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""), "SVG head %q", svg[:min(60, len(svg))])
+	assert.GreaterOrEqual(t, texts, 10, "SVG texts")
 }
 
 func TestFmt(t *testing.T) {
@@ -191,14 +175,8 @@ func TestFmt(t *testing.T) {
 		ns   float64
 		want string
 	}{{0, "–"}, {512, "512 ns"}, {1450, "1.45 µs"}, {2.5e6, "2.50 ms"}} {
-		if got := fmtNs(c.ns); got != c.want {
-			t.Errorf("fmtNs(%v) = %q, want %q", c.ns, got, c.want)
-		}
+		assert.Equal(t, c.want, fmtNs(c.ns), "fmtNs(%v)", c.ns)
 	}
-	if got := fmtCI(Stat{Median: 100, Lo: 90, Hi: 105, N: 6}); got != " ±10%" {
-		t.Errorf("fmtCI = %q", got)
-	}
-	if got := fmtCI(Stat{Median: 100, Lo: math.Inf(-1), Hi: math.Inf(1), N: 2}); got != "" {
-		t.Errorf("fmtCI with an infinite interval = %q", got)
-	}
+	assert.Equal(t, " ±10%", fmtCI(Stat{Median: 100, Lo: 90, Hi: 105, N: 6}), "fmtCI")
+	assert.Empty(t, fmtCI(Stat{Median: 100, Lo: math.Inf(-1), Hi: math.Inf(1), N: 2}), "fmtCI with an infinite interval")
 }

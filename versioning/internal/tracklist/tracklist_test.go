@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/versioning"
 )
@@ -16,23 +18,23 @@ func TestAdd(t *testing.T) {
 	}
 	list := []versioning.SessionInfo{mk(2, 2), mk(1, 1)}
 	out, ev, refused := Add(list, mk(3, 3), 2, false)
-	if !refused || ev != nil || len(out) != 2 {
-		t.Fatalf("refuse: %v %v %v", out, ev, refused)
-	}
+	require.True(t, refused, "refuse: not refused")
+	require.Nil(t, ev, "refuse: evicted")
+	require.Len(t, out, 2, "refuse")
 	out, ev, refused = Add(list, mk(3, 3), 2, true)
-	if refused || len(ev) != 1 || ev[0].ID[0] != 1 || len(out) != 2 || out[1].ID[0] != 3 {
-		t.Fatalf("evict: %v %v %v", out, ev, refused)
-	}
+	require.False(t, refused, "evict: refused")
+	require.Len(t, ev, 1, "evict: evicted")
+	require.Equal(t, byte(1), ev[0].ID[0], "evict: evicted ID")
+	require.Len(t, out, 2, "evict")
+	require.Equal(t, byte(3), out[1].ID[0], "evict: added ID")
 	again := mk(3, 9)
 	out, ev, refused = Add(out, again, 2, false)
-	if refused || ev != nil || len(out) != 2 || !out[1].Created.Equal(again.Created) {
-		t.Fatalf("re-add: %v %v %v", out, ev, refused)
-	}
-	if l := Live([]versioning.SessionInfo{mk(1, 1)}, t0.Add(time.Hour)); len(l) != 0 {
-		t.Fatal("expired entry kept")
-	}
+	require.False(t, refused, "re-add: refused")
+	require.Nil(t, ev, "re-add: evicted")
+	require.Len(t, out, 2, "re-add")
+	require.WithinDuration(t, again.Created, out[1].Created, 0, "re-add: Created")
+	require.Empty(t, Live([]versioning.SessionInfo{mk(1, 1)}, t0.Add(time.Hour)), "expired entry kept")
 	c := ClipClient(versioning.SessionInfo{Client: strings.Repeat("é", 100)})
-	if len(c.Client) > MaxClient || !strings.HasPrefix(strings.Repeat("é", 100), c.Client) {
-		t.Fatalf("clip %d", len(c.Client))
-	}
+	require.LessOrEqual(t, len(c.Client), MaxClient, "clip: bytes kept")
+	require.True(t, strings.HasPrefix(strings.Repeat("é", 100), c.Client), "clip: %q is not a prefix of the input", c.Client)
 }
