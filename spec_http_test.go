@@ -42,7 +42,7 @@ func newSpecEnv(t *testing.T, mod func(*httpx.Config)) *specEnv {
 	require.NoError(t, err)
 	e := &specEnv{t: t, ring: ring, now: specT0}
 	clock := func() time.Time { return e.now }
-	e.store = memstore.New(memstore.WithClock(clock))
+	e.store = memstore.New(&memstore.Options{Now: clock})
 	cfg := httpx.Config{Keys: ring, Store: e.store, Policy: versioning.Policy{Now: clock}}
 	if mod != nil {
 		mod(&cfg)

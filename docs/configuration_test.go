@@ -84,9 +84,9 @@ func sharedDomain(keys *sealed.Keyring, store versioning.Store) (*httpx.Manager,
 
 func TestConfigurationSnippets(t *testing.T) {
 	keys := newKeys(t)
-	_, err := fullConfig(keys, memstore.New())
+	_, err := fullConfig(keys, memstore.New(nil))
 	require.NoError(t, err)
-	m, err := sharedDomain(keys, memstore.New())
+	m, err := sharedDomain(keys, memstore.New(nil))
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	m.Wrap(http.HandlerFunc(login)).ServeHTTP(rec, httptest.NewRequest("POST", "/login?user=alice&remember=on", nil))

@@ -262,11 +262,11 @@ func raisedBudget(keys *sealed.Keyring) httpx.Config {
 // TestDeploymentConfigs checks that the configurations shown are accepted.
 func TestDeploymentConfigs(t *testing.T) {
 	keys := newKeys(t)
-	_, err := anomalies(keys, memstore.New())
+	_, err := anomalies(keys, memstore.New(nil))
 	require.NoError(t, err)
 	_, err = httpx.New(raisedBudget(keys))
 	require.NoError(t, err)
-	devices(keys, memstore.New(), http.NewServeMux())
+	devices(keys, memstore.New(nil), http.NewServeMux())
 }
 
 var _, _ = redisStore, sessionLimit

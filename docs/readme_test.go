@@ -20,7 +20,7 @@ import (
 func readmeTenLines(ctx context.Context, addr string, mux *http.ServeMux, r *http.Request, userID string) {
 	// docs:begin readme-ten-lines
 	keys, err := sealed.ParseKeyring(os.Getenv("SESSION_KEYS")) // newest first; `go run ./cmd/sealctl keygen`
-	store, err := boltstore.Open("sessions.db", nil)            // or memstore.New(), redisstore.New(client, nil)
+	store, err := boltstore.Open("sessions.db", nil)            // or memstore.New(nil), redisstore.New(client, nil)
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store,
 		Policy:   versioning.Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 24 * time.Hour},
 		Tracking: &httpx.Tracking{MaxPerUser: 5}, // optional groups: Policy, Cookie, Binding, Tracking

@@ -49,7 +49,7 @@ func newTestManager(t *testing.T, policy versioning.Policy) *httpx.Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(), Policy: policy})
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(nil), Policy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}

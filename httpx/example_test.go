@@ -26,7 +26,7 @@ var exampleCart = codec.NewKey[Cart]("cart")
 func ExampleManager_Wrap() {
 	key, _ := sealed.GenerateKey() // in production: sealed.ParseKeyring(os.Getenv("SESSION_KEYS"))
 	keys, _ := sealed.NewKeyring(key)
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New()})
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(nil)})
 	if err != nil {
 		panic(err)
 	}
@@ -90,7 +90,7 @@ func ExampleSession_Logout() {
 func ExampleManager_ForceLogout() {
 	key, _ := sealed.GenerateKey()
 	keys, _ := sealed.NewKeyring(key)
-	m, _ := httpx.New(httpx.Config{Keys: keys, Store: memstore.New()})
+	m, _ := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(nil)})
 	// Every session "alice" was issued before this call is refused from now
 	// on, on every instance sharing the store.
 	if err := m.ForceLogout(context.Background(), "alice"); err != nil {

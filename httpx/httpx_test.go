@@ -32,7 +32,7 @@ type env struct {
 
 func newEnv(t *testing.T, mod func(*httpx.Config)) *env {
 	t.Helper()
-	e := &env{clk: newClock(), rec: &recorder{}, ring: newRing(t), store: memstore.New()}
+	e := &env{clk: newClock(), rec: &recorder{}, ring: newRing(t), store: memstore.New(nil)}
 	cfg := httpx.Config{Keys: e.ring, Store: e.store, Observer: e.rec, Policy: versioning.Policy{Now: e.clk.Now}}
 	if mod != nil {
 		mod(&cfg)

@@ -74,7 +74,7 @@ func legacyResult(resp *http.Response) (fresh string, clearedOld bool) {
 }
 
 func TestLegacyGorillaMigration(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(nil)
 	e := newEnv(t, func(c *httpx.Config) {
 		c.Legacy = legacyReader(t)
 		c.Store = store

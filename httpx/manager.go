@@ -52,7 +52,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: c, store: c.Store, now: c.Policy.Now}
 	if m.store == nil {
 		// The default store expires revocations by the Manager's clock.
-		m.store = memstore.New(memstore.WithClock(c.Policy.Now))
+		m.store = memstore.New(&memstore.Options{Now: c.Policy.Now})
 	}
 	m.checker, err = versioning.NewChecker(c.Policy, versioning.CheckerOptions{Store: m.store, OnStoreError: c.OnStoreError})
 	if err != nil {

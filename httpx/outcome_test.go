@@ -38,7 +38,7 @@ func TestChangeAfterResponseStarted(t *testing.T) {
 	for name, change := range changes {
 		t.Run(name, func(t *testing.T) {
 			clk := newClock()
-			store := memstore.New()
+			store := memstore.New(nil)
 			rec := &recorder{}
 			m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: store, Observer: rec,
 				Policy: versioning.Policy{Now: clk.Now}, Tracking: &httpx.Tracking{}})
@@ -125,7 +125,7 @@ func (revokeDown) Revoke(context.Context, string, codec.SessionID, time.Time) er
 // matching ErrStoreUnavailable and changes nothing: the cookie is not
 // cleared, so nobody believes a copy of it is dead.
 func TestLogoutStoreDown(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(nil)
 	e := newEnv(t, func(c *httpx.Config) { c.Store = revokeDown{store} })
 	c := newClient(t, e.srv)
 	c.post("/note", "v", "kept")
@@ -196,7 +196,7 @@ func TestCreatedEventAfterID(t *testing.T) {
 // regenerated, logged out, replayed after logout, tampered with, sent as
 // tokens, or brought in as anonymous legacy cookies.
 func TestAnonymousClientsStoreNothing(t *testing.T) {
-	store := memstore.New()
+	store := memstore.New(nil)
 	e := newEnv(t, func(c *httpx.Config) {
 		c.Store = store
 		c.AllowBearer = true

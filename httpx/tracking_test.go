@@ -64,7 +64,7 @@ func trackStores(t *testing.T) []trackStore {
 	srv := redistest.Start(t) // one server for the whole test
 	return []trackStore{
 		{"memstore", func(t *testing.T, clk *clock) versioning.Store {
-			return memstore.New(memstore.WithClock(clk.Now))
+			return memstore.New(&memstore.Options{Now: clk.Now})
 		}},
 		{"boltstore", func(t *testing.T, clk *clock) versioning.Store {
 			s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"), &boltstore.Options{Now: clk.Now})
@@ -509,14 +509,14 @@ func TestSimultaneousUseAnomaly(t *testing.T) {
 
 func TestTrackingNeedsConfig(t *testing.T) {
 	clk := newClock()
-	m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: memstore.New(), Policy: versioning.Policy{Now: clk.Now}})
+	m, err := httpx.New(httpx.Config{Keys: newRing(t), Store: memstore.New(nil), Policy: versioning.Policy{Now: clk.Now}})
 	require.NoError(t, err)
 	_, err = m.Sessions(t.Context(), "alice")
 	assert.ErrorIs(t, err, httpx.ErrNoTracking, "Sessions without TrackSessions")
 	assert.ErrorIs(t, m.RevokeSession(t.Context(), "alice", [16]byte{1}), httpx.ErrNoTracking, "RevokeSession without TrackSessions")
 	_, err = httpx.New(httpx.Config{Keys: newRing(t), Tracking: &httpx.Tracking{MaxPerUser: -1}})
 	assert.ErrorIs(t, err, httpx.ErrConfig, "negative Tracking.MaxPerUser")
-	_, err = httpx.New(httpx.Config{Keys: newRing(t), Store: noTracker{memstore.New()}, Tracking: &httpx.Tracking{}})
+	_, err = httpx.New(httpx.Config{Keys: newRing(t), Store: noTracker{memstore.New(nil)}, Tracking: &httpx.Tracking{}})
 	assert.ErrorIs(t, err, httpx.ErrConfig, "Tracking with a store that cannot track")
 }
 

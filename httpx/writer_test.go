@@ -132,7 +132,7 @@ func TestFromContextPanicsWithRemedy(t *testing.T) {
 }
 
 func TestStoreDownKeepsCookie(t *testing.T) {
-	down := &flakyStore{Store: memstore.New()}
+	down := &flakyStore{Store: memstore.New(nil)}
 	e := newEnv(t, func(c *httpx.Config) { c.Store = down })
 	c := newClient(t, e.srv)
 	c.post("/login", "u", "sam")

@@ -165,7 +165,7 @@ func newHX(t testing.TB, cfg httpx.Config) *hx {
 	rec := &reasonRecorder{}
 	cfg.Observer = rec
 	if cfg.Store == nil {
-		cfg.Store = memstore.New()
+		cfg.Store = memstore.New(nil)
 	}
 	m, err := httpx.New(cfg)
 	require.NoError(t, err)

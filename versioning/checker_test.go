@@ -138,7 +138,7 @@ func TestDeadlines(t *testing.T) {
 
 func TestCheckEpochsAndRevocation(t *testing.T) {
 	c := testkit.NewClockAt(t0)
-	s := memstore.New(memstore.WithClock(c.Now))
+	s := memstore.New(&memstore.Options{Now: c.Now})
 	ch := newChecker(t, c, versioning.CheckerOptions{Store: s})
 	ctx := t.Context()
 
@@ -332,7 +332,7 @@ func TestStrings(t *testing.T) {
 }
 
 func benchCheck(b *testing.B, user string) {
-	s := memstore.New()
+	s := memstore.New(nil)
 	ctx := context.Background()
 	if user != "" {
 		_, err := s.BumpEpoch(ctx, user)
@@ -369,7 +369,7 @@ func BenchmarkCheckAt(b *testing.B) {
 			name = "anonymous"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := memstore.New()
+			s := memstore.New(nil)
 			ctx := context.Background()
 			_, _ = s.BumpEpoch(ctx, "user-1234")
 			for range 100 {
@@ -392,7 +392,7 @@ func BenchmarkCheckAt(b *testing.B) {
 }
 
 func TestCheckDoesNotAllocate(t *testing.T) {
-	s := memstore.New()
+	s := memstore.New(nil)
 	ctx := context.Background()
 	_, _ = s.BumpEpoch(ctx, "alice")
 	_ = s.Revoke(ctx, "alice", codec.SessionID{1}, time.Now().Add(time.Hour))

@@ -12,7 +12,7 @@ import (
 )
 
 func ExampleChecker_Check() {
-	store := memstore.New()
+	store := memstore.New(nil)
 	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
 	checker, err := versioning.NewChecker(versioning.Policy{
 		IdleTimeout: 30 * time.Minute,

@@ -78,7 +78,7 @@ func TestVectors(t *testing.T) {
 		}
 		now := parseTime("now")
 		clock := func() time.Time { return now }
-		s := memstore.New(memstore.WithClock(clock))
+		s := memstore.New(&memstore.Options{Now: clock})
 		ctx := t.Context()
 		user := v["user"]
 		if user == "-" {

@@ -168,7 +168,7 @@ func TestHeldBoltFileFailsFast(t *testing.T) {
 // only, so that the test does not restate the wire rules).
 func sealCookieForTest(t *testing.T, ring *sealed.Keyring, user string) string {
 	t.Helper()
-	st := memstore.New()
+	st := memstore.New(nil)
 	defer st.Close()
 	m, err := httpx.New(httpx.Config{Keys: ring, Store: st})
 	require.NoError(t, err)

@@ -22,7 +22,7 @@ var cartKey = codec.NewKey[Cart]("cart")
 func ExampleMiddleware() {
 	key, _ := sealed.GenerateKey() // in production: sealed.ParseKeyring(os.Getenv("SESSION_KEYS"))
 	keys, _ := sealed.NewKeyring(key)
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New()})
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(nil)})
 	if err != nil {
 		panic(err)
 	}

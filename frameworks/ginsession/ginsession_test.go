@@ -45,7 +45,7 @@ func newManager(t *testing.T, store versioning.Store, obs httpx.Observer) *httpx
 	keys, err := sealed.NewKeyring(key)
 	require.NoError(t, err)
 	if store == nil {
-		store = memstore.New()
+		store = memstore.New(nil)
 	}
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store, Observer: obs})
 	require.NoError(t, err)
@@ -180,7 +180,7 @@ func TestOverBudgetRefusedAtSet(t *testing.T) {
 
 // downStore is an in-memory store that can be taken down.
 func downStore(down *atomic.Bool) versioning.Store {
-	mem := memstore.New()
+	mem := memstore.New(nil)
 	fail := func() error { return fmt.Errorf("test outage: %w", versioning.ErrStoreUnavailable) }
 	return &mock.Store{
 		EpochFunc: func(ctx context.Context, u string) (uint64, error) {

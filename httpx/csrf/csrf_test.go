@@ -40,7 +40,7 @@ func newApp(t *testing.T, store versioning.Store, opts csrf.Options) *app {
 	keys, err := sealed.NewKeyring(key)
 	require.NoError(t, err)
 	if store == nil {
-		store = memstore.New()
+		store = memstore.New(nil)
 	}
 	m, err := httpx.New(httpx.Config{Keys: keys, Store: store})
 	require.NoError(t, err)
@@ -335,7 +335,7 @@ func TestCustomErrorHandler(t *testing.T) {
 // is refused 503, not 403, and the reason says so.
 func TestStoreDown(t *testing.T) {
 	var down atomic.Bool
-	mem := memstore.New()
+	mem := memstore.New(nil)
 	outage := func() error { return fmt.Errorf("test: %w", versioning.ErrStoreUnavailable) }
 	store := &mock.Store{
 		EpochFunc: func(ctx context.Context, u string) (uint64, error) {

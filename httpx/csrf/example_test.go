@@ -21,7 +21,7 @@ var page = template.Must(template.New("page").Parse(
 func ExampleProtect() {
 	key, _ := sealed.GenerateKey() // in production: sealed.ParseKeyring(os.Getenv("SESSION_KEYS"))
 	keys, _ := sealed.NewKeyring(key)
-	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New()})
+	m, err := httpx.New(httpx.Config{Keys: keys, Store: memstore.New(nil)})
 	if err != nil {
 		panic(err)
 	}

@@ -72,7 +72,7 @@ func Open(spec string, o Options) (s versioning.Store, close func() error, desc 
 	}
 	switch {
 	case spec == "memory":
-		m := memstore.New()
+		m := memstore.New(nil)
 		return m, m.Close, "memory (lost on exit, not shared between processes)", nil
 	case strings.HasPrefix(spec, "bolt:"):
 		return openBolt(spec, o)

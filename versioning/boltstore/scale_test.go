@@ -85,7 +85,7 @@ func TestScaleLocal(t *testing.T) {
 	t.Run("memstore churn", func(t *testing.T) {
 		clk := testkit.NewClockAt(start)
 		base := testkit.LiveHeap()
-		s := memstore.New(memstore.WithClock(clk.Now), memstore.WithSweepInterval(-1))
+		s := memstore.New(&memstore.Options{Now: clk.Now, SweepInterval: -1})
 		defer s.Close()
 		per := churnHeap(t, s, clk, n, base, func() { s.Sweep() })
 		t.Logf("RESULT memstore: %d live revocations (one per user), %.0f B of heap each under churn", n, per)

@@ -10,7 +10,7 @@ import (
 )
 
 func ExampleNew() {
-	s := memstore.New()
+	s := memstore.New(nil)
 	defer s.Close()
 	ctx := context.Background()
 	e, _ := s.Epoch(ctx, "alice")

@@ -48,42 +48,39 @@ type Store struct {
 	sessionsPeak     int // largest len(sessions) since the map was made
 }
 
-// Option configures a Store.
-type Option func(*Store)
-
-// WithClock sets the clock used to expire revocations (default time.Now).
-func WithClock(now func() time.Time) Option {
-	return func(s *Store) {
-		if now != nil {
-			s.now = now
-		}
-	}
+// Options configures a Store. A nil *Options, like the zero value, means
+// every default.
+type Options struct {
+	// Now is the clock used to expire revocations and sessions. Default
+	// time.Now.
+	Now func() time.Time
+	// SweepInterval is how often ended revocations and sessions are
+	// dropped in the background. Default DefaultSweepInterval (1 minute);
+	// negative turns the background sweep off (reads and writes still
+	// prune what they meet, and Sweep still works).
+	SweepInterval time.Duration
 }
 
-// WithSweepInterval sets how often the store drops ended revocations and
-// sessions in the background (default DefaultSweepInterval); d < 0 turns
-// the background sweep off (reads and writes still prune what they meet).
-func WithSweepInterval(d time.Duration) Option {
-	return func(s *Store) {
-		if d != 0 {
-			s.sweepEvery = d
-		}
+// New returns an empty Store. Unless opts turn it off, a timer sweeps it
+// until Close.
+func New(opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
 	}
-}
-
-// New returns an empty Store. Unless WithSweepInterval turned it off, a
-// timer sweeps it until Close.
-func New(opts ...Option) *Store {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
 	s := &Store{
-		now:        time.Now,
+		now:        o.Now,
 		users:      usertable.New(),
-		sweepEvery: DefaultSweepInterval,
+		sweepEvery: o.SweepInterval,
 
 		sessions:         make(map[string][]versioning.SessionInfo),
 		nextSessionSweep: minSweep,
-	}
-	for _, o := range opts {
-		o(s)
 	}
 	if s.sweepEvery > 0 {
 		s.timerMu.Lock()

@@ -17,7 +17,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
-		return memstore.New(memstore.WithClock(now))
+		return memstore.New(&memstore.Options{Now: now})
 	})
 }
 
@@ -27,7 +27,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func TestInjectedClockExpiry(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s := memstore.New(memstore.WithClock(c.now))
+	s := memstore.New(&memstore.Options{Now: c.now})
 	defer s.Close()
 	id, _ := codec.NewSessionID()
 	require.NoError(t, s.Revoke(t.Context(), "alice", id, c.t.Add(time.Hour)))
@@ -44,7 +44,7 @@ func TestInjectedClockExpiry(t *testing.T) {
 }
 
 func TestAnonymousWritesNothing(t *testing.T) {
-	s := memstore.New()
+	s := memstore.New(nil)
 	defer s.Close()
 	for range 10_000 {
 		id, _ := codec.NewSessionID()
@@ -57,7 +57,7 @@ func TestAnonymousWritesNothing(t *testing.T) {
 
 func TestSweepDropsExpired(t *testing.T) {
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s := memstore.New(memstore.WithClock(c.now), memstore.WithSweepInterval(-1))
+	s := memstore.New(&memstore.Options{Now: c.now, SweepInterval: -1})
 	defer s.Close()
 	for i := range 10_000 {
 		id, _ := codec.NewSessionID()
@@ -80,7 +80,7 @@ func TestTimerSweep(t *testing.T) {
 	var mu = make(chan time.Time, 1)
 	mu <- time.Unix(1_700_000_000, 0)
 	now := func() time.Time { t := <-mu; mu <- t; return t }
-	s := memstore.New(memstore.WithClock(now), memstore.WithSweepInterval(time.Millisecond))
+	s := memstore.New(&memstore.Options{Now: now, SweepInterval: time.Millisecond})
 	defer s.Close()
 	id, _ := codec.NewSessionID()
 	require.NoError(t, s.Revoke(t.Context(), "alice", id, now().Add(time.Second)))
@@ -109,7 +109,7 @@ func TestMemoryReturnsAfterMassExpiry(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc
 	}
-	s := memstore.New(memstore.WithClock(c.now), memstore.WithSweepInterval(-1))
+	s := memstore.New(&memstore.Options{Now: c.now, SweepInterval: -1})
 	defer s.Close()
 	before := heap()
 	const n = 300_000
@@ -129,7 +129,7 @@ func TestMemoryReturnsAfterMassExpiry(t *testing.T) {
 }
 
 func BenchmarkEpoch(b *testing.B) {
-	s := memstore.New()
+	s := memstore.New(nil)
 	defer s.Close()
 	ctx := b.Context()
 	_, _ = s.BumpEpoch(ctx, "alice")
@@ -142,7 +142,7 @@ func BenchmarkEpoch(b *testing.B) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	s := memstore.New()
+	s := memstore.New(nil)
 	defer s.Close()
 	ctx := b.Context()
 	for i := range 1000 {

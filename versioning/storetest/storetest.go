@@ -4,7 +4,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T, now func() time.Time) versioning.Store {
-//			s := mystore.New(mystore.WithClock(now))
+//			s := mystore.New(&mystore.Options{Now: now})
 //			t.Cleanup(func() { s.Close() })
 //			return s
 //		})

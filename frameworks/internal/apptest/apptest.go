@@ -41,7 +41,7 @@ type View struct {
 // NewManager returns a Manager with a fresh key and an in-memory store.
 func NewManager(tb testing.TB) *httpx.Manager {
 	tb.Helper()
-	m, err := httpx.New(httpx.Config{Keys: testkit.NewRing(tb), Store: memstore.New()})
+	m, err := httpx.New(httpx.Config{Keys: testkit.NewRing(tb), Store: memstore.New(nil)})
 	if err != nil {
 		tb.Fatal(err)
 	}

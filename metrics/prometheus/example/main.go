@@ -96,7 +96,7 @@ func newHandler(keys *sealed.Keyring, logger *slog.Logger) (http.Handler, error)
 	}
 	mgr, err := httpx.New(httpx.Config{
 		Keys:     keys,
-		Store:    memstore.New(),
+		Store:    memstore.New(nil),
 		Cookie:   httpx.CookieConfig{InsecureAllowPlainHTTP: true}, // loopback demonstration over plain http
 		Observer: httpx.MultiObserver(metrics, httpx.NewSlogObserver(logger)),
 	})
