@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealedsession/sealedsession/codec"
+	"github.com/sealedsession/sealedsession/internal/testkit"
 	"github.com/sealedsession/sealedsession/versioning"
 	"github.com/sealedsession/sealedsession/versioning/memstore"
 	"github.com/sealedsession/sealedsession/versioning/storetest"
@@ -21,20 +22,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
 func TestInjectedClockExpiry(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s := memstore.New(&memstore.Options{Now: c.now})
+	c := testkit.NewClockAt(time.Unix(1_700_000_000, 0))
+	s := memstore.New(&memstore.Options{Now: c.Now})
 	defer s.Close()
 	id, _ := codec.NewSessionID()
-	require.NoError(t, s.Revoke(t.Context(), "alice", id, c.t.Add(time.Hour)))
-	c.t = c.t.Add(time.Hour - time.Nanosecond)
+	require.NoError(t, s.Revoke(t.Context(), "alice", id, c.Now().Add(time.Hour)))
+	c.Advance(time.Hour - time.Nanosecond)
 	st, _ := s.Lookup(t.Context(), "alice", id)
 	require.True(t, st.Revoked, "not revoked just before until")
-	c.t = c.t.Add(time.Nanosecond)
+	c.Advance(time.Nanosecond)
 	st, _ = s.Lookup(t.Context(), "alice", id)
 	require.False(t, st.Revoked, "still revoked at until")
 	// The read pruned the ended revocation: the user holds nothing now.
@@ -56,18 +53,18 @@ func TestAnonymousWritesNothing(t *testing.T) {
 }
 
 func TestSweepDropsExpired(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s := memstore.New(&memstore.Options{Now: c.now, SweepInterval: -1})
+	c := testkit.NewClockAt(time.Unix(1_700_000_000, 0))
+	s := memstore.New(&memstore.Options{Now: c.Now, SweepInterval: -1})
 	defer s.Close()
 	for i := range 10_000 {
 		id, _ := codec.NewSessionID()
-		require.NoError(t, s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second)))
+		require.NoError(t, s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.Now().Add(time.Second)))
 	}
 	_, _ = s.BumpEpoch(t.Context(), "kept")
 	users, revs := s.Len()
 	require.Equal(t, 10_001, users, "before expiry: users")
 	require.Equal(t, 10_000, revs, "before expiry: revocations")
-	c.t = c.t.Add(time.Second)
+	c.Advance(time.Second)
 	require.Equal(t, 0, s.Sweep(), "revocations Sweep left")
 	users, _ = s.Len()
 	require.Equal(t, 1, users, "users Sweep left (the one with an epoch)")
@@ -102,24 +99,24 @@ func TestMemoryReturnsAfterMassExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates ~200 MB")
 	}
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := testkit.NewClockAt(time.Unix(1_700_000_000, 0))
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc
 	}
-	s := memstore.New(&memstore.Options{Now: c.now, SweepInterval: -1})
+	s := memstore.New(&memstore.Options{Now: c.Now, SweepInterval: -1})
 	defer s.Close()
 	before := heap()
 	const n = 300_000
 	for i := range n {
 		var id codec.SessionID
 		id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
-		_ = s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.t.Add(time.Second))
+		_ = s.Revoke(t.Context(), fmt.Sprint("user", i), id, c.Now().Add(time.Second))
 	}
 	full := heap()
-	c.t = c.t.Add(time.Second)
+	c.Advance(time.Second)
 	s.Sweep()
 	after := heap()
 	t.Logf("heap: %d KiB empty, %d KiB with %d revocations, %d KiB after they expired", before>>10, full>>10, n, after>>10)
