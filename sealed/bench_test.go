@@ -112,24 +112,24 @@ func BenchmarkPaired(b *testing.B) {
 		buf := make([]byte, NonceSize+n+Overhead)
 		rawDst := make([]byte, base64.RawURLEncoding.EncodedLen(len(buf)))
 
-		envSeal := func() {
+		envSeal := func(b *testing.B) {
 			if _, err := s.Seal(sealDst[:0], pt, ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
-		rawSeal := func() {
+		rawSeal := func(b *testing.B) {
 			nonce := buf[:NonceSize]
 			if _, err := rand.Read(nonce); err != nil {
 				b.Fatal(err)
 			}
 			base64.RawURLEncoding.Encode(rawDst, raw.Seal(nonce, nonce, pt, ctx))
 		}
-		envOpen := func() {
+		envOpen := func(b *testing.B) {
 			if _, _, err := s.Open(openDst[:0], text, ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
-		rawOpen := func() {
+		rawOpen := func(b *testing.B) {
 			m, err := base64.RawURLEncoding.Decode(buf, rawText)
 			if err != nil {
 				b.Fatal(err)
@@ -140,7 +140,7 @@ func BenchmarkPaired(b *testing.B) {
 		}
 		for _, op := range []struct {
 			name     string
-			env, raw func()
+			env, raw func(*testing.B)
 		}{{"seal", envSeal, rawSeal}, {"open", envOpen, rawOpen}} {
 			b.Run("op="+op.name+"/size="+strconv.Itoa(n), func(b *testing.B) {
 				const batch = 32
@@ -154,11 +154,11 @@ func BenchmarkPaired(b *testing.B) {
 					}
 					t0 := time.Now()
 					for j := 0; j < batch; j++ {
-						first()
+						first(b)
 					}
 					t1 := time.Now()
 					for j := 0; j < batch; j++ {
-						second()
+						second(b)
 					}
 					d1, d2 := t1.Sub(t0), time.Since(t1)
 					*ft += d1

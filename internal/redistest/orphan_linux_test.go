@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,11 @@ func TestNoOrphanWhenTestBinaryDies(t *testing.T) {
 	out, err := child.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, child.Start())
+	// On any failure below the child goes too (and with it, by the
+	// parent-death signal, its redis-server); on success it is killed
+	// on purpose first.
+	killChild := sync.OnceFunc(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	t.Cleanup(killChild)
 	pid := 0
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -39,14 +45,9 @@ func TestNoOrphanWhenTestBinaryDies(t *testing.T) {
 			break
 		}
 	}
-	if pid == 0 {
-		_ = child.Process.Kill()
-		_ = child.Wait()
-	}
 	require.NotZero(t, pid, "child never reported its redis-server")
 	require.NoError(t, syscall.Kill(pid, 0), "redis-server %d not running while its parent lives", pid)
-	_ = child.Process.Kill()
-	_ = child.Wait()
+	killChild()
 	deadline := time.Now().Add(10 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
