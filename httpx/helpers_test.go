@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -98,6 +99,18 @@ func app(m *httpx.Manager) http.Handler {
 		fmt.Fprint(w, "hello")
 	})
 	return m.Wrap(mux)
+}
+
+// goroutineT is the testing.TB of a worker goroutine a test starts and
+// waits for: a failed require marks the test failed and ends the worker,
+// as FailNow does on the test's own goroutine (FailNow itself must not be
+// called from another goroutine).
+type goroutineT struct{ testing.TB }
+
+// FailNow marks the test failed and ends the calling worker.
+func (g goroutineT) FailNow() {
+	g.Fail()
+	runtime.Goexit()
 }
 
 // client is a TLS test client with a cookie jar.

@@ -426,7 +426,7 @@ func TestConcurrentClients(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := newClient(t, e.srv)
+			c := newClient(goroutineT{t}, e.srv) // a worker: require ends it, not the test
 			user := "user" + string(rune('a'+i))
 			c.post("/login", "u", user)
 			for j := 0; j < 15; j++ {

@@ -142,12 +142,12 @@ func newTrackEnv(t *testing.T, store versioning.Store, clk *clock, ring *sealed.
 
 // device is one browser: a cookie jar, a network address and an agent.
 type device struct {
-	t      *testing.T
+	t      testing.TB
 	c      *client
 	ip, ua string
 }
 
-func (e *trackEnv) device(t *testing.T, ip, ua string) *device {
+func (e *trackEnv) device(t testing.TB, ip, ua string) *device {
 	return &device{t: t, c: newClient(t, e.srv), ip: ip, ua: ua}
 }
 
@@ -435,7 +435,7 @@ func TestSessionLimitTwoInstancesOnRedis(t *testing.T) {
 			var wg sync.WaitGroup
 			var ok atomic.Int64
 			for i := range workers {
-				d := inst[i%2].device(t, "192.0.2.10", "W"+strconv.Itoa(i))
+				d := inst[i%2].device(goroutineT{t}, "192.0.2.10", "W"+strconv.Itoa(i)) // used by a worker
 				wg.Go(func() {
 					if code, _ := d.login("carol"); code == 200 {
 						ok.Add(1)
