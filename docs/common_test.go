@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 
 	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
@@ -26,9 +27,44 @@ var cartKey = codec.NewKey[Cart]("cart")
 
 // What the deployment snippets take from the application.
 var (
-	logger = slog.Default()
+	logger = slog.New(logTap{slog.Default().Handler()})
 	geoDB  cityDB
 )
+
+// logged holds the messages the snippets logged, for tests that wait for
+// one (a refused key ring changes nothing else they could watch).
+var logged struct {
+	sync.Mutex
+	msgs []string
+}
+
+// loggedCount returns how many times msg was logged so far.
+func loggedCount(msg string) int {
+	logged.Lock()
+	defer logged.Unlock()
+	n := 0
+	for _, m := range logged.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
+// logTap passes the snippets' log records on and records their messages.
+type logTap struct{ next slog.Handler }
+
+func (h logTap) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h logTap) Handle(ctx context.Context, r slog.Record) error {
+	logged.Lock()
+	logged.msgs = append(logged.msgs, r.Message)
+	logged.Unlock()
+	return h.next.Handle(ctx, r)
+}
+
+func (h logTap) WithAttrs(as []slog.Attr) slog.Handler { return logTap{h.next.WithAttrs(as)} }
+func (h logTap) WithGroup(name string) slog.Handler    { return logTap{h.next.WithGroup(name)} }
 
 // cityDB stands for the application's own offline IP-to-location database.
 type cityDB struct{}
