@@ -499,17 +499,24 @@ func TestCompiledFallback(t *testing.T) {
 	fallbackRoundTrip(t, p, withFoldedNames{Name: "a", NAME: "b"})
 }
 
-// fallbackRoundTrip sets v through a key of its type and gets it back.
-func fallbackRoundTrip[T any](t *testing.T, p *Payload, v T) {
+// setAndLookup sets v through k, checks that the stored bytes are the
+// library's encoding of v, and returns those bytes and k's Lookup.
+func setAndLookup[T any](t *testing.T, p *Payload, k Key[T], v T) ([]byte, T) {
 	t.Helper()
-	k := NewKey[T]("v")
 	require.NoError(t, k.Set(p, v))
-	raw, _ := p.Raw("v")
+	raw, _ := p.Raw(k.Name())
 	want, err := encMode.Marshal(v)
 	require.NoError(t, err)
 	require.Equal(t, want, raw, "%T: stored bytes", v)
 	got, err := k.Lookup(p)
 	require.NoError(t, err)
+	return raw, got
+}
+
+// fallbackRoundTrip sets v through a key of its type and gets it back.
+func fallbackRoundTrip[T any](t *testing.T, p *Payload, v T) {
+	t.Helper()
+	_, got := setAndLookup(t, p, NewKey[T]("v"), v)
 	require.Equal(t, v, got)
 }
 
@@ -543,13 +550,7 @@ func roundTripDeep[T any](t *testing.T, p *Payload, v T) {
 	t.Helper()
 	k := NewKey[T]("v")
 	require.NotNil(t, k.fast)
-	require.NoError(t, k.Set(p, v))
-	raw, _ := p.Raw("v")
-	want, err := encMode.Marshal(v)
-	require.NoError(t, err)
-	require.Equal(t, want, raw, "%T: stored bytes", v)
-	got, err := k.Lookup(p)
-	require.NoError(t, err)
+	raw, got := setAndLookup(t, p, k, v)
 	var lib T
 	require.NoError(t, defaultDecMode.Unmarshal(raw, &lib))
 	require.True(t, reflect.DeepEqual(lib, got), "%T: Lookup %#v, library %#v", v, got, lib)

@@ -100,6 +100,18 @@ func (p *freezeProxy) pipe(dst, src net.Conn) {
 	}
 }
 
+// cacheAliceAtEpoch1 bumps alice once on a fresh store and waits until
+// the store's cache holds her epoch 1.
+func cacheAliceAtEpoch1(t *testing.T, s *Store) {
+	t.Helper()
+	_, err := s.BumpEpoch(t.Context(), "alice")
+	require.NoError(t, err)
+	settle(t, s, 1)
+	e, err := s.Epoch(t.Context(), "alice") // cached
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), e)
+}
+
 // TestSilentPartition checks the health check: when the connection to Redis
 // goes silent (no reset), the cache is marked stale within about two
 // HealthCheckIntervals, reads fail closed, and everything recovers once
@@ -110,12 +122,7 @@ func TestSilentPartition(t *testing.T) {
 	const interval = 100 * time.Millisecond
 	s := openStore(t, newClient(t, proxy.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: interval}, nil)
 	ctx := t.Context()
-	_, err := s.BumpEpoch(ctx, "alice")
-	require.NoError(t, err)
-	settle(t, s, 1)
-	e, err := s.Epoch(ctx, "alice") // cached
-	require.NoError(t, err)
-	require.Equal(t, uint64(1), e)
+	cacheAliceAtEpoch1(t, s)
 
 	frozenAt := time.Now()
 	proxy.setFrozen(true)
@@ -124,7 +131,7 @@ func TestSilentPartition(t *testing.T) {
 	detected := time.Since(frozenAt)
 	t.Logf("silent partition detected after %v (HealthCheckInterval %v)", detected, interval)
 	assert.LessOrEqual(t, detected, 4*interval+200*time.Millisecond, "detection time, want about 2 x %v", interval)
-	_, err = s.Epoch(ctx, "alice")
+	_, err := s.Epoch(ctx, "alice")
 	assert.ErrorIs(t, err, versioning.ErrStoreUnavailable, "Epoch during a silent partition")
 	st, err := s.LookupStale(ctx, "alice", [16]byte{}, 0)
 	assert.NoError(t, err, "LookupStale during a silent partition")
@@ -133,7 +140,7 @@ func TestSilentPartition(t *testing.T) {
 	proxy.setFrozen(false)
 	require.True(t, waitUntil(10*time.Second, func() bool { ok, _ := s.Trusted(); return ok }),
 		"store did not recover after the partition healed")
-	e, err = s.Epoch(ctx, "alice")
+	e, err := s.Epoch(ctx, "alice")
 	assert.NoError(t, err, "Epoch after the partition")
 	assert.Equal(t, uint64(1), e, "Epoch after the partition")
 }
@@ -171,15 +178,10 @@ func TestStaleReadsSurviveReconnect(t *testing.T) {
 	proxy := startFreezeProxy(t, srv.Addr())
 	s := openStore(t, newClient(t, proxy.Addr()), &Options{Prefix: uniquePrefix(t), HealthCheckInterval: 50 * time.Millisecond}, nil)
 	ctx := t.Context()
-	_, err := s.BumpEpoch(ctx, "alice")
-	require.NoError(t, err)
-	settle(t, s, 1)
-	e, err := s.Epoch(ctx, "alice") // cached
-	require.NoError(t, err)
-	require.Equal(t, uint64(1), e)
+	cacheAliceAtEpoch1(t, s)
 
 	resyncs := s.resyncs.Load()
-	_, err = srv.Do("CLIENT", "KILL", "TYPE", "pubsub")
+	_, err := srv.Do("CLIENT", "KILL", "TYPE", "pubsub")
 	require.NoError(t, err)
 	require.True(t, waitUntil(5*time.Second, func() bool { return s.resyncs.Load() > resyncs }),
 		"no resync within 5s after the subscription was killed")
