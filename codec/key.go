@@ -31,44 +31,34 @@ func newSlots[T any]() *sync.Pool {
 }
 
 // decode decodes raw into a T as the key says, leniently or strictly.
-// Scalars take the fast path on the stack first; then a key that is not
-// strict tries T's compiled codec (compiled.go), if T has one; everything
-// else goes to the CBOR decoder through a pooled destination, since that
-// decoder keeps its destination on the heap.
+// Scalars take the fast path on the stack first. Everything else is
+// decoded into one pooled destination (the CBOR decoder keeps its
+// destination on the heap, and one on the stack would escape through the
+// compiled functions, which are called through func values): by T's
+// compiled codec (compiled.go) when the key is not strict and T has one,
+// and by the CBOR decoder when it has none or declines.
 func (k Key[T]) decode(p *Payload, raw []byte) (T, error) {
 	var val T
 	if fastUnmarshal(raw, &val) {
 		return val, nil // scalars: nothing a strict key could find different
 	}
-	if k.fast != nil && !k.strict {
-		// A pooled destination: one on the stack would escape through
-		// the compiled functions, which are called through func values.
-		dst := k.slots.Get().(*T)
-		ok := k.fast.decode(raw, unsafe.Pointer(dst), &p.decoding().lim)
-		if ok {
-			val = *dst
-		}
-		var zero T
-		*dst = zero // on failure, a partial value: the general decoder starts afresh
-		k.slots.Put(dst)
-		if ok {
-			return val, nil
-		}
-	}
 	var dst *T
 	if k.slots != nil {
 		dst = k.slots.Get().(*T)
 	} else {
-		dst = new(T) // the zero Key
+		dst = new(T) // the zero Key (which has no compiled codec)
 	}
+	var zero T
 	var err error
-	if k.strict {
-		err = decodeStrict(p, raw, dst)
-	} else {
-		err = decodeGuarded(p.decoding().dm, raw, dst)
+	if k.fast == nil || k.strict || !k.fast.decode(raw, unsafe.Pointer(dst), &p.decoding().lim) {
+		*dst = zero // a declined compiled decode may leave a partial value
+		if k.strict {
+			err = decodeStrict(p, raw, dst)
+		} else {
+			err = decodeGuarded(p.decoding().dm, raw, dst)
+		}
 	}
 	val = *dst
-	var zero T
 	*dst = zero
 	if k.slots != nil {
 		k.slots.Put(dst)
