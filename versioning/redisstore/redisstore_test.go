@@ -202,6 +202,19 @@ func settle(t testing.TB, s *Store, seq uint64) {
 		"store did not apply message %d within 5s: %+v", seq, s.Stats())
 }
 
+// requireEpochSoon requires that s answers want as user's epoch within 2s.
+func requireEpochSoon(t testing.TB, s *Store, user string, want uint64, msg string) {
+	t.Helper()
+	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(t.Context(), user); return e == want }), msg)
+}
+
+// requireRevokedSoon requires that s sees user's session id revoked
+// within 2s.
+func requireRevokedSoon(t testing.TB, s *Store, user string, id codec.SessionID, msg string) {
+	t.Helper()
+	require.True(t, waitUntil(2*time.Second, func() bool { st, _ := s.Lookup(t.Context(), user, id); return st.Revoked }), msg)
+}
+
 // waitUntil polls cond every 200µs until it holds or d passes.
 func waitUntil(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
@@ -264,11 +277,9 @@ func TestPropagationDelay(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, st.Revoked, "revoked before Revoke")
 	require.NoError(t, a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)))
-	require.True(t, waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }),
-		"revocation not seen by B")
+	requireRevokedSoon(t, b, "alice", id, "revocation not seen by B")
 	require.NoError(t, a.BumpGlobalEpoch(ctx))
-	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == n+1 }),
-		"global bump not seen by B")
+	requireEpochSoon(t, b, "alice", n+1, "global bump not seen by B")
 }
 
 // TestStartWaitsForNoLoad: a new instance is ready after one command,
@@ -328,8 +339,7 @@ func TestBadMessageFlushesCache(t *testing.T) {
 	e, _ = s.Epoch(ctx, "alice")
 	require.Equal(t, uint64(1), e, "cached Epoch (cache should still be used)")
 	require.NoError(t, c.Publish(ctx, s.Channel(), "garbage").Err())
-	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := s.Epoch(ctx, "alice"); return e == 7 }),
-		"a malformed message did not flush the user cache")
+	requireEpochSoon(t, s, "alice", 7, "a malformed message did not flush the user cache")
 	st := s.Stats()
 	assert.Equal(t, int64(1), st.BadMessages, "BadMessages; Stats = %+v", st)
 	assert.GreaterOrEqual(t, st.MessagesApplied, int64(1), "MessagesApplied; Stats = %+v", st)
@@ -512,8 +522,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	// Propagation works again.
 	_, err = a.BumpEpoch(ctx, "alice")
 	require.NoError(t, err)
-	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := b.Epoch(ctx, "alice"); return e == 2 }),
-		"a bump after recovery did not reach B")
+	requireEpochSoon(t, b, "alice", 2, "a bump after recovery did not reach B")
 }
 
 // missedWrite changes alice's state behind the store's back, as a write

@@ -234,11 +234,9 @@ func testClusterPropagation(t *testing.T, cl *redistest.Cluster) {
 
 	id := codec.SessionID{7}
 	require.NoError(t, a.Revoke(ctx, "alice", id, time.Now().Add(time.Minute)))
-	require.True(t, waitUntil(2*time.Second, func() bool { st, _ := b.Lookup(ctx, "alice", id); return st.Revoked }),
-		"revocation not seen by B")
+	requireRevokedSoon(t, b, "alice", id, "revocation not seen by B")
 	require.NoError(t, b.BumpGlobalEpoch(ctx))
-	require.True(t, waitUntil(2*time.Second, func() bool { e, _ := a.Epoch(ctx, "alice"); return e == n+1 }),
-		"global bump made through B not seen by A")
+	requireEpochSoon(t, a, "alice", n+1, "global bump made through B not seen by A")
 }
 
 // TestSentinel runs the conformance suite through go-redis's
