@@ -135,6 +135,24 @@ func (c *Client) CookieHeader() string {
 	return strings.Join(parts, "; ")
 }
 
+// LateChangeRefused posts to path, whose handler writes "written" and then
+// changes the session, storing that change's error in *lateErr. It
+// checks that the handler's response went out, that the change failed
+// with httpx.ErrResponseStarted, and that no session cookie was set.
+func (c *Client) LateChangeRefused(path string, lateErr *error) {
+	c.tb.Helper()
+	res, body := c.Do(http.MethodPost, path, url.Values{})
+	if res.StatusCode != http.StatusOK || body != "written" {
+		c.tb.Fatalf("POST %s: %s %q, want 200 \"written\"", path, res.Status, body)
+	}
+	if !errors.Is(*lateErr, httpx.ErrResponseStarted) {
+		c.tb.Fatalf("a change after the response was written: %v, want httpx.ErrResponseStarted", *lateErr)
+	}
+	if c.HasSessionCookie() {
+		c.tb.Fatal("a refused change set a session cookie")
+	}
+}
+
 // HasSessionCookie reports whether the jar holds a session cookie.
 func (c *Client) HasSessionCookie() bool {
 	for _, ck := range c.c.Jar.Cookies(c.url) {
