@@ -33,7 +33,7 @@ func main() {
 	log.SetPrefix("report: ")
 	count := flag.Int("count", 6, "runs of each benchmark (go test -count)")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
-	benchRe := flag.String("bench", "BenchmarkRequest|BenchmarkScale", "go test -bench pattern")
+	benchRe := flag.String("bench", "BenchmarkRequest|BenchmarkScale|BenchmarkReadCost", "go test -bench pattern")
 	in := flag.String("in", "", "read benchmark output from this file instead of running the benchmarks")
 	load := flag.Bool("load", false, "also run the wrk load test (bench/load.sh)")
 	loadDuration := flag.String("load-duration", "10s", "wrk -d per server and round")

@@ -44,6 +44,17 @@ type Skip struct {
 type Results struct {
 	Rows  []Row
 	Skips []Skip
+	// ReadCost is BenchmarkReadCost's interleaved variants, in the order
+	// the benchmark reported them ("codec" first).
+	ReadCost []CostRow
+}
+
+// CostRow is one variant of BenchmarkReadCost: its time per request and
+// its ratio to open+decode in the same iterations (no Ratio for codec).
+type CostRow struct {
+	Variant string
+	Ns      Stat
+	Ratio   Stat
 }
 
 // Find returns the row with the given coordinates.
@@ -90,10 +101,31 @@ func Parse(in io.Reader) (*Results, error) {
 	type key struct{ group, payload, mode, impl string }
 	samples := map[key]map[string][]float64{}
 	var order []key
+	costs := map[string]map[string][]float64{} // variant -> "ns" or "ratio"
+	var costOrder []string
 	br := benchfmt.NewReader(bytes.NewReader(data), "bench output")
 	for br.Scan() {
 		res, ok := br.Result().(*benchfmt.Result)
 		if !ok {
+			continue
+		}
+		if procsSuffix.ReplaceAllString(strings.TrimPrefix(res.Name.String(), "Benchmark"), "") == "ReadCost" {
+			for _, v := range res.Values {
+				variant, kind := "", ""
+				// benchfmt tidies "-ns/req" into "-sec/req" (seconds).
+				if name, ok := strings.CutSuffix(v.Unit, "-sec/req"); ok {
+					variant, kind = name, "ns"
+				} else if name, ok := strings.CutSuffix(v.Unit, "/codec"); ok {
+					variant, kind = name, "ratio"
+				} else {
+					continue
+				}
+				if costs[variant] == nil {
+					costs[variant] = map[string][]float64{}
+					costOrder = append(costOrder, variant)
+				}
+				costs[variant][kind] = append(costs[variant][kind], v.Value)
+			}
 			continue
 		}
 		g, p, m, i, ok := splitName(res.Name.String())
@@ -119,6 +151,9 @@ func Parse(in io.Reader) (*Results, error) {
 			Ns: summarise(s["sec/op"], 1e9), B: summarise(s["B/op"], 1),
 			Allocs: summarise(s["allocs/op"], 1), Cookie: summarise(s["cookie-bytes"], 1)}
 		r.Rows = append(r.Rows, row)
+	}
+	for _, v := range costOrder {
+		r.ReadCost = append(r.ReadCost, CostRow{Variant: v, Ns: summarise(costs[v]["ns"], 1e9), Ratio: summarise(costs[v]["ratio"], 1)})
 	}
 	r.Skips = parseSkips(data)
 	if len(r.Rows) == 0 {

@@ -307,6 +307,8 @@ func (rep *Report) Markdown() string {
 		}
 	}
 
+	rep.readCost(w)
+
 	w("## Cost against payload size\n\n")
 	w("A session holding the user ID and one value of N incompressible bytes, sealedsession against gorilla/sessions. ")
 	w("The largest size is sealedsession's chunked maximum under the benchmarks' raised budget (bench.RaisedMaxHeaderBytes, 12288 bytes of Set-Cookie lines, at most 4 chunks; the default 2816 fits a default nginx, see docs/proxies.md).\n\n")
@@ -435,3 +437,51 @@ func scaleSizes(r *Results) []string {
 	}
 	return out
 }
+
+// costNotes say what each BenchmarkReadCost variant switches off.
+var costNotes = map[string]string{
+	"codec":       "open+decode, no HTTP (the read target's reference)",
+	"defaults":    "the middleware as configured by default",
+	"no-binding":  "without the client binding (`ClientChangeIgnore`)",
+	"fixed-clock": "without the clock read (`Policy.Now` returns a constant)",
+	"no-store":    "without the epoch and revocation lookup (a store that knows no user)",
+	"none":        "without all three: the plumbing (cookie scan, the handler's request and context, `Vary` and `Cache-Control`, the save decision) and the harness",
+}
+
+// readCost renders what the read's per-request checks cost, from
+// BenchmarkReadCost (nothing when it did not run).
+func (rep *Report) readCost(w func(string, ...any)) {
+	rows := rep.Results.ReadCost
+	if len(rows) == 0 {
+		return
+	}
+	var defaults float64
+	for _, c := range rows {
+		if c.Variant == "defaults" {
+			defaults = c.Ns.Median
+		}
+	}
+	w("## What the read's checks cost\n\n")
+	w("BenchmarkReadCost: the typical read-only request with each per-request check of the defaults switched off in turn, through the public API. ")
+	w("The variants and open+decode run interleaved, %d requests of each in turn, so that all of them see the same machine; ", readCostBatch)
+	w("the ratio is taken within each run and its median reported. These settings measure; they are not recommendations.\n\n")
+	w("| variant | time/request | × open+decode | saved against the defaults |\n| --- | ---: | ---: | ---: |\n")
+	for _, c := range rows {
+		ratio, saved := "1", "–"
+		if c.Variant != "codec" {
+			ratio = fmt.Sprintf("%.2f×", c.Ratio.Median)
+		}
+		if c.Variant != "codec" && c.Variant != "defaults" && defaults > 0 {
+			saved = fmtNs(defaults - c.Ns.Median)
+		}
+		name := c.Variant
+		if note, ok := costNotes[c.Variant]; ok {
+			name += ": " + note
+		}
+		w("| %s | %s | %s | %s |\n", name, fmtNs(c.Ns.Median), ratio, saved)
+	}
+	w("\n")
+}
+
+// readCostBatch is BenchmarkReadCost's batch size (bench/readcost_test.go).
+const readCostBatch = 100

@@ -30,6 +30,9 @@ BenchmarkRequest/typical/rmw/raw-2          	 1000000	      1200 ns/op	       36
 BenchmarkRequest/typical/rmw/codec-2        	 1000000	      2000 ns/op	       366.0 cookie-bytes	    1200 B/op	      12 allocs/op
 BenchmarkRequest/typical/rmw/sealedsession-2 	  300000	      5000 ns/op	       366.0 cookie-bytes	    3100 B/op	      21 allocs/op
 BenchmarkRequest/typical/rmw/gorilla-2      	   30000	     40000 ns/op	      1076 cookie-bytes	   32000 B/op	     443 allocs/op
+BenchmarkReadCost-2   	    1450	   1597929 ns/op	      2000 codec-ns/req	      2900 defaults-ns/req	         1.45 defaults/codec	      2700 no-binding-ns/req	         1.35 no-binding/codec
+BenchmarkReadCost-2   	    1431	   1603189 ns/op	      2100 codec-ns/req	      3000 defaults-ns/req	         1.43 defaults/codec	      2800 no-binding-ns/req	         1.33 no-binding/codec
+BenchmarkReadCost-2   	    1431	   1603189 ns/op	      2050 codec-ns/req	      2950 defaults-ns/req	         1.44 defaults/codec	      2750 no-binding-ns/req	         1.34 no-binding/codec
 BenchmarkScale/64/read/sealedsession
 BenchmarkScale/64/read/sealedsession-2      	  500000	      2800 ns/op	  22.86 MB/s	       243.0 cookie-bytes	    1900 B/op	      11 allocs/op
 BenchmarkScale/64/read/gorilla
@@ -74,6 +77,23 @@ func TestParse(t *testing.T) {
 	assert.Error(t, err, "Parse accepted output without results")
 }
 
+// TestParseReadCost: BenchmarkReadCost's custom metrics become one row
+// per variant, in the benchmark's order, with medians over the runs.
+func TestParseReadCost(t *testing.T) {
+	rc := fixedReport(t).Results.ReadCost
+	require.Len(t, rc, 3)
+	assert.Equal(t, []string{"codec", "defaults", "no-binding"}, []string{rc[0].Variant, rc[1].Variant, rc[2].Variant})
+	assert.InDelta(t, 2050.0, rc[0].Ns.Median, 1e-6)
+	assert.Equal(t, 0, rc[0].Ratio.N, "codec has no ratio to itself")
+	assert.Equal(t, 1.44, rc[1].Ratio.Median)
+	assert.InDelta(t, 2750.0, rc[2].Ns.Median, 1e-6)
+	assert.Equal(t, 3, rc[2].Ratio.N)
+	// ReadCost is not a four-part row and does not become one.
+	for _, row := range fixedReport(t).Results.Rows {
+		assert.NotEqual(t, "ReadCost", row.Group)
+	}
+}
+
 func TestTargets(t *testing.T) {
 	got := map[string]Target{}
 	for _, tg := range fixedReport(t).Targets() {
@@ -110,6 +130,10 @@ func TestMarkdown(t *testing.T) {
 		"| sealedsession | 18000 | 90% |", "| 1 | 21000 | 17000 (81%) | 9000 (43%) |",
 		"| load average (1 min) | 1.5 at the start, 2.0 at the end |", "\nA note.\n",
 		"met", "**missed**", "[bench/results.txt](bench/results.txt)",
+		"## What the read's checks cost",
+		"| codec: open+decode, no HTTP (the read target's reference) | 2.05 µs | 1 | – |",
+		"| defaults: the middleware as configured by default | 2.95 µs | 1.44× | – |",
+		"| no-binding: without the client binding (`ClientChangeIgnore`) | 2.75 µs | 1.34× | 200 ns |",
 	} {
 		assert.Contains(t, md, want, "markdown")
 	}
