@@ -42,7 +42,7 @@ func (m *Manager) newState(r *http.Request) *state {
 	s := &st.s
 	// Sealed times have millisecond precision: so does the request's
 	// clock, so that deadlines computed now and after a round trip agree.
-	s.m, s.req, s.now, s.st = m, r, m.now().Truncate(time.Millisecond), st
+	s.m, s.req, s.now, s.st = m, r, truncateMs(m.now()), st
 	st.ctx = sessionContext{Context: r.Context(), s: s}
 	st.cookies.m = m
 	s.t = &st.cookies
@@ -52,6 +52,15 @@ func (m *Manager) newState(r *http.Request) *state {
 		}
 	}
 	return st
+}
+
+// truncateMs is t.Truncate(time.Millisecond), without the monotonic
+// reading, at a fraction of the cost: a millisecond divides a second, so
+// the remainder is the part of t's nanoseconds below a millisecond, and
+// Round(0) only strips the monotonic reading (Truncate's general division
+// showed in the read's profile).
+func truncateMs(t time.Time) time.Time {
+	return t.Add(-time.Duration(t.Nanosecond() % int(time.Millisecond))).Round(0)
 }
 
 // load reads and checks the session the request carries.
