@@ -139,7 +139,6 @@ func TestRawLimit(t *testing.T) {
 	p, err := codec.Decode(pt, nil)
 	require.NoError(t, err, "the raw limit does not seal sealedsession's payload")
 	require.Equal(t, s.UserID, p.Header().UserID, "the raw limit does not seal sealedsession's payload")
-	got := pt
 	// Same length as sealedsession's own cookie for the same session.
 	ours, err := NewSealedSession(s, nil)
 	require.NoError(t, err)
@@ -147,7 +146,7 @@ func TestRawLimit(t *testing.T) {
 	// Read-modify-write changes the last byte and the result opens.
 	rec, next := do(t, c.RMW, c.Cookie)
 	assert.Contains(t, rec.Header().Get("Set-Cookie"), "HttpOnly; Secure; SameSite=Lax", "raw Set-Cookie")
-	got, err = rl.Open(nil, next[len(httpx.DefaultCookieName)+1:])
+	got, err := rl.Open(nil, next[len(httpx.DefaultCookieName)+1:])
 	require.NoError(t, err)
 	want := bytes.Clone(pt)
 	want[len(want)-1]++

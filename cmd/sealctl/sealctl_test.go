@@ -113,12 +113,18 @@ func TestKeygenRotate(t *testing.T) {
 	ring2, err := sealed.ParseKeyring(strings.TrimSpace(r.stdout))
 	require.NoError(t, err)
 	if k := ring2.Keys(); assert.Len(t, k, 2, "after -drop: %v", ring2) {
+		assert.NotContains(t, []sealed.KeyID{keys[0].ID(), k1.ID()}, k[0].ID(), "after -drop: %v, want a new primary", ring2)
 		assert.Equal(t, keys[0].ID(), k[1].ID(), "after -drop: %v, want new primary then %s", ring2, keys[0].ID())
 	}
 	assert.Equal(t, exitFailure, sealctl(t, "", "", "rotate", "-keys-file", f, "-drop", "00000000").code, "-drop of an unknown ID")
-	r = sealctl(t, "garbage", "", "rotate")
+	// A bad ring (here a real key with a typo) is refused and named by
+	// where it came from, and none of it is echoed.
+	bad := k1.Export()[:len(k1.Export())-2] + "!!"
+	r = sealctl(t, bad, "", "rotate")
 	assert.Equal(t, exitFailure, r.code, "rotate with a bad ring: %q", r.stderr)
-	assert.False(t, strings.Contains(r.stderr, "garbage") && !strings.Contains(r.stderr, "SESSION_KEYS"), "rotate with a bad ring: stderr %q", r.stderr)
+	assert.Contains(t, r.stderr, "SESSION_KEYS", "rotate with a bad ring: where it came from")
+	assert.False(t, strings.Contains(r.stderr, bad[len("ssk1_"):len("ssk1_")+16]), "rotate with a bad ring echoed it")
+	assert.Empty(t, r.stdout, "rotate with a bad ring printed a ring")
 }
 
 func newBolt(t *testing.T) string {

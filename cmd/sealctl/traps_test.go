@@ -66,7 +66,11 @@ func holdBolt(t *testing.T, path string) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
+	stopped := false // the failure below has already waited for it
 	t.Cleanup(func() {
+		if stopped {
+			return
+		}
 		_ = stdin.Close()
 		err := cmd.Wait()
 		assert.NoError(t, err, "the process holding the bolt file\n%s", stderr.String())
@@ -77,6 +81,7 @@ func holdBolt(t *testing.T, path string) {
 		// buffer is written by exec's copying goroutine until Wait.
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		stopped = true
 		t.Fatalf("the process holding the bolt file did not start (%q, %v)\n%s", line, err, stderr.String())
 	}
 }
