@@ -233,19 +233,46 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Keys == nil {
 		return out, fmt.Errorf("%w: Keys is required (use sealed.ParseKeyring; never a random key at start-up, which would log everyone out on restart)", ErrConfig)
 	}
+	var err error
+	if out.Policy, err = policyWithDefaults(out.Policy); err != nil {
+		return out, err
+	}
+	if err := out.Cookie.withDefaults(); err != nil {
+		return out, err
+	}
+	if out.Tracking, err = out.Tracking.withDefaults(); err != nil {
+		return out, err
+	}
+	if out.Binding.OnChange > ClientChangeIgnore {
+		return out, fmt.Errorf("%w: unknown Binding.OnChange action %d", ErrConfig, out.Binding.OnChange)
+	}
+	if out.ErrorHandler == nil {
+		out.ErrorHandler = defaultErrorHandler
+	}
+	return out, nil
+}
+
+// policyWithDefaults fills in p's defaults and validates it; a negative
+// duration is refused rather than taken as "the default".
+func policyWithDefaults(p versioning.Policy) (versioning.Policy, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"IdleTimeout", out.Policy.IdleTimeout}, {"AbsoluteTimeout", out.Policy.AbsoluteTimeout}, {"RenewThreshold", out.Policy.RenewThreshold}, {"ClockSkew", out.Policy.ClockSkew}} {
+	}{{"IdleTimeout", p.IdleTimeout}, {"AbsoluteTimeout", p.AbsoluteTimeout}, {"RenewThreshold", p.RenewThreshold}, {"ClockSkew", p.ClockSkew}} {
 		if d.v < 0 {
-			return out, fmt.Errorf("%w: Policy.%s is negative (%v); leave it zero for the default", ErrConfig, d.name, d.v)
+			return p, fmt.Errorf("%w: Policy.%s is negative (%v); leave it zero for the default", ErrConfig, d.name, d.v)
 		}
 	}
-	out.Policy = out.Policy.WithDefaults()
-	if err := out.Policy.Validate(); err != nil {
-		return out, fmt.Errorf("%w: %w", ErrConfig, err)
+	p = p.WithDefaults()
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	ck := &out.Cookie
+	return p, nil
+}
+
+// withDefaults fills in the cookie group's defaults (the name follows
+// from the scope and InsecureAllowPlainHTTP) and validates it.
+func (ck *CookieConfig) withDefaults() error {
 	scoped := ck.Domain != "" || (ck.Path != "" && ck.Path != "/")
 	if ck.Name == "" {
 		switch {
@@ -261,57 +288,63 @@ func (c *Config) withDefaults() (Config, error) {
 		ck.Path = "/"
 	}
 	if err := validCookieScope(ck.Domain, ck.Path); err != nil {
-		return out, err
+		return err
 	}
 	if err := validCookieName(ck.Name, ck.InsecureAllowPlainHTTP, scoped); err != nil {
-		return out, err
+		return err
 	}
 	if ck.MaxChunks == 0 {
 		ck.MaxChunks = DefaultMaxChunks
 	}
 	if ck.MaxChunks < 1 || ck.MaxChunks > HardMaxChunks {
-		return out, fmt.Errorf("%w: Cookie.MaxChunks is %d, must be between 1 and %d", ErrConfig, ck.MaxChunks, HardMaxChunks)
+		return fmt.Errorf("%w: Cookie.MaxChunks is %d, must be between 1 and %d", ErrConfig, ck.MaxChunks, HardMaxChunks)
 	}
 	if ck.MaxHeaderBytes == 0 {
 		ck.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if ck.MaxHeaderBytes < 512 || ck.MaxHeaderBytes > MaxMaxHeaderBytes {
-		return out, fmt.Errorf("%w: Cookie.MaxHeaderBytes is %d, must be between 512 and %d", ErrConfig, ck.MaxHeaderBytes, MaxMaxHeaderBytes)
+		return fmt.Errorf("%w: Cookie.MaxHeaderBytes is %d, must be between 512 and %d", ErrConfig, ck.MaxHeaderBytes, MaxMaxHeaderBytes)
 	}
+	return ck.sameSiteWithDefault()
+}
+
+// sameSiteWithDefault makes the unset mode Lax and refuses None on plain
+// HTTP (browsers drop a SameSite=None cookie that is not Secure).
+func (ck *CookieConfig) sameSiteWithDefault() error {
 	switch ck.SameSite {
 	case 0, http.SameSiteDefaultMode:
 		ck.SameSite = http.SameSiteLaxMode
 	case http.SameSiteLaxMode, http.SameSiteStrictMode:
 	case http.SameSiteNoneMode:
 		if ck.InsecureAllowPlainHTTP {
-			return out, fmt.Errorf("%w: Cookie.SameSite=None requires Secure cookies and cannot be combined with InsecureAllowPlainHTTP", ErrConfig)
+			return fmt.Errorf("%w: Cookie.SameSite=None requires Secure cookies and cannot be combined with InsecureAllowPlainHTTP", ErrConfig)
 		}
 	default:
-		return out, fmt.Errorf("%w: unknown Cookie.SameSite mode %d", ErrConfig, ck.SameSite)
+		return fmt.Errorf("%w: unknown Cookie.SameSite mode %d", ErrConfig, ck.SameSite)
 	}
-	if t := out.Tracking; t != nil {
-		tc := *t // never write to the caller's struct
-		if tc.MaxPerUser < 0 {
-			return out, fmt.Errorf("%w: Tracking.MaxPerUser is negative; use 0 for no limit", ErrConfig)
-		}
-		if tc.SimultaneousWindow < 0 || tc.DistantKm < 0 {
-			return out, fmt.Errorf("%w: Tracking.SimultaneousWindow and DistantKm must not be negative", ErrConfig)
-		}
-		if tc.SimultaneousWindow == 0 {
-			tc.SimultaneousWindow = 10 * time.Minute
-		}
-		if tc.DistantKm == 0 {
-			tc.DistantKm = 500
-		}
-		out.Tracking = &tc
+	return nil
+}
+
+// withDefaults returns a copy of the tracking group with its defaults
+// (never writing to the caller's struct), or nil when tracking is off.
+func (t *Tracking) withDefaults() (*Tracking, error) {
+	if t == nil {
+		return nil, nil
 	}
-	if out.Binding.OnChange > ClientChangeIgnore {
-		return out, fmt.Errorf("%w: unknown Binding.OnChange action %d", ErrConfig, out.Binding.OnChange)
+	tc := *t
+	if tc.MaxPerUser < 0 {
+		return nil, fmt.Errorf("%w: Tracking.MaxPerUser is negative; use 0 for no limit", ErrConfig)
 	}
-	if out.ErrorHandler == nil {
-		out.ErrorHandler = defaultErrorHandler
+	if tc.SimultaneousWindow < 0 || tc.DistantKm < 0 {
+		return nil, fmt.Errorf("%w: Tracking.SimultaneousWindow and DistantKm must not be negative", ErrConfig)
 	}
-	return out, nil
+	if tc.SimultaneousWindow == 0 {
+		tc.SimultaneousWindow = 10 * time.Minute
+	}
+	if tc.DistantKm == 0 {
+		tc.DistantKm = 500
+	}
+	return &tc, nil
 }
 
 // validCookieScope checks Domain and Path: plain host names and paths,
