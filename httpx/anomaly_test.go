@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,4 +76,28 @@ func TestClientBindingUserAgentAndIPv6(t *testing.T) {
 	require.Empty(t, e.rec.anomalies(), "anomalies within a /48")
 	anomalyReq(t, c, "/whoami", "2001:db8:1:2::1", "Other/2")
 	require.Equal(t, []string{"client_changed: httpx: session presented by a different client: user agent changed since login"}, e.rec.anomalies())
+}
+
+// TestClientBindingBrowserUserAgents: User-Agent strings as browsers send
+// them (long enough for the middleware's cache of their hashes) are told
+// apart to the byte on every request, however often each was seen.
+func TestClientBindingBrowserUserAgents(t *testing.T) {
+	e := newEnv(t, func(c *httpx.Config) { c.Binding.ClientIP = testIP })
+	c := newClient(t, e.srv)
+	chrome := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	updated := strings.Replace(chrome, "131", "132", 1)
+	const changed = "client_changed: httpx: session presented by a different client: user agent changed since login"
+	anomalyReq(t, c, "/login", "192.0.2.10", chrome)
+	for range 3 {
+		require.Equal(t, "user=alice note= gen=1", anomalyReq(t, c, "/whoami", "192.0.2.10", chrome), "same browser")
+	}
+	require.Empty(t, e.rec.anomalies(), "anomalies for the same browser")
+	anomalyReq(t, c, "/whoami", "192.0.2.10", updated)
+	require.Equal(t, []string{changed}, e.rec.anomalies(), "one byte of the User-Agent changed")
+	// Report bound the session to the new string: it is no change any
+	// more, and going back is one.
+	anomalyReq(t, c, "/whoami", "192.0.2.10", updated)
+	require.Len(t, e.rec.anomalies(), 1, "the new string again")
+	anomalyReq(t, c, "/whoami", "192.0.2.10", chrome)
+	require.Equal(t, []string{changed, changed}, e.rec.anomalies(), "back to the first string")
 }

@@ -1,9 +1,14 @@
 package httpx
 
 import (
+	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,4 +63,75 @@ func TestNetHashFastPath(t *testing.T) {
 	a := m.netHash(&http.Request{RemoteAddr: "192.0.2.1:1"})
 	assert.NotEqual(t, a, m.netHash(&http.Request{RemoteAddr: "192.0.3.1:1"}), "two /24s hash alike")
 	assert.Equal(t, a, m.netHash(&http.Request{RemoteAddr: "192.0.2.200:9"}), "one /24 hashes differently")
+}
+
+// TestUACache: the cache's answer is always FNV-1a of the exact string
+// (hits, misses, slot collisions, lengths outside the cached range, a nil
+// cache), it keeps copies, and it stays within its bounds.
+func TestUACache(t *testing.T) {
+	c := newUACache()
+	uas := []string{
+		"", "curl/8.5.0", // shorter than uaCacheMinLen: never cached
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.37",
+		strings.Repeat("x", uaCacheMaxLen), strings.Repeat("y", uaCacheMaxLen+1),
+	}
+	// Far more distinct strings than slots: every slot is overwritten
+	// many times, and each answer must still be the string's own hash.
+	for i := range 8 * uaCacheSlots {
+		uas = append(uas, fmt.Sprintf("Mozilla/5.0 (client %06d) AppleWebKit/537.36", i))
+	}
+	for round := range 3 {
+		for _, ua := range uas {
+			require.Equal(t, fnv32s(fnvOffset32, ua), c.hash(ua), "round %d, %q", round, ua)
+		}
+	}
+	var nilCache *uaCache
+	assert.Equal(t, fnv32s(fnvOffset32, uas[2]), nilCache.hash(uas[2]), "nil cache")
+
+	kept := 0
+	for i := range c.slots {
+		e := c.slots[i].Load()
+		if e == nil {
+			continue
+		}
+		kept++
+		assert.GreaterOrEqual(t, len(e.ua), uaCacheMinLen, "slot %d", i)
+		assert.LessOrEqual(t, len(e.ua), uaCacheMaxLen, "slot %d", i)
+		assert.Equal(t, fnv32s(fnvOffset32, e.ua), e.h, "slot %d", i)
+	}
+	assert.Greater(t, kept, uaCacheSlots/2, "the cache kept almost nothing")
+
+	// The entry is a copy: a caller's buffer is not kept alive.
+	buf := []byte(strings.Repeat("z", 100))
+	ua := unsafe.String(&buf[0], len(buf))
+	c.hash(ua)
+	e := c.slots[maphash.String(c.seed, ua)%uaCacheSlots].Load()
+	require.NotNil(t, e)
+	assert.NotSame(t, unsafe.StringData(ua), unsafe.StringData(e.ua), "the cache kept the caller's bytes")
+}
+
+// TestUACacheConcurrent: lookups and replacements from many goroutines on
+// a few colliding strings always give the right hash (run with -race).
+func TestUACacheConcurrent(t *testing.T) {
+	c := newUACache()
+	var uas []string
+	for i := range 64 {
+		uas = append(uas, fmt.Sprintf("Mozilla/5.0 (concurrent client %04d) Gecko/20100101", i))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				ua := uas[(i*7+g)%len(uas)]
+				if got := c.hash(ua); got != fnv32s(fnvOffset32, ua) {
+					t.Errorf("hash(%q) = %x", ua, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -35,6 +35,7 @@ type Manager struct {
 	reader       wire.Reader
 
 	bufs sync.Pool // *[]byte scratch buffers
+	uas  *uaCache  // User-Agent binding hashes
 
 	overhead OverheadObserver          // nil unless the Observer implements it
 	tracker  versioning.SessionTracker // nil unless Config.Tracking
@@ -49,7 +50,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: c, store: c.Store, now: c.Policy.Now}
+	m := &Manager{cfg: c, store: c.Store, now: c.Policy.Now, uas: newUACache()}
 	if m.store == nil {
 		// The default store expires revocations by the Manager's clock.
 		m.store = memstore.New(&memstore.Options{Now: c.Policy.Now})
