@@ -44,6 +44,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 go build -o "$tmp/helloserver" ./cmd/helloserver
+# Every request carries a browser's User-Agent, as real traffic does (the
+# session's client binding hashes it); the session logged in with it.
+ua=$("$tmp/helloserver" -print-user-agent)
 
 declare -A runs
 for round in $(seq "$ROUNDS"); do
@@ -62,7 +65,7 @@ for mode in $MODES; do
 	# The bare server ignores its cookie (a sealedsession one, so that the
 	# requests are alike).
 	cookie=$(cat "$cookie_file")
-	args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -H "Cookie: $cookie")
+	args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 5s -H "Cookie: $cookie" -H "User-Agent: $ua")
 	wrk "${args[@]}" "http://127.0.0.1:$PORT/" >"$tmp/wrk.$mode"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true

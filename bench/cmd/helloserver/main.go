@@ -38,7 +38,12 @@ func main() {
 	cookieFile := flag.String("cookie-file", "", "write the session's Cookie header here")
 	lifetime := flag.Duration("lifetime", 10*time.Minute, "exit after this long even if not interrupted")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	printUA := flag.Bool("print-user-agent", false, "print the User-Agent the load test must send (the one the session logged in with), and exit")
 	flag.Parse()
+	if *printUA {
+		fmt.Println(bench.UserAgent)
+		return
+	}
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -90,8 +95,6 @@ func main() {
 	}
 }
 
-var hello = []byte("hello, world\n")
-
 // build returns the handler for mode and the Cookie header to send it.
 func build(mode string) (http.Handler, string, error) {
 	s := bench.Typical(time.Now())
@@ -116,10 +119,10 @@ func build(mode string) (http.Handler, string, error) {
 			return nil, "", err
 		}
 		if mode == "bare" {
-			// The same request bytes as sealedsession's, nothing opened.
+			// The same request bytes as sealedsession's, nothing opened,
+			// and the same handler work: it greets the user it knows.
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				_, _ = w.Write(hello)
+				greet(w, s.UserID)
 			}), cookie, nil
 		}
 		return m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -164,9 +167,11 @@ func greet(w http.ResponseWriter, uid string) {
 func setup(login http.Handler) (string, error) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/login", nil)
-	// Log in from where wrk will come from (loopback, no User-Agent), so
-	// that the middleware's client binding sees the same client.
+	// Log in from where wrk will come from (loopback, the browser's
+	// User-Agent that load.sh sends), so that the middleware's client
+	// binding sees the same client.
 	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("User-Agent", bench.UserAgent)
 	login.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		return "", fmt.Errorf("helloserver: login: status %d: %s", rec.Code, rec.Body.String())
