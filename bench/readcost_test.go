@@ -64,12 +64,18 @@ func (emptyStore) Lookup(context.Context, string, codec.SessionID) (versioning.S
 }
 func (emptyStore) Close() error { return nil }
 
-// newReadCostContender sets up sealedsession's middleware, changed by set,
-// with the typical session.
-func newReadCostContender(s Session, set func(*httpx.Config)) (*Contender, error) {
+// readCostConfig is the benchmarks' configuration (NewManager's) changed
+// by set.
+func readCostConfig(set func(*httpx.Config)) httpx.Config {
 	cfg := httpx.Config{Keys: Keyring(), Cookie: httpx.CookieConfig{MaxHeaderBytes: RaisedMaxHeaderBytes}}
 	set(&cfg)
-	m, err := httpx.New(cfg)
+	return cfg
+}
+
+// newReadCostContender sets up sealedsession's middleware, changed by set,
+// with session s.
+func newReadCostContender(s Session, set func(*httpx.Config)) (*Contender, error) {
+	m, err := httpx.New(readCostConfig(set))
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +152,12 @@ func TestReadCostVariants(t *testing.T) {
 	for _, v := range readCostVariants {
 		t.Run(v.name, func(t *testing.T) {
 			var anomalies atomic.Int32
-			cfg := httpx.Config{Keys: Keyring(), Cookie: httpx.CookieConfig{MaxHeaderBytes: RaisedMaxHeaderBytes},
-				Observer: httpx.ObserverFunc(func(_ context.Context, e httpx.Event) {
-					if e.Kind == httpx.EventAnomaly {
-						anomalies.Add(1)
-					}
-				})}
-			v.set(&cfg)
+			cfg := readCostConfig(v.set)
+			cfg.Observer = httpx.ObserverFunc(func(_ context.Context, e httpx.Event) {
+				if e.Kind == httpx.EventAnomaly {
+					anomalies.Add(1)
+				}
+			})
 			m, err := httpx.New(cfg)
 			require.NoError(t, err)
 			var got []CartItem
