@@ -3,6 +3,7 @@ package httpx
 import (
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -135,8 +136,9 @@ func (m *Manager) uaHash(r *http.Request) uint32 {
 // The cache is a fixed array of immutable entries swapped atomically:
 // bounded (uaCacheSlots copies of at most uaCacheMaxLen bytes), safe
 // for concurrent use without a lock, and never wrong, since an entry is
-// used only for the exact string it was computed from. A client sending
-// a new string on every request only makes every lookup a miss.
+// used only for the exact string it was computed from. Strings more varied
+// than the cache holds make lookups miss; a miss costs the hash it saves
+// plus a seeded hash, and now and then a copy.
 type uaCache struct {
 	seed  maphash.Seed
 	slots [uaCacheSlots]atomic.Pointer[uaEntry]
@@ -151,6 +153,7 @@ const (
 	uaCacheSlots  = 1024 // at most about 0.5 MB of strings
 	uaCacheMaxLen = 512  // longer strings are hashed each time, never kept
 	uaCacheMinLen = 32   // shorter ones hash faster than a lookup
+	uaCacheAdmit  = 8    // one miss in this many fills the slot
 )
 
 func newUACache() *uaCache { return &uaCache{seed: maphash.MakeSeed()} }
@@ -166,9 +169,15 @@ func (c *uaCache) hash(ua string) uint32 {
 		return e.h
 	}
 	h := fnv32s(fnvOffset32, ua)
-	// A copy: the value may be a slice of a larger buffer (a server other
-	// than net/http's), which the cache must not keep alive.
-	slot.Store(&uaEntry{ua: strings.Clone(ua), h: h})
+	// Only one miss in uaCacheAdmit fills the slot: a string a client
+	// sends on every request gets in after a few requests, while a stream
+	// of strings too varied for the cache (which would make every lookup
+	// a miss) costs a copy only now and then, not on every request.
+	if rand.Uint32()%uaCacheAdmit == 0 {
+		// A copy: the value may be a slice of a larger buffer (a server
+		// other than net/http's), which the cache must not keep alive.
+		slot.Store(&uaEntry{ua: strings.Clone(ua), h: h})
+	}
 	return h
 }
 
