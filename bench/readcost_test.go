@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -11,71 +10,60 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sealedsession/sealedsession/codec"
 	"github.com/sealedsession/sealedsession/httpx"
-	"github.com/sealedsession/sealedsession/versioning"
+	"github.com/sealedsession/sealedsession/versioning/mock"
 )
 
-// readCostVariants are the middleware's read-only request with its
-// per-request checks switched off one at a time, through the public API,
-// to show what each costs against the open+decode contender measured in
-// the same run. None of them is a setting we recommend: they measure.
-var readCostVariants = []struct {
+// readCostVariant is the middleware's read-only request with some of its
+// per-request checks switched off through the public API, to show what
+// each costs against the open+decode contender measured in the same run.
+// None of them is a setting we recommend: they measure.
+type readCostVariant struct {
 	name string
-	set  func(*httpx.Config)
-}{
-	{"defaults", func(*httpx.Config) {}},
-	// The client binding: hashing the client's network prefix and
-	// User-Agent and comparing them with the session's.
-	{"no-binding", func(c *httpx.Config) { c.Binding.OnChange = httpx.ClientChangeIgnore }},
-	// The clock read (a function returning a constant instead).
-	{"fixed-clock", func(c *httpx.Config) { c.Policy.Now = fixedClock(time.Now()) }},
-	// The epoch and revocation lookup: a store that knows no user
-	// instead of the in-memory one.
-	{"no-store", func(c *httpx.Config) { c.Store = emptyStore{} }},
-	// All three: what is left is the plumbing (cookie scan, the request
-	// and context the handler gets, Vary and Cache-Control, the save
-	// decision) and the harness.
-	{"none", func(c *httpx.Config) {
-		c.Binding.OnChange = httpx.ClientChangeIgnore
-		c.Policy.Now = fixedClock(time.Now())
-		c.Store = emptyStore{}
-	}},
+	// noBinding: no client binding (hashing the client's network prefix
+	// and User-Agent and comparing them with the session's).
+	noBinding bool
+	// fixedClock: no clock read (a function returning a constant).
+	fixedClock bool
+	// noStore: no epoch and revocation lookup (the project's mock.Store,
+	// which answers epoch 0, not revoked, for everyone, instead of the
+	// in-memory store).
+	noStore bool
 }
 
-func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
-
-// emptyStore is a versioning.Store that knows no user: every lookup
-// answers epoch 0, not revoked, without a lock or a map. It records
-// nothing, so it is only fit for measuring what a real store's lookup
-// costs.
-type emptyStore struct{}
-
-var errEmptyStore = errors.New("bench: the empty store records nothing")
-
-func (emptyStore) Epoch(context.Context, string) (uint64, error)     { return 0, nil }
-func (emptyStore) BumpEpoch(context.Context, string) (uint64, error) { return 0, errEmptyStore }
-func (emptyStore) BumpGlobalEpoch(context.Context) error             { return errEmptyStore }
-func (emptyStore) Revoke(context.Context, string, codec.SessionID, time.Time) error {
-	return errEmptyStore
+// readCostVariants are the defaults, each check off alone, and all three
+// off: what is left then is the plumbing (cookie scan, the request and
+// context the handler gets, Vary and Cache-Control, the save decision)
+// and the harness.
+var readCostVariants = []readCostVariant{
+	{name: "defaults"},
+	{name: "no-binding", noBinding: true},
+	{name: "fixed-clock", fixedClock: true},
+	{name: "no-store", noStore: true},
+	{name: "none", noBinding: true, fixedClock: true, noStore: true},
 }
-func (emptyStore) Lookup(context.Context, string, codec.SessionID) (versioning.SessionState, error) {
-	return versioning.SessionState{}, nil
-}
-func (emptyStore) Close() error { return nil }
 
-// readCostConfig is the benchmarks' configuration (NewManager's) changed
-// by set.
-func readCostConfig(set func(*httpx.Config)) httpx.Config {
+// config is the benchmarks' configuration (NewManager's) with the
+// variant's checks off.
+func (v readCostVariant) config() httpx.Config {
 	cfg := httpx.Config{Keys: Keyring(), Cookie: httpx.CookieConfig{MaxHeaderBytes: RaisedMaxHeaderBytes}}
-	set(&cfg)
+	if v.noBinding {
+		cfg.Binding.OnChange = httpx.ClientChangeIgnore
+	}
+	if v.fixedClock {
+		t := time.Now()
+		cfg.Policy.Now = func() time.Time { return t }
+	}
+	if v.noStore {
+		cfg.Store = &mock.Store{}
+	}
 	return cfg
 }
 
-// newReadCostContender sets up sealedsession's middleware, changed by set,
+// newContender sets up sealedsession's middleware as the variant says,
 // with session s.
-func newReadCostContender(s Session, set func(*httpx.Config)) (*Contender, error) {
-	m, err := httpx.New(readCostConfig(set))
+func (v readCostVariant) newContender(s Session) (*Contender, error) {
+	m, err := httpx.New(v.config())
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +101,7 @@ func BenchmarkReadCost(b *testing.B) {
 		}
 	}}}
 	for _, v := range readCostVariants {
-		c, err := newReadCostContender(s, v.set)
+		c, err := v.newContender(s)
 		require.NoError(b, err)
 		h, tmpl, w := c.Read, NewRequest(c.Cookie), NewWriter()
 		Serve(h, tmpl, w)
@@ -152,7 +140,7 @@ func TestReadCostVariants(t *testing.T) {
 	for _, v := range readCostVariants {
 		t.Run(v.name, func(t *testing.T) {
 			var anomalies atomic.Int32
-			cfg := readCostConfig(v.set)
+			cfg := v.config()
 			cfg.Observer = httpx.ObserverFunc(func(_ context.Context, e httpx.Event) {
 				if e.Kind == httpx.EventAnomaly {
 					anomalies.Add(1)
@@ -178,16 +166,14 @@ func TestReadCostVariants(t *testing.T) {
 			serve("192.0.2.1:1234") // where the benchmark's session logged in
 			require.Zero(t, anomalies.Load(), "an anomaly from the login's own client")
 			serve("198.51.100.7:1234")
-			noBinding := v.name == "no-binding" || v.name == "none"
-			assert.Equal(t, !noBinding, anomalies.Load() > 0, "anomaly from another network")
+			assert.Equal(t, !v.noBinding, anomalies.Load() > 0, "anomaly from another network")
 
-			fixed := v.name == "fixed-clock" || v.name == "none"
 			t0 := m.Policy().Now()
 			time.Sleep(2 * time.Millisecond)
-			assert.Equal(t, fixed, m.Policy().Now().Equal(t0), "the clock stands still")
+			assert.Equal(t, v.fixedClock, m.Policy().Now().Equal(t0), "the clock stands still")
 
-			_, empty := m.Store().(emptyStore)
-			assert.Equal(t, v.name == "no-store" || v.name == "none", empty, "the store knows no user")
+			_, mocked := m.Store().(*mock.Store)
+			assert.Equal(t, v.noStore, mocked, "the store knows no user")
 		})
 	}
 }

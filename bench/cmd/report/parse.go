@@ -79,11 +79,15 @@ func (r *Results) SkipFor(group, payload, mode, impl string) (Skip, bool) {
 
 var procsSuffix = regexp.MustCompile(`-\d+$`)
 
+// trimName drops a benchmark name's "Benchmark" prefix and GOMAXPROCS
+// suffix: "BenchmarkReadCost-2" is "ReadCost".
+func trimName(name string) string {
+	return procsSuffix.ReplaceAllString(strings.TrimPrefix(name, "Benchmark"), "")
+}
+
 // splitName splits "Request/typical/read/raw-2" into its four parts.
 func splitName(name string) (group, payload, mode, impl string, ok bool) {
-	name = strings.TrimPrefix(name, "Benchmark")
-	name = procsSuffix.ReplaceAllString(name, "")
-	parts := strings.Split(name, "/")
+	parts := strings.Split(trimName(name), "/")
 	if len(parts) != 4 {
 		return "", "", "", "", false
 	}
@@ -101,7 +105,8 @@ func Parse(in io.Reader) (*Results, error) {
 	type key struct{ group, payload, mode, impl string }
 	samples := map[key]map[string][]float64{}
 	var order []key
-	costs := map[string]map[string][]float64{} // variant -> "ns" or "ratio"
+	type costSamples struct{ ns, ratio []float64 }
+	costs := map[string]*costSamples{}
 	var costOrder []string
 	br := benchfmt.NewReader(bytes.NewReader(data), "bench output")
 	for br.Scan() {
@@ -109,22 +114,25 @@ func Parse(in io.Reader) (*Results, error) {
 		if !ok {
 			continue
 		}
-		if procsSuffix.ReplaceAllString(strings.TrimPrefix(res.Name.String(), "Benchmark"), "") == "ReadCost" {
+		if trimName(res.Name.String()) == "ReadCost" {
 			for _, v := range res.Values {
-				variant, kind := "", ""
 				// benchfmt tidies "-ns/req" into "-sec/req" (seconds).
-				if name, ok := strings.CutSuffix(v.Unit, "-sec/req"); ok {
-					variant, kind = name, "ns"
-				} else if name, ok := strings.CutSuffix(v.Unit, "/codec"); ok {
-					variant, kind = name, "ratio"
-				} else {
+				name, isTime := strings.CutSuffix(v.Unit, "-sec/req")
+				name, isRatio := strings.CutSuffix(name, "/codec")
+				if !isTime && !isRatio {
 					continue
 				}
-				if costs[variant] == nil {
-					costs[variant] = map[string][]float64{}
-					costOrder = append(costOrder, variant)
+				c := costs[name]
+				if c == nil {
+					c = &costSamples{}
+					costs[name] = c
+					costOrder = append(costOrder, name)
 				}
-				costs[variant][kind] = append(costs[variant][kind], v.Value)
+				if isTime {
+					c.ns = append(c.ns, v.Value)
+				} else {
+					c.ratio = append(c.ratio, v.Value)
+				}
 			}
 			continue
 		}
@@ -153,7 +161,7 @@ func Parse(in io.Reader) (*Results, error) {
 		r.Rows = append(r.Rows, row)
 	}
 	for _, v := range costOrder {
-		r.ReadCost = append(r.ReadCost, CostRow{Variant: v, Ns: summarise(costs[v]["ns"], 1e9), Ratio: summarise(costs[v]["ratio"], 1)})
+		r.ReadCost = append(r.ReadCost, CostRow{Variant: v, Ns: summarise(costs[v].ns, 1e9), Ratio: summarise(costs[v].ratio, 1)})
 	}
 	r.Skips = parseSkips(data)
 	if len(r.Rows) == 0 {
